@@ -1,0 +1,216 @@
+import { z } from "zod";
+
+/**
+ * The configuration schema (DESIGN.md §4). Objects are strict so a misspelt key is an error
+ * that names it, not a silently ignored setting. Every field has a description: the JSON
+ * Schema shipped for editors is generated from this file.
+ */
+
+const nonEmpty = z.string().min(1);
+
+export const healthTargetSchema = z
+  .object({
+    name: nonEmpty.describe("Short name shown in reports, e.g. 'api'."),
+    url: z.url().describe("Absolute http(s) URL to GET."),
+    expectStatus: z
+      .number()
+      .int()
+      .min(100)
+      .max(599)
+      .default(200)
+      .describe("HTTP status that counts as healthy."),
+    expectJson: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))
+      .optional()
+      .describe(
+        'Top-level JSON fields the body must contain with these exact values, e.g. {"status": "ok"}.',
+      ),
+    timeoutMs: z.number().int().positive().max(60_000).default(5_000).describe("Per-attempt timeout."),
+    slowMs: z
+      .number()
+      .int()
+      .positive()
+      .default(2_000)
+      .describe("p95 latency above this makes the target degraded."),
+  })
+  .strict();
+
+export const lambdaSchema = z
+  .object({
+    functionName: nonEmpty.describe("Lambda function name."),
+    alias: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe("Alias moved to each new version; null deploys $LATEST."),
+    artifactBucket: nonEmpty.describe("Bucket for zips, locks, release records and frontend snapshots."),
+    artifactPrefix: z
+      .string()
+      .default("backend/")
+      .describe("Key prefix of Lambda zips in the artifact bucket."),
+  })
+  .strict();
+
+export const frontendEnvSchema = z
+  .object({
+    buckets: z.array(nonEmpty).min(1).describe("Buckets the built site is synced to (first is the primary)."),
+    distributionId: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe("CloudFront distribution to invalidate."),
+    url: z.url().nullable().default(null).describe("Public URL of the site, checked after a deploy."),
+  })
+  .strict();
+
+export const tablesSchema = z
+  .object({
+    prefix: z.string().default("vyaparai-").describe("Table name prefix."),
+    suffix: z.string().describe("Table name suffix, e.g. '-prod'."),
+    expected: z.array(nonEmpty).describe("Resource names expected to exist, e.g. 'orders'."),
+  })
+  .strict();
+
+export const terraformEnvSchema = z
+  .object({
+    dir: nonEmpty.describe("Terraform directory, relative to the app root."),
+    backendConfig: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe("-backend-config key=value pairs for `terraform init`."),
+    vars: z.record(z.string(), z.string()).default({}).describe("-var key=value pairs."),
+    binary: z
+      .enum(["terraform", "tofu"])
+      .nullable()
+      .default(null)
+      .describe("Force terraform or tofu; null finds one."),
+    lockTimeout: z.string().default("60s").describe("-lock-timeout for plan and apply."),
+  })
+  .strict();
+
+export const environmentSchema = z
+  .object({
+    region: nonEmpty.describe("AWS region, e.g. ap-south-1."),
+    profile: z.string().min(1).nullable().default(null).describe("AWS profile; null uses the default chain."),
+    accountId: z
+      .string()
+      .regex(/^\d{12}$/, "must be a 12-digit AWS account id")
+      .nullable()
+      .default(null)
+      .describe("Expected account; preflight and destructive tools refuse any other."),
+    protected: z
+      .boolean()
+      .describe("Protected envs need a confirmation token, a person's approval and preflight."),
+    lambda: lambdaSchema,
+    frontend: frontendEnvSchema,
+    health: z.array(healthTargetSchema).default([]),
+    logGroup: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe("Log group; null reads the function's LoggingConfig."),
+    tables: tablesSchema,
+    terraform: terraformEnvSchema,
+    notifyWebhookEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name")
+      .nullable()
+      .default(null)
+      .describe("Name of an environment variable holding a Slack-compatible webhook URL."),
+  })
+  .strict();
+
+export const cacheRuleSchema = z
+  .object({
+    match: nonEmpty.describe("Glob matched against the file's path in dist/, e.g. 'assets/**'."),
+    cacheControl: nonEmpty.describe("Cache-Control header for matching files."),
+  })
+  .strict();
+
+export const backendSchema = z
+  .object({
+    dir: z.string().default("backend"),
+    include: z.array(nonEmpty).default(["app/**", "lambda_handler.py"]),
+    dependencyDirs: z
+      .array(nonEmpty)
+      .default(["lambda_deps"])
+      .describe("Folders whose content goes at the zip root."),
+    exclude: z.array(nonEmpty).default(["**/*.pyc", "**/__pycache__/**"]),
+    testCommand: z.string().min(1).nullable().default("python3 -m pytest -q"),
+    testTimeoutSeconds: z.number().int().positive().default(600),
+  })
+  .strict();
+
+export const frontendSchema = z
+  .object({
+    dir: z.string().default("frontend-pwa"),
+    buildCommand: z.string().min(1).nullable().default("npm run build"),
+    distDir: z.string().default("dist"),
+    testCommand: z.string().min(1).nullable().default("npm test"),
+    testTimeoutSeconds: z.number().int().positive().default(600),
+    buildTimeoutSeconds: z.number().int().positive().default(900),
+    entryPoints: z
+      .array(nonEmpty)
+      .default(["index.html", "sw.js", "manifest.webmanifest", "registerSW.js"])
+      .describe("Uploaded last and never cached."),
+    cacheRules: z
+      .array(cacheRuleSchema)
+      .default([{ match: "assets/**", cacheControl: "public, max-age=31536000, immutable" }])
+      .describe("First match wins; entry points and other files get 'no-cache' / the default."),
+    defaultCacheControl: z.string().default("public, max-age=300"),
+    staleGraceHours: z
+      .number()
+      .nonnegative()
+      .default(72)
+      .describe("Files no longer in the build are kept this long."),
+    invalidateAllThreshold: z
+      .number()
+      .int()
+      .positive()
+      .default(15)
+      .describe("More changed paths than this → '/*'."),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    $schema: z.string().optional(),
+    environments: z.record(
+      z.string().regex(/^[a-z][a-z0-9-]*$/, "env names are lowercase"),
+      environmentSchema,
+    ),
+    backend: backendSchema.default(backendSchema.parse({})),
+    frontend: frontendSchema.default(frontendSchema.parse({})),
+    preflightMaxAgeMinutes: z.number().positive().default(30),
+    tokenTtlMinutes: z.number().positive().max(60).default(10),
+    requireElicitation: z
+      .boolean()
+      .default(false)
+      .describe("Refuse protected mutations when the client cannot ask."),
+    readOnly: z.boolean().default(false).describe("Hide destructive tools."),
+    statefulTypes: z
+      .array(nonEmpty)
+      .default([
+        "aws_dynamodb_table",
+        "aws_s3_bucket",
+        "aws_db_instance",
+        "aws_rds_cluster",
+        "aws_elasticache_cluster",
+        "aws_elasticache_replication_group",
+        "aws_efs_file_system",
+        "aws_kms_key",
+        "aws_route53_zone",
+        "aws_cognito_user_pool",
+      ])
+      .describe("Terraform types whose delete/replace is a data-loss risk."),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type EnvConfig = z.infer<typeof environmentSchema>;
+export type HealthTarget = z.infer<typeof healthTargetSchema>;
+export type BackendConfig = z.infer<typeof backendSchema>;
+export type FrontendConfig = z.infer<typeof frontendSchema>;

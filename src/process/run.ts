@@ -1,0 +1,73 @@
+import { execa } from "execa";
+
+export interface RunOptions {
+  cwd: string;
+  /** Kill after this many ms (SIGTERM, then SIGKILL 5 s later). */
+  timeoutMs?: number;
+  signal?: AbortSignal | undefined;
+  env?: Record<string, string | undefined>;
+  /** Called with each line of combined stdout/stderr as it arrives. */
+  onLine?: (line: string) => void;
+  /** Signal sent first on cancellation/timeout; terraform wants SIGINT to release its lock. */
+  killSignal?: NodeJS.Signals;
+  /** Bytes of output tail kept. */
+  tailBytes?: number;
+}
+
+export interface RunResult {
+  exitCode: number | null;
+  /** Last `tailBytes` of the interleaved output (untrusted text). */
+  tail: string;
+  stdout: string;
+  timedOut: boolean;
+  cancelled: boolean;
+  durationMs: number;
+}
+
+/** Runs `command` through a shell (config commands are shell strings) or an argv array. */
+export type CommandRunner = (command: string | string[], options: RunOptions) => Promise<RunResult>;
+
+export const runCommand: CommandRunner = async (command, options) => {
+  const started = performance.now();
+  const tailBytes = options.tailBytes ?? 8_000;
+  let tail = "";
+  const keep = (chunk: string) => {
+    tail = (tail + chunk).slice(-tailBytes);
+  };
+  const common = {
+    cwd: options.cwd,
+    reject: false,
+    all: true,
+    buffer: { stdout: true, stderr: false, all: false },
+    stdin: "ignore" as const,
+    env: options.env,
+    extendEnv: true,
+    killSignal: options.killSignal ?? "SIGTERM",
+    forceKillAfterDelay: 5_000,
+    ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
+    maxBuffer: 64 * 1024 * 1024,
+  };
+  const child = Array.isArray(command)
+    ? execa(command[0] as string, command.slice(1), common)
+    : execa(command, { ...common, shell: true });
+  let partial = "";
+  child.all?.on("data", (data: Buffer) => {
+    const text = data.toString("utf8");
+    keep(text);
+    if (!options.onLine) return;
+    const lines = (partial + text).split(/\r?\n/);
+    partial = lines.pop() ?? "";
+    for (const line of lines) options.onLine(line);
+  });
+  const result = await child;
+  if (partial && options.onLine) options.onLine(partial);
+  return {
+    exitCode: result.exitCode ?? null,
+    tail,
+    stdout: typeof result.stdout === "string" ? result.stdout : "",
+    timedOut: Boolean(result.timedOut),
+    cancelled: Boolean(result.isCanceled),
+    durationMs: Math.round(performance.now() - started),
+  };
+};

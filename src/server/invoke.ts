@@ -1,0 +1,110 @@
+import { z } from "zod";
+import { resolveEnv } from "../config/load.js";
+import { DeployError } from "../errors.js";
+import { redactDeep, redactText } from "../safety/redact.js";
+import type {
+  ApprovalAnswer,
+  ApprovalRequest,
+  LogLevel,
+  ProgressReporter,
+  Runtime,
+  ToolContext,
+} from "./context.js";
+import type { AnyToolDefinition } from "./tool-definition.js";
+
+/** What the caller (MCP glue or CLI) provides to one tool call. */
+export interface InvocationHooks {
+  signal?: AbortSignal;
+  progress?: ProgressReporter;
+  log?: (level: LogLevel, message: string) => void;
+  askPerson?: ((request: ApprovalRequest) => Promise<ApprovalAnswer>) | null;
+}
+
+export interface ToolCallResult {
+  isError: boolean;
+  /** Complete on its own, always with `summary`; already redacted. */
+  structured: Record<string, unknown>;
+  /** The same JSON as text (what clients without structured content read). */
+  text: string;
+}
+
+/**
+ * The one path every tool call takes, from MCP or the CLI: validate arguments, resolve the
+ * env, build the context, run the handler, redact, and turn any failure into an `isError`
+ * result that says what to do. No tool repeats this.
+ */
+export async function invokeTool(
+  tool: AnyToolDefinition,
+  rawArgs: unknown,
+  runtime: Runtime,
+  hooks: InvocationHooks = {},
+): Promise<ToolCallResult> {
+  try {
+    const args = parseArguments(tool, rawArgs);
+    const envName = typeof args.env === "string" ? args.env : "prod";
+    const ctx = buildContext(tool, envName, runtime, hooks);
+    const output = await tool.handler(args, ctx);
+    const structured = redactDeep(output) as Record<string, unknown>;
+    return { isError: false, structured, text: JSON.stringify(structured, null, 2) };
+  } catch (error) {
+    return errorResult(error);
+  }
+}
+
+export function parseArguments(tool: AnyToolDefinition, rawArgs: unknown): Record<string, unknown> {
+  const schema = z.object(tool.inputSchema).strict();
+  const result = schema.safeParse(rawArgs ?? {});
+  if (result.success) return result.data as Record<string, unknown>;
+  const problems = result.error.issues.map((issue) => {
+    const field = issue.path.length ? issue.path.map(String).join(".") : "(arguments)";
+    if (issue.code === "unrecognized_keys") {
+      const allowed = Object.keys(tool.inputSchema).join(", ");
+      return `${issue.keys.join(", ")}: not an argument of ${tool.name}; allowed: ${allowed}`;
+    }
+    return `${field}: ${issue.message}`;
+  });
+  throw new DeployError("INPUT_INVALID", `Invalid arguments for ${tool.name}: ${problems.join("; ")}.`);
+}
+
+function buildContext(
+  tool: AnyToolDefinition,
+  envName: string,
+  runtime: Runtime,
+  hooks: InvocationHooks,
+): ToolContext {
+  const { config, appRoot } = runtime.loaded;
+  const env = resolveEnv(config, envName);
+  const log = hooks.log ?? (() => {});
+  return {
+    toolName: tool.name,
+    envName,
+    env,
+    config,
+    appRoot,
+    runtime,
+    aws: runtime.clientsFor(envName),
+    signal: hooks.signal ?? new AbortController().signal,
+    progress: hooks.progress ?? (() => {}),
+    log: (level, message) => log(level, redactText(message)),
+    askPerson: hooks.askPerson ?? null,
+    now: runtime.now,
+    run: runtime.run,
+    identity: () => runtime.identityFor(envName),
+  };
+}
+
+export function errorResult(error: unknown): ToolCallResult {
+  const deployError =
+    error instanceof DeployError
+      ? error
+      : new DeployError("TOOL_FAILED", `Unexpected failure: ${(error as Error)?.message ?? String(error)}`, {
+          cause: error,
+        });
+  const structured = redactDeep({
+    summary: deployError.message,
+    error: { code: deployError.code, message: deployError.message },
+    ...(deployError.detail ?? {}),
+  }) as Record<string, unknown>;
+  const detailText = deployError.detail ? `\n\n${JSON.stringify(structured, null, 2)}` : "";
+  return { isError: true, structured, text: `${structured.summary as string}${detailText}` };
+}

@@ -1,0 +1,40 @@
+import { z } from "zod";
+import { defineTool } from "../server/tool-definition.js";
+import {
+  breakLockArg,
+  confirmationTokenArg,
+  DESTRUCTIVE,
+  dryRunArg,
+  envArg,
+  notBuiltYet,
+  summaryField,
+} from "./common.js";
+
+export const rollbackTool = defineTool({
+  name: "rollback",
+  title: "Roll back a component",
+  description:
+    "Rolls the Lambda back to the previous (or a named) release or version, or the frontend back to the previous (or a named) release's files, then checks health. On protected envs the first call returns a plan and a confirmationToken.",
+  inputSchema: {
+    env: envArg,
+    component: z.enum(["lambda", "frontend"]),
+    to: z.string().min(1).optional().describe("Release id or Lambda version; default the previous release."),
+    dryRun: dryRunArg,
+    confirmationToken: confirmationTokenArg,
+    breakLock: breakLockArg,
+  },
+  outputSchema: {
+    summary: summaryField,
+    status: z.enum(["planned", "confirmation_required", "rolled_back", "unchanged", "failed"]),
+    from: z.string().nullable(),
+    to: z.string().nullable(),
+    releaseId: z.string().optional(),
+    confirmationToken: z.string().optional(),
+    expiresAt: z.string().optional(),
+    health: z.record(z.string(), z.unknown()).optional(),
+  },
+  annotations: DESTRUCTIVE,
+  async handler() {
+    return notBuiltYet("rollback");
+  },
+});
