@@ -56,6 +56,11 @@ export interface GuardedMutationRequest<P> {
   component: Component;
   /** Canonical, timestamp-free plan; its digest is what a token confirms. */
   plan: P;
+  /**
+   * When given, the digest a token confirms instead of the hash of `plan` (terraform: the
+   * saved plan file's SHA-256, issued as a token by terraform_plan).
+   */
+  planDigest?: string;
   /** One paragraph describing the change, shown to the person approving it. */
   planSummary: string;
   confirmationToken?: string | undefined;

@@ -32,6 +32,7 @@ export const rollbackTool = defineTool({
     confirmationToken: z.string().optional(),
     expiresAt: z.string().optional(),
     health: z.record(z.string(), z.unknown()).optional(),
+    plan: z.record(z.string(), z.unknown()).optional(),
   },
   annotations: DESTRUCTIVE,
   async handler() {
