@@ -1,5 +1,3 @@
-import { execa } from "execa";
-
 export interface RunOptions {
   cwd: string;
   /** Kill after this many ms (SIGTERM, then SIGKILL 5 s later). */
@@ -28,6 +26,8 @@ export interface RunResult {
 export type CommandRunner = (command: string | string[], options: RunOptions) => Promise<RunResult>;
 
 export const runCommand: CommandRunner = async (command, options) => {
+  // Lazy: execa is only needed once a command runs, not at server start-up.
+  const { execa } = await import("execa");
   const started = performance.now();
   const tailBytes = options.tailBytes ?? 8_000;
   let tail = "";

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { listEnvTables } from "../observe/tables.js";
 import { defineTool } from "../server/tool-definition.js";
 import { envArg, READ_ONLY, summaryField } from "./common.js";
 
@@ -33,6 +32,8 @@ export const listTablesTool = defineTool({
   },
   annotations: READ_ONLY,
   async handler(_args, ctx) {
+    // Lazy: the domain module pulls in the DynamoDB client, which tools/list must not pay for.
+    const { listEnvTables } = await import("../observe/tables.js");
     const report = await listEnvTables({
       dynamoDb: await ctx.aws.dynamoDb(),
       naming: ctx.env.tables,
