@@ -1,0 +1,118 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { backendSchema } from "../../src/config/schema.js";
+import { buildLambdaPackage, checkUnzippedSize, codeSha256ToHex } from "../../src/deploy/lambda-package.js";
+import { DeployError } from "../../src/errors.js";
+import { EXPECTED_FIXTURE_ENTRIES, touchAll, writeBackendFixture } from "../support/backend-fixture.js";
+
+const backend = backendSchema.parse({});
+
+function outFile(): string {
+  return join(mkdtempSync(join(tmpdir(), "vyaparai-pkg-")), "package.zip");
+}
+
+/** `unzip -Z` (zipinfo) lines: mode, name. Reads the zip with a tool other than ours. */
+function zipListing(path: string): Array<{ mode: string; name: string }> {
+  const text = execFileSync("unzip", ["-Z", path], { encoding: "utf8" });
+  return text
+    .split("\n")
+    .filter((line) => /^[-d]r/.test(line))
+    .map((line) => {
+      const parts = line.trim().split(/\s+/);
+      return { mode: parts[0] as string, name: parts[parts.length - 1] as string };
+    });
+}
+
+describe("buildLambdaPackage", () => {
+  it("packages app files and dependency content at the root, sorted, without caches", async () => {
+    const { appRoot } = writeBackendFixture();
+    const pkg = await buildLambdaPackage({ appRoot, backend, outFile: outFile() });
+    expect(pkg.entries.map((e) => e.name)).toEqual(EXPECTED_FIXTURE_ENTRIES);
+    const listing = zipListing(pkg.path);
+    expect(listing.map((l) => l.name)).toEqual(EXPECTED_FIXTURE_ENTRIES);
+    expect(listing.find((l) => l.name === "bin/uvicorn")?.mode).toBe("-rwxr-xr-x");
+    expect(listing.find((l) => l.name === "app/main.py")?.mode).toBe("-rw-r--r--");
+    const bytes = readFileSync(pkg.path);
+    expect(pkg.bytes).toBe(bytes.length);
+    const { createHash } = await import("node:crypto");
+    expect(pkg.sha256Hex).toBe(createHash("sha256").update(bytes).digest("hex"));
+    expect(codeSha256ToHex(pkg.codeSha256)).toBe(pkg.sha256Hex);
+    const main = pkg.entries.find((e) => e.name === "app/main.py");
+    expect(main?.sha256).toBe(
+      createHash("sha256")
+        .update(readFileSync(join(appRoot, "backend/app/main.py")))
+        .digest("hex"),
+    );
+    // The unzip tool accepts the archive and extracts the exact content.
+    const extracted = execFileSync("unzip", ["-p", pkg.path, "mangum/adapter.py"], { encoding: "utf8" });
+    expect(extracted).toBe("class Mangum: ...\n");
+    execFileSync("unzip", ["-tq", pkg.path]);
+  });
+
+  it("gives a byte-identical zip for the same tree whatever the mtimes", async () => {
+    const { appRoot, files } = writeBackendFixture();
+    touchAll(appRoot, files, new Date("2020-05-05T10:00:00Z"));
+    const first = await buildLambdaPackage({ appRoot, backend, outFile: outFile() });
+    touchAll(appRoot, files, new Date("2026-11-25T03:33:33Z"));
+    const second = await buildLambdaPackage({ appRoot, backend, outFile: outFile() });
+    expect(second.sha256Hex).toBe(first.sha256Hex);
+    expect(readFileSync(second.path).equals(readFileSync(first.path))).toBe(true);
+    // A different tree at a different place gives a different hash.
+    const other = writeBackendFixture({ variant: "v2" });
+    const third = await buildLambdaPackage({ appRoot: other.appRoot, backend, outFile: outFile() });
+    expect(third.sha256Hex).not.toBe(first.sha256Hex);
+  });
+
+  it("refuses a name claimed by both the app and a dependency", async () => {
+    const { appRoot } = writeBackendFixture();
+    writeFileSync(join(appRoot, "backend/lambda_deps/lambda_handler.py"), "shadow\n");
+    await expect(buildLambdaPackage({ appRoot, backend, outFile: outFile() })).rejects.toThrow(
+      /same path "lambda_handler\.py".*lambda_deps\/lambda_handler\.py/,
+    );
+  });
+
+  it("stores an in-tree symlink as the target's content and refuses one leaving the backend", async () => {
+    const { appRoot } = writeBackendFixture();
+    symlinkSync("main.py", join(appRoot, "backend/app/alias.py"));
+    const pkg = await buildLambdaPackage({ appRoot, backend, outFile: outFile() });
+    const alias = pkg.entries.find((e) => e.name === "app/alias.py");
+    expect(alias?.sha256).toBe(pkg.entries.find((e) => e.name === "app/main.py")?.sha256);
+    expect(execFileSync("unzip", ["-p", pkg.path, "app/alias.py"], { encoding: "utf8" })).toContain(
+      "def handle",
+    );
+
+    const secret = join(mkdtempSync(join(tmpdir(), "vyaparai-secret-")), "credentials");
+    writeFileSync(secret, "aws_secret_access_key=x\n");
+    symlinkSync(secret, join(appRoot, "backend/app/creds.py"));
+    await expect(buildLambdaPackage({ appRoot, backend, outFile: outFile() })).rejects.toThrow(
+      /symlink to .*outside the backend dir/,
+    );
+  });
+
+  it("refuses a package over the unzipped limit with the numbers", async () => {
+    const { appRoot } = writeBackendFixture();
+    const error = await buildLambdaPackage({
+      appRoot,
+      backend,
+      outFile: outFile(),
+      maxUnzippedBytes: 1000,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeployError);
+    expect((error as DeployError).message).toMatch(
+      /bytes\) unzipped, over Lambda's limit of .*\(1000 bytes\)/,
+    );
+    expect((error as DeployError).message).toMatch(/Largest files: pydantic\/main\.py/);
+    expect(() => checkUnzippedSize(262_144_001, 262_144_000)).toThrow(/250\.0 MB \(262144000 bytes\)/);
+    expect(() => checkUnzippedSize(262_144_000, 262_144_000)).not.toThrow();
+  });
+
+  it("says which folder is missing", async () => {
+    const appRoot = mkdtempSync(join(tmpdir(), "vyaparai-empty-"));
+    await expect(buildLambdaPackage({ appRoot, backend, outFile: outFile() })).rejects.toThrow(
+      /backend\.dir "backend".*is not a folder/,
+    );
+  });
+});
