@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { findMotoServer, MOTO_INSTALL_HINT } from "../../src/emulator/moto.js";
 
 /** Locates the real parts the integration tests need; the messages carry the install command. */
 export interface RealPart {
@@ -16,8 +17,7 @@ function which(binary: string): string | null {
 }
 
 export function motoServerPath(): string | null {
-  const venv = `${process.cwd()}/.venv/bin/moto_server`;
-  return which(venv) ?? which("moto_server");
+  return findMotoServer();
 }
 
 export function terraformPath(): string | null {
@@ -29,7 +29,7 @@ export function realParts(): RealPart[] {
     {
       name: "moto_server (moto[server] 5.x)",
       found: motoServerPath(),
-      install: 'python3 -m venv .venv && .venv/bin/pip install "moto[server]==5.2.1"',
+      install: MOTO_INSTALL_HINT,
     },
     {
       name: "terraform or tofu",
