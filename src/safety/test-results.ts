@@ -17,6 +17,7 @@ export interface TestCounts {
 }
 
 // Colour codes and other CSI sequences: vitest colours its summary even without a TTY.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is exactly what we strip.
 const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
 
 export function stripAnsi(text: string): string {
