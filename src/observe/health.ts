@@ -1,0 +1,298 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { GetFunctionConfigurationCommand, type LambdaClient } from "@aws-sdk/client-lambda";
+import { mapAwsError } from "../aws/errors.js";
+import type { HealthTarget } from "../config/schema.js";
+import { CancelledError, throwIfAborted } from "../errors.js";
+import { redactText } from "../safety/redact.js";
+import { percentile } from "./log-stats.js";
+
+export type HealthVerdict = "healthy" | "degraded" | "unhealthy";
+
+export interface TargetHealth {
+  name: string;
+  url: string;
+  /** True only when every attempt passed and p95 stayed within slowMs. */
+  ok: boolean;
+  verdict: HealthVerdict;
+  /** Status of the last attempt that got an HTTP answer; null when none did. */
+  status: number | null;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  attempts: number;
+  passed: number;
+  /** What went wrong; may hold a bounded, redacted excerpt of the (untrusted) body. */
+  error?: string;
+}
+
+export interface LambdaHealth {
+  state: string | null;
+  lastUpdateStatus: string | null;
+  error?: string;
+}
+
+export interface HealthReport {
+  verdict: HealthVerdict;
+  targets: TargetHealth[];
+  lambda: LambdaHealth | null;
+  summary: string;
+}
+
+export interface CheckHealthOptions {
+  targets: HealthTarget[];
+  attempts: number;
+  /** Pause between attempts on one target. Default 1000 ms. */
+  intervalMs?: number;
+  signal?: AbortSignal;
+  lambda?: { client: LambdaClient; functionName: string; qualifier?: string } | null;
+  onProgress?: (message: string) => void;
+  fetchImpl?: typeof fetch;
+}
+
+interface AttemptResult {
+  passed: boolean;
+  status: number | null;
+  /** Wall time of request and body read; null when no HTTP answer came back. */
+  latencyMs: number | null;
+  problem?: string;
+}
+
+// Health bodies are small; reading more only costs memory and time on a broken endpoint.
+const MAX_BODY_BYTES = 64 * 1024;
+const BODY_EXCERPT_CHARS = 200;
+const RANK: Record<HealthVerdict, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
+
+function worst(verdicts: HealthVerdict[]): HealthVerdict {
+  return verdicts.reduce<HealthVerdict>((a, b) => (RANK[b] > RANK[a] ? b : a), "healthy");
+}
+
+/**
+ * Calls each target `attempts` times (targets in parallel, attempts in sequence with a pause)
+ * and reads the Lambda's State/LastUpdateStatus. The deploy tools use this as their health
+ * gate, so the verdict is conservative: anything short of every attempt passing in time is
+ * at least degraded.
+ *
+ * No targets and no Lambda: verdict "degraded" with "no health targets configured" — calling
+ * that "healthy" would claim a check that never ran, and "unhealthy" would fail (and roll
+ * back) deploys of envs that simply have no endpoint configured.
+ */
+export async function checkHealth(options: CheckHealthOptions): Promise<HealthReport> {
+  const { targets, signal } = options;
+  const attempts = Math.max(1, Math.floor(options.attempts));
+  const intervalMs = options.intervalMs ?? 1000;
+  const fetchImpl = options.fetchImpl ?? fetch;
+  throwIfAborted(signal);
+
+  const lambdaPromise = options.lambda ? readLambdaHealth(options.lambda) : Promise.resolve(null);
+  const targetResults = await Promise.all(
+    targets.map(async (target) => {
+      const results: AttemptResult[] = [];
+      for (let i = 0; i < attempts; i++) {
+        if (i > 0) await pause(intervalMs, signal);
+        results.push(await attemptOnce(target, fetchImpl, signal));
+      }
+      const health = classifyTarget(target, results);
+      options.onProgress?.(`${target.name}: ${health.verdict} (${health.passed}/${attempts} passed)`);
+      return health;
+    }),
+  );
+  const lambda = await lambdaPromise;
+
+  if (targets.length === 0 && !lambda) {
+    return {
+      verdict: "degraded",
+      targets: [],
+      lambda: null,
+      summary: "No health targets configured: nothing was checked.",
+    };
+  }
+  const verdicts = targetResults.map((t) => t.verdict);
+  if (lambda) verdicts.push(classifyLambda(lambda));
+  const verdict = worst(verdicts);
+  return { verdict, targets: targetResults, lambda, summary: summarise(verdict, targetResults, lambda) };
+}
+
+async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await sleep(ms, undefined, signal ? { signal } : undefined);
+  } catch {
+    throw new CancelledError();
+  }
+}
+
+async function attemptOnce(
+  target: HealthTarget,
+  fetchImpl: typeof fetch,
+  signal: AbortSignal | undefined,
+): Promise<AttemptResult> {
+  throwIfAborted(signal);
+  const timeout = AbortSignal.timeout(target.timeoutMs);
+  const combined = signal ? AbortSignal.any([timeout, signal]) : timeout;
+  const started = performance.now();
+  let status: number;
+  let body: string;
+  try {
+    const response = await fetchImpl(target.url, {
+      signal: combined,
+      headers: { accept: "application/json, text/plain;q=0.9, */*;q=0.5" },
+    });
+    status = response.status;
+    body = await readBounded(response);
+  } catch (error) {
+    if (signal?.aborted) throw new CancelledError();
+    const latencyMs = null;
+    if (timeout.aborted)
+      return { passed: false, status: null, latencyMs, problem: `timed out after ${target.timeoutMs} ms` };
+    return { passed: false, status: null, latencyMs, problem: connectionProblem(error) };
+  }
+  const latencyMs = Math.max(performance.now() - started, 0.001);
+  if (status !== target.expectStatus) {
+    return {
+      passed: false,
+      status,
+      latencyMs,
+      problem: `expected status ${target.expectStatus}, got ${status}${excerpt(body)}`,
+    };
+  }
+  if (target.expectJson) {
+    const mismatch = jsonMismatch(body, target.expectJson);
+    if (mismatch) return { passed: false, status, latencyMs, problem: `${mismatch}${excerpt(body)}` };
+  }
+  return { passed: true, status, latencyMs };
+}
+
+async function readBounded(response: Response): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+    if (size >= MAX_BODY_BYTES) {
+      await reader.cancel();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString("utf8");
+}
+
+function connectionProblem(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+  const code = cause?.code ?? (error as { code?: string })?.code;
+  if (code === "ECONNREFUSED") return "connection refused";
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "host not found (DNS)";
+  if (code) return `request failed (${code})`;
+  return `request failed: ${redactText(String(cause?.message ?? (error as Error)?.message ?? error)).slice(0, 200)}`;
+}
+
+function jsonMismatch(
+  body: string,
+  expected: Record<string, string | number | boolean | null>,
+): string | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return "body is not JSON";
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return "body is not a JSON object";
+  const record = parsed as Record<string, unknown>;
+  for (const [key, value] of Object.entries(expected)) {
+    if (record[key] !== value) return `body field "${key}" is not ${JSON.stringify(value)}`;
+  }
+  return null;
+}
+
+/** Safety: the body is untrusted text; only a short, redacted, single-line excerpt is kept. */
+function excerpt(body: string): string {
+  const oneLine = body.replace(/\s+/g, " ").trim();
+  if (!oneLine) return "";
+  const cut = oneLine.length > BODY_EXCERPT_CHARS ? `${oneLine.slice(0, BODY_EXCERPT_CHARS)}…` : oneLine;
+  return `; body excerpt (untrusted): ${JSON.stringify(redactText(cut))}`;
+}
+
+function classifyTarget(target: HealthTarget, results: AttemptResult[]): TargetHealth {
+  const latencies = results.flatMap((r) => (r.latencyMs === null ? [] : [r.latencyMs]));
+  const p50 = percentile(latencies, 50);
+  const p95 = percentile(latencies, 95);
+  const passed = results.filter((r) => r.passed).length;
+  const answered = results.filter((r) => r.status !== null);
+  const status = answered.length ? (answered[answered.length - 1]?.status ?? null) : null;
+  let verdict: HealthVerdict;
+  let error: string | undefined;
+  const firstProblem = results.find((r) => !r.passed)?.problem;
+  if (passed === 0) {
+    verdict = "unhealthy";
+    error = firstProblem;
+  } else if (passed < results.length) {
+    verdict = "degraded";
+    error = `${results.length - passed}/${results.length} attempts failed: ${firstProblem}`;
+  } else if (p95 !== null && p95 > target.slowMs) {
+    verdict = "degraded";
+    error = `slow: p95 ${Math.round(p95)} ms > ${target.slowMs} ms`;
+  } else {
+    verdict = "healthy";
+  }
+  return {
+    name: target.name,
+    url: target.url,
+    ok: verdict === "healthy",
+    verdict,
+    status,
+    p50Ms: p50 === null ? null : round(p50),
+    p95Ms: p95 === null ? null : round(p95),
+    attempts: results.length,
+    passed,
+    ...(error ? { error } : {}),
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+async function readLambdaHealth(lambda: NonNullable<CheckHealthOptions["lambda"]>): Promise<LambdaHealth> {
+  try {
+    const out = await lambda.client.send(
+      new GetFunctionConfigurationCommand({
+        FunctionName: lambda.functionName,
+        ...(lambda.qualifier ? { Qualifier: lambda.qualifier } : {}),
+      }),
+    );
+    return { state: out.State ?? null, lastUpdateStatus: out.LastUpdateStatus ?? null };
+  } catch (error) {
+    const mapped = mapAwsError(error, "lambda:GetFunctionConfiguration", lambda.functionName);
+    return { state: null, lastUpdateStatus: null, error: mapped.message };
+  }
+}
+
+/**
+ * Failed/Inactive functions cannot serve; Pending/InProgress are mid-change. moto and older
+ * accounts may report no State at all, which is not evidence of a problem.
+ */
+function classifyLambda(lambda: LambdaHealth): HealthVerdict {
+  if (lambda.error) return "unhealthy";
+  const state = lambda.state ?? "";
+  const update = lambda.lastUpdateStatus ?? "";
+  if (state === "Failed" || state === "Inactive" || update === "Failed") return "unhealthy";
+  if (state === "Pending" || update === "InProgress") return "degraded";
+  return "healthy";
+}
+
+function summarise(verdict: HealthVerdict, targets: TargetHealth[], lambda: LambdaHealth | null): string {
+  const parts = targets.map((t) => {
+    const what = t.status === null ? (t.passed === 0 ? "no answer" : "") : `HTTP ${t.status}`;
+    const p95 = t.p95Ms === null ? "" : `, p95 ${Math.round(t.p95Ms)} ms`;
+    return `${t.name} ${t.verdict} (${what}${p95}, ${t.passed}/${t.attempts} passed)`;
+  });
+  if (lambda) {
+    parts.push(
+      lambda.error
+        ? `Lambda state unknown (${lambda.error})`
+        : `Lambda ${lambda.state ?? "?"}/${lambda.lastUpdateStatus ?? "?"}`,
+    );
+  }
+  return `Verdict ${verdict}: ${parts.join("; ")}.`;
+}

@@ -1,0 +1,442 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type CloudWatchLogsClient,
+  DescribeLogGroupsCommand,
+  type FilteredLogEvent,
+  FilterLogEventsCommand,
+  type FilterLogEventsCommandInput,
+  StartLiveTailCommand,
+} from "@aws-sdk/client-cloudwatch-logs";
+import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
+import { CancelledError, DeployError, throwIfAborted } from "../errors.js";
+import { redactText } from "../safety/redact.js";
+import { levelRank, normaliseLevel, parseLogEvent } from "./log-parse.js";
+import { type LogStats, LogStatsCollector } from "./log-stats.js";
+
+export interface LogEventOut {
+  timestamp: string;
+  level: string;
+  /** Redacted, bounded, untrusted log text. */
+  message: string;
+  requestId: string | null;
+}
+
+export interface LogQueryResult {
+  events: LogEventOut[];
+  /** Over every scanned event of the window (and request, when one is given). */
+  stats: LogStats;
+  truncated: boolean;
+  narrowHint?: string;
+  scanned: number;
+  /** Events that passed the level/requestId filters (returned or not). */
+  matched: number;
+}
+
+export interface RawLogEvent {
+  timestamp: number;
+  message: string;
+  eventId?: string;
+}
+
+export interface QueryLogsOptions {
+  logs: CloudWatchLogsClient;
+  logGroup: string;
+  startMs: number;
+  endMs?: number;
+  filterPattern?: string;
+  /** Minimum level (DEBUG < INFO < WARNING < ERROR < CRITICAL) of returned events. */
+  level?: string;
+  requestId?: string;
+  /** Events returned at most (the most recent ones). */
+  limit: number;
+  memorySizeMb?: number | null;
+  signal?: AbortSignal;
+  /** Events scanned at most; the window beyond is reported as truncated. */
+  maxEvents?: number;
+}
+
+export const DEFAULT_MAX_SCANNED_EVENTS = 20_000;
+// Claude Code shows ~25k tokens of tool output; 40 KB of messages leaves room for the stats.
+const MESSAGES_BUDGET_BYTES = 40 * 1024;
+const MESSAGE_CAP_BYTES = 1024;
+// FilterLogEvents returns at most 10,000 events per page.
+const MAX_PAGE_EVENTS = 10_000;
+
+function capMessage(message: string): string {
+  const bytes = Buffer.byteLength(message, "utf8");
+  if (bytes <= MESSAGE_CAP_BYTES) return message;
+  const cut = Buffer.from(message, "utf8")
+    .subarray(0, MESSAGE_CAP_BYTES)
+    .toString("utf8")
+    .replace(/\uFFFD$/, "");
+  return `${cut}… [${bytes - Buffer.byteLength(cut, "utf8")} more bytes]`;
+}
+
+/**
+ * The events of one query window: parses and redacts each raw event once, feeds the stats
+ * (over everything scanned) and keeps the most recent matching events for the answer.
+ * `tail_logs` also feeds followed events into the same window.
+ */
+export class LogWindow {
+  private readonly stats = new LogStatsCollector();
+  private readonly kept: LogEventOut[] = [];
+  private readonly minRank: number;
+  private scannedCount = 0;
+  private matchedCount = 0;
+  private hitScanBound = false;
+
+  constructor(
+    private readonly options: {
+      level?: string | undefined;
+      requestId?: string | undefined;
+      limit: number;
+      maxEvents: number;
+      memorySizeMb?: number | null | undefined;
+    },
+  ) {
+    this.minRank = options.level ? levelRank(normaliseLevel(options.level)) : 0;
+  }
+
+  get scanned(): number {
+    return this.scannedCount;
+  }
+
+  get full(): boolean {
+    return this.scannedCount >= this.options.maxEvents;
+  }
+
+  /** Marks that more events existed than the scan bound allowed. */
+  markScanBoundHit(): void {
+    this.hitScanBound = true;
+  }
+
+  /** Adds one raw event; returns it as output when it passes the filters, else null. */
+  add(raw: RawLogEvent): LogEventOut | null {
+    if (this.full) {
+      this.hitScanBound = true;
+      return null;
+    }
+    this.scannedCount++;
+    const parsed = parseLogEvent(raw.message, raw.timestamp);
+    // Safety: log text is untrusted and may hold credentials; stats and error groups are built
+    // from the redacted text so no secret survives into any field.
+    parsed.message = redactText(parsed.message);
+    if (this.options.requestId && parsed.requestId !== this.options.requestId) return null;
+    this.stats.add(parsed);
+    if (this.minRank > 0 && levelRank(parsed.level) < this.minRank) return null;
+    this.matchedCount++;
+    const out: LogEventOut = {
+      timestamp: new Date(parsed.timestampMs).toISOString(),
+      level: parsed.level,
+      message: capMessage(parsed.message),
+      requestId: parsed.requestId,
+    };
+    this.kept.push(out);
+    // Keep memory bounded: only the most recent `limit` events can be returned.
+    if (this.kept.length > this.options.limit * 2) this.kept.splice(0, this.kept.length - this.options.limit);
+    return out;
+  }
+
+  result(): LogQueryResult {
+    const recent = this.kept.slice(-this.options.limit);
+    // Fill the byte budget from the most recent event backwards.
+    const events: LogEventOut[] = [];
+    let bytes = 0;
+    for (let i = recent.length - 1; i >= 0; i--) {
+      const event = recent[i] as LogEventOut;
+      const size = Buffer.byteLength(event.message, "utf8");
+      if (bytes + size > MESSAGES_BUDGET_BYTES) break;
+      bytes += size;
+      events.push(event);
+    }
+    events.reverse();
+    events.sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+    const truncated = this.hitScanBound || events.length < this.matchedCount;
+    const result: LogQueryResult = {
+      events,
+      stats: this.stats.result(this.options.memorySizeMb ?? null),
+      truncated,
+      scanned: this.scannedCount,
+      matched: this.matchedCount,
+    };
+    if (truncated) result.narrowHint = this.narrowHint(events.length);
+    return result;
+  }
+
+  private narrowHint(returned: number): string {
+    const what = this.hitScanBound
+      ? `Scanned the first ${this.scannedCount} events only (more exist; stats cover those scanned).`
+      : `Returned the ${returned} most recent of ${this.matchedCount} matching events (stats cover all).`;
+    const ways = ["a shorter window (since/until)"];
+    if (!this.options.level) ways.push('level: "ERROR"');
+    if (!this.options.requestId) ways.push("requestId from an error group");
+    ways.push("a filterPattern term");
+    return `${what} To narrow: ${ways.join(", ")}.`;
+  }
+}
+
+/** Reads a window of a log group, bounded, and summarises it. */
+export async function queryLogs(options: QueryLogsOptions): Promise<LogQueryResult> {
+  const window = new LogWindow({
+    level: options.level,
+    requestId: options.requestId,
+    limit: options.limit,
+    maxEvents: options.maxEvents ?? DEFAULT_MAX_SCANNED_EVENTS,
+    memorySizeMb: options.memorySizeMb,
+  });
+  await scanLogEvents({ ...options, window });
+  return window.result();
+}
+
+/**
+ * Pages through FilterLogEvents into `window` until the window is full. Returns the ids of
+ * events at or after `overlapFromMs` so a follow can skip them.
+ */
+export async function scanLogEvents(options: {
+  logs: CloudWatchLogsClient;
+  logGroup: string;
+  startMs: number;
+  endMs?: number | undefined;
+  filterPattern?: string | undefined;
+  signal?: AbortSignal | undefined;
+  window: LogWindow;
+  onEvent?: (event: RawLogEvent, out: LogEventOut | null) => void;
+}): Promise<{ lastTimestampMs: number | null; eventIds: Set<string> }> {
+  const { logs, logGroup, window, signal } = options;
+  let nextToken: string | undefined;
+  let lastTimestampMs: number | null = null;
+  const eventIds = new Set<string>();
+  do {
+    throwIfAborted(signal);
+    if (window.full) {
+      window.markScanBoundHit();
+      break;
+    }
+    const page = await filterPage(
+      logs,
+      {
+        logGroupName: logGroup,
+        startTime: options.startMs,
+        ...(options.endMs !== undefined ? { endTime: options.endMs } : {}),
+        ...(options.filterPattern ? { filterPattern: options.filterPattern } : {}),
+        ...(nextToken ? { nextToken } : {}),
+        limit: MAX_PAGE_EVENTS,
+      },
+      signal,
+    );
+    for (const event of page.events ?? []) {
+      const raw = toRaw(event);
+      if (!raw) continue;
+      if (window.full) {
+        window.markScanBoundHit();
+        break;
+      }
+      const out = window.add(raw);
+      options.onEvent?.(raw, out);
+      lastTimestampMs = Math.max(lastTimestampMs ?? raw.timestamp, raw.timestamp);
+      if (raw.eventId) eventIds.add(raw.eventId);
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return { lastTimestampMs, eventIds };
+}
+
+function toRaw(event: FilteredLogEvent): RawLogEvent | null {
+  if (event.timestamp === undefined || event.message === undefined) return null;
+  return {
+    timestamp: event.timestamp,
+    message: event.message,
+    ...(event.eventId ? { eventId: event.eventId } : {}),
+  };
+}
+
+async function filterPage(
+  logs: CloudWatchLogsClient,
+  input: FilterLogEventsCommandInput,
+  signal: AbortSignal | undefined,
+) {
+  try {
+    return await logs.send(new FilterLogEventsCommand(input), signal ? { abortSignal: signal } : {});
+  } catch (error) {
+    if (signal?.aborted) throw new CancelledError();
+    if (isAwsErrorNamed(error, "ResourceNotFoundException")) {
+      throw new DeployError(
+        "AWS_NOT_FOUND",
+        `Log group ${input.logGroupName} does not exist. The function may never have run in this region, or the env's logGroup setting is wrong; set "logGroup" in deploy.config.json if it logs elsewhere.`,
+        { cause: error },
+      );
+    }
+    throw mapAwsError(error, "logs:FilterLogEvents", input.logGroupName);
+  }
+}
+
+export interface FollowOptions {
+  logs: CloudWatchLogsClient;
+  logGroup: string;
+  /** Polling starts here (StartLiveTail only sees events ingested after it starts). */
+  fromMs: number;
+  durationMs: number;
+  filterPattern?: string | undefined;
+  signal?: AbortSignal | undefined;
+  /** Ids already seen by the window scan, skipped when polling overlaps it. */
+  seenEventIds?: Set<string>;
+  onEvent: (event: RawLogEvent) => void;
+  /** Stop early (e.g. the window is full). */
+  shouldStop?: () => boolean;
+  now?: () => number;
+  /** First polling pause; doubles while nothing new arrives, up to maxPollIntervalMs. */
+  pollIntervalMs?: number;
+  maxPollIntervalMs?: number;
+}
+
+export interface FollowOutcome {
+  mode: "live_tail" | "polling";
+  received: number;
+  /** Why live tail was not used, when it was not. */
+  liveTailUnavailable?: string;
+}
+
+/**
+ * Follows a log group for `durationMs`: StartLiveTail where the service offers it, otherwise
+ * (moto 5.2.1, older partitions, a role without logs:StartLiveTail) FilterLogEvents polling
+ * from the last seen timestamp with backoff.
+ */
+export async function followLogs(options: FollowOptions): Promise<FollowOutcome> {
+  const now = options.now ?? Date.now;
+  const deadline = now() + options.durationMs;
+  const live = await tryLiveTail(options, deadline, now);
+  if (live.mode === "live_tail") return live;
+  const received = await pollLogs(options, deadline, now);
+  return { mode: "polling", received, liveTailUnavailable: live.reason };
+}
+
+type LiveTailAttempt = (FollowOutcome & { mode: "live_tail" }) | { mode: "unavailable"; reason: string };
+
+function liveTailUnsupported(error: unknown): string | null {
+  const err = error as {
+    name?: string;
+    message?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
+  const status = err?.$metadata?.httpStatusCode;
+  const text = `${err?.name ?? ""} ${err?.message ?? ""}`;
+  if (
+    /UnknownOperation|InvalidAction|NotImplemented|not (yet )?implemented|unknown operation|not supported/i.test(
+      text,
+    )
+  )
+    return `StartLiveTail is not supported by this endpoint (${err?.name ?? "error"})`;
+  if (status === 404 || status === 501)
+    return `StartLiveTail is not supported by this endpoint (HTTP ${status})`;
+  if (isAwsErrorNamed(error, "AccessDeniedException", "AccessDenied"))
+    return "the caller may not use logs:StartLiveTail";
+  // The SDK prefixes StartLiveTail's host ("streaming-logs."); an emulator or proxy endpoint
+  // given by IP or custom name then does not resolve.
+  if (["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED"].includes(err?.code ?? ""))
+    return `the StartLiveTail endpoint is unreachable (${err?.code})`;
+  return null;
+}
+
+async function tryLiveTail(
+  options: FollowOptions,
+  deadline: number,
+  now: () => number,
+): Promise<LiveTailAttempt> {
+  const { logs, signal } = options;
+  const controller = new AbortController();
+  const onAbort = () => controller.abort();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(), Math.max(0, deadline - now()));
+  let received = 0;
+  let started = false;
+  try {
+    const arn = await logGroupArn(logs, options.logGroup);
+    const response = await logs.send(
+      new StartLiveTailCommand({
+        logGroupIdentifiers: [arn],
+        ...(options.filterPattern ? { logEventFilterPattern: options.filterPattern } : {}),
+      }),
+      { abortSignal: controller.signal },
+    );
+    started = true;
+    for await (const part of response.responseStream ?? []) {
+      if (part.SessionStreamingException || part.SessionTimeoutException) break;
+      for (const event of part.sessionUpdate?.sessionResults ?? []) {
+        if (event.timestamp === undefined || event.message === undefined) continue;
+        options.onEvent({ timestamp: event.timestamp, message: event.message });
+        received++;
+      }
+      if (options.shouldStop?.() || now() >= deadline) break;
+    }
+    return { mode: "live_tail", received };
+  } catch (error) {
+    if (signal?.aborted) throw new CancelledError();
+    // The window ended while the stream was open: that is how a follow finishes.
+    if (started && controller.signal.aborted) return { mode: "live_tail", received };
+    const reason = started ? null : liveTailUnsupported(error);
+    if (reason === null) throw mapAwsError(error, "logs:StartLiveTail", options.logGroup);
+    return { mode: "unavailable", reason };
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+    controller.abort();
+  }
+}
+
+/** StartLiveTail wants the group's ARN without the trailing ":*" DescribeLogGroups shows. */
+async function logGroupArn(logs: CloudWatchLogsClient, logGroup: string): Promise<string> {
+  const out = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: logGroup }));
+  const group = out.logGroups?.find((g) => g.logGroupName === logGroup);
+  if (!group) {
+    throw new DeployError("AWS_NOT_FOUND", `Log group ${logGroup} does not exist; nothing to follow.`);
+  }
+  return group.logGroupArn ?? (group.arn ?? "").replace(/:\*$/, "");
+}
+
+async function pollLogs(options: FollowOptions, deadline: number, now: () => number): Promise<number> {
+  const base = options.pollIntervalMs ?? 1000;
+  const maxInterval = options.maxPollIntervalMs ?? 5000;
+  const seen = new Set(options.seenEventIds ?? []);
+  let since = options.fromMs;
+  let interval = base;
+  let received = 0;
+  while (now() < deadline && !options.shouldStop?.()) {
+    throwIfAborted(options.signal);
+    let fresh = 0;
+    let nextToken: string | undefined;
+    do {
+      const page = await filterPage(
+        options.logs,
+        {
+          logGroupName: options.logGroup,
+          startTime: since,
+          ...(options.filterPattern ? { filterPattern: options.filterPattern } : {}),
+          ...(nextToken ? { nextToken } : {}),
+        },
+        options.signal,
+      );
+      for (const event of page.events ?? []) {
+        const raw = toRaw(event);
+        const id = event.eventId ?? `${event.timestamp}:${event.logStreamName}:${event.message}`;
+        if (!raw || seen.has(id)) continue;
+        seen.add(id);
+        since = Math.max(since, raw.timestamp);
+        options.onEvent(raw);
+        fresh++;
+      }
+      nextToken = page.nextToken;
+    } while (nextToken && !options.shouldStop?.());
+    received += fresh;
+    // Quiet log groups are polled less often; a burst resets the pace.
+    interval = fresh > 0 ? base : Math.min(interval * 2, maxInterval);
+    const wait = Math.min(interval, deadline - now());
+    if (wait <= 0) break;
+    try {
+      await sleep(wait, undefined, options.signal ? { signal: options.signal } : undefined);
+    } catch {
+      throw new CancelledError();
+    }
+  }
+  return received;
+}
