@@ -76,4 +76,12 @@ export type GuardResult<R> =
       confirmationToken: string;
       expiresAt: string;
     }
-  | { kind: "done"; planDigest: string; releaseId: string; status: MutationOutcome<R>["status"]; result: R };
+  | {
+      kind: "done";
+      planDigest: string;
+      releaseId: string;
+      status: MutationOutcome<R>["status"];
+      result: R;
+      /** Problems after the mutation that did not undo it (e.g. the final record write failed). */
+      warnings?: string[];
+    };
