@@ -8,14 +8,16 @@ const REDACTED = "[REDACTED]";
 const PATTERNS: Array<[RegExp, string | ((...groups: string[]) => string)]> = [
   // AWS access key ids (long-term AKIA, temporary ASIA, and the other documented prefixes).
   [/\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b/g, REDACTED],
-  // JSON/YAML style "key": "value" for secret-looking keys.
+  // STS session tokens standing alone: they start with these base64 prefixes.
+  [/(?<![A-Za-z0-9/+])(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]{16,}/g, REDACTED],
+  // JSON/YAML style "key": "value" for secret-looking keys (a kept confirmation token excepted).
   [
-    /("(?:[\w-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|authorization)[\w-]*)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi,
+    /("(?:[\w-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|authorization)[\w-]*)"\s*:\s*)"(?!\uE000CT\d+\uE000")(?:[^"\\]|\\.)*"/gi,
     (_m, key) => `${key}"${REDACTED}"`,
   ],
   // key=value / key: value in plain text (env dumps, log lines, CLI output).
   [
-    /\b([\w-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential)[\w-]*)(\s*[=:]\s*)(?!\[REDACTED\])("[^"]*"|'[^']*'|[^\s,;&"'}]+)/gi,
+    /\b([\w-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential)[\w-]*)(\s*[=:]\s*)(?!\[REDACTED\]|\uE000)("[^"]*"|'[^']*'|[^\s,;&"'}]+)/gi,
     (_m, key, sep) => `${key}${sep}${REDACTED}`,
   ],
   // Authorization headers and bearer tokens.
@@ -37,11 +39,41 @@ function looksLikeSecretKey(candidate: string): boolean {
 }
 
 export function redactText(text: string): string {
-  let out = text;
+  // Safety: our confirmation tokens are HMACs the model must pass back, not credentials, but
+  // their random base64url parts can look like a secret key. They are set aside first, and
+  // only strings that decode to a token payload qualify.
+  const kept: string[] = [];
+  // A private-use character marks our placeholders below; one in the input must not pass for a placeholder.
+  let out = text.replace(/\uE000/g, "\uFFFD").replace(CONFIRMATION_TOKEN, (token) => {
+    if (!isConfirmationToken(token)) return token;
+    kept.push(token);
+    return `\uE000CT${kept.length - 1}\uE000`;
+  });
   for (const [pattern, replacement] of PATTERNS) {
     out = out.replace(pattern, replacement as (substring: string, ...args: string[]) => string);
   }
-  return out;
+  return kept.length ? out.replace(/\uE000CT(\d+)\uE000/g, (_m, i) => kept[Number(i)] ?? "") : out;
+}
+
+/** The shape issued by safety/tokens.ts: v1.<base64url JSON payload>.<base64url HMAC-SHA256>. */
+const CONFIRMATION_TOKEN = /(?<![A-Za-z0-9_.-])v1\.[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g;
+
+function isConfirmationToken(token: string): boolean {
+  const payload = token.split(".")[1] ?? "";
+  try {
+    const value = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
+    return (
+      typeof value === "object" &&
+      value !== null &&
+      typeof value.nonce === "string" &&
+      /^[0-9a-f]{32}$/.test(value.nonce) &&
+      typeof value.digest === "string" &&
+      /^[0-9a-f]{64}$/.test(value.digest) &&
+      typeof value.exp === "number"
+    );
+  } catch {
+    return false;
+  }
 }
 
 /** Deep copy with every string redacted (keys are kept; values of secret-named keys are hidden). */
