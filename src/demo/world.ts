@@ -51,12 +51,17 @@ async function tinyZip(): Promise<Buffer> {
 export async function seedWorld(aws: AwsClients, names: WorldNames, endpoint: string): Promise<SeededWorld> {
   const s3 = await aws.s3();
   for (const bucket of [names.artifactBucket, names.siteBucket]) {
-    await s3.send(
-      new CreateBucketCommand({
-        Bucket: bucket,
-        CreateBucketConfiguration: { LocationConstraint: "ap-south-1" },
-      }),
-    );
+    try {
+      await s3.send(
+        new CreateBucketCommand({
+          Bucket: bucket,
+          CreateBucketConfiguration: { LocationConstraint: "ap-south-1" },
+        }),
+      );
+    } catch (error) {
+      // Several envs share the artifact bucket.
+      if ((error as { name?: string }).name !== "BucketAlreadyOwnedByYou") throw error;
+    }
   }
   const cloudFront = await aws.cloudFront();
   const distribution = await cloudFront.send(
