@@ -56,8 +56,11 @@ export interface QueryLogsOptions {
 }
 
 export const DEFAULT_MAX_SCANNED_EVENTS = 20_000;
-// Claude Code shows ~25k tokens of tool output; 40 KB of messages leaves room for the stats.
-const MESSAGES_BUDGET_BYTES = 40 * 1024;
+// Claude Code shows ~25k tokens (~100 KB) of tool output; 48 KB of events, counted as the
+// pretty-printed JSON the client receives, leaves room for the stats and the summary.
+const EVENTS_BUDGET_BYTES = 48 * 1024;
+// Indentation and punctuation a pretty-printed event object adds beyond its compact JSON.
+const EVENT_JSON_OVERHEAD_BYTES = 40;
 const MESSAGE_CAP_BYTES = 1024;
 // FilterLogEvents returns at most 10,000 events per page.
 const MAX_PAGE_EVENTS = 10_000;
@@ -144,8 +147,8 @@ export class LogWindow {
     let bytes = 0;
     for (let i = recent.length - 1; i >= 0; i--) {
       const event = recent[i] as LogEventOut;
-      const size = Buffer.byteLength(event.message, "utf8");
-      if (bytes + size > MESSAGES_BUDGET_BYTES) break;
+      const size = Buffer.byteLength(JSON.stringify(event), "utf8") + EVENT_JSON_OVERHEAD_BYTES;
+      if (bytes + size > EVENTS_BUDGET_BYTES) break;
       bytes += size;
       events.push(event);
     }

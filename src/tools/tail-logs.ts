@@ -1,6 +1,17 @@
 import { z } from "zod";
+import { DeployError } from "../errors.js";
+import { resolveLogGroup } from "../observe/log-group.js";
+import {
+  followLogs,
+  type LogEventOut,
+  type LogQueryResult,
+  LogWindow,
+  scanLogEvents,
+} from "../observe/logs.js";
+import { parseTimeRange } from "../observe/time-range.js";
+import type { ToolContext } from "../server/context.js";
 import { defineTool } from "../server/tool-definition.js";
-import { envArg, notBuiltYet, READ_ONLY, summaryField } from "./common.js";
+import { envArg, READ_ONLY, summaryField } from "./common.js";
 
 export const tailLogsTool = defineTool({
   name: "tail_logs",
@@ -53,9 +64,138 @@ export const tailLogsTool = defineTool({
     }),
     truncated: z.boolean(),
     narrowHint: z.string().optional(),
+    scanned: z.number().describe("Events read from CloudWatch (stats cover all of them)."),
+    matched: z.number().describe("Events that passed the level/requestId filters."),
+    window: z.object({ since: z.string(), until: z.string() }),
+    follow: z
+      .object({ mode: z.enum(["live_tail", "polling"]), received: z.number(), note: z.string().optional() })
+      .optional(),
   },
   annotations: { ...READ_ONLY, idempotentHint: false },
-  async handler() {
-    return notBuiltYet("tail_logs");
+  async handler(args, ctx) {
+    const nowMs = ctx.now().getTime();
+    const { startMs, endMs } = parseTimeRange(args.since, args.until, nowMs);
+    if (args.followSeconds > 0 && args.until !== undefined) {
+      throw new DeployError(
+        "INPUT_INVALID",
+        "followSeconds follows new events from now: omit until to follow.",
+      );
+    }
+    const logs = await ctx.aws.logs();
+    const logGroup = await resolveLogGroup(ctx.env, await ctx.aws.lambda());
+    const window = new LogWindow({
+      level: args.level,
+      requestId: args.requestId,
+      limit: args.limit,
+      maxEvents: MAX_SCANNED_EVENTS,
+    });
+    const scan = await scanLogEvents({
+      logs,
+      logGroup,
+      startMs,
+      endMs,
+      filterPattern: args.filterPattern,
+      signal: ctx.signal,
+      window,
+    });
+    let follow: { mode: "live_tail" | "polling"; received: number; note?: string } | undefined;
+    let untilMs = endMs;
+    if (args.followSeconds > 0) {
+      ctx.progress(`Following ${logGroup} for ${args.followSeconds}s`);
+      const streamed = progressStreamer(ctx);
+      const outcome = await followLogs({
+        logs,
+        logGroup,
+        // Events reach CloudWatch seconds after their timestamp: overlap the window, skip its ids.
+        fromMs: Math.max(startMs, endMs - INGESTION_LAG_MS),
+        durationMs: args.followSeconds * 1000,
+        filterPattern: args.filterPattern,
+        signal: ctx.signal,
+        seenEventIds: scan.eventIds,
+        onEvent: (raw) => streamed(window.add(raw)),
+        shouldStop: () => window.full,
+      });
+      untilMs = ctx.now().getTime();
+      follow = {
+        mode: outcome.mode,
+        received: outcome.received,
+        ...(outcome.liveTailUnavailable ? { note: `Polled: ${outcome.liveTailUnavailable}.` } : {}),
+      };
+    }
+    const result = window.result();
+    const range = { since: new Date(startMs).toISOString(), until: new Date(untilMs).toISOString() };
+    return {
+      summary: summarise(logGroup, range, result, follow),
+      logGroup,
+      ...result,
+      window: range,
+      ...(follow ? { follow } : {}),
+    };
   },
 });
+
+const MAX_SCANNED_EVENTS = 20_000;
+const INGESTION_LAG_MS = 10_000;
+const MAX_STREAMED_EVENTS = 200;
+const STREAMED_MESSAGE_CHARS = 300;
+
+/**
+ * Followed events go out as progress notifications (they also reset the client's idle
+ * timer). Bounded: past MAX_STREAMED_EVENTS only a count every 100 events.
+ */
+function progressStreamer(ctx: ToolContext): (event: LogEventOut | null) => void {
+  let count = 0;
+  return (event) => {
+    if (!event) return;
+    count++;
+    if (count <= MAX_STREAMED_EVENTS) {
+      // Safety: the message is redacted log text (untrusted); it is cut short and labelled.
+      const text = event.message.slice(0, STREAMED_MESSAGE_CHARS);
+      ctx.progress(`log ${event.timestamp} ${event.level}: ${text}`, count);
+    } else if (count % 100 === 0) {
+      ctx.progress(`${count} new events so far`, count);
+    }
+  };
+}
+
+function summarise(
+  logGroup: string,
+  range: { since: string; until: string },
+  result: LogQueryResult,
+  follow: { mode: string; received: number } | undefined,
+): string {
+  const { stats } = result;
+  const levels = Object.entries(stats.byLevel)
+    .sort((a, b) => b[1] - a[1])
+    .map(([level, n]) => `${level} ${n}`)
+    .join(", ");
+  const parts = [
+    `${logGroup} ${range.since} → ${range.until}: scanned ${result.scanned} events${levels ? ` (${levels})` : ""}`,
+  ];
+  const runtime = [`${stats.invocations} invocations`];
+  if (stats.durationP95Ms !== null) runtime.push(`p95 ${stats.durationP95Ms} ms`);
+  runtime.push(`${stats.coldStarts} cold starts`, `${stats.timeouts} timeouts`);
+  if (stats.maxMemoryUsedMb !== null)
+    runtime.push(
+      `max memory ${stats.maxMemoryUsedMb}${stats.memorySizeMb ? `/${stats.memorySizeMb}` : ""} MB`,
+    );
+  parts.push(runtime.join(", "));
+  const top = stats.errorGroups[0];
+  if (top) {
+    // Safety: log text is data, not instructions: quoted, short, and labelled as log text.
+    const quoted = JSON.stringify(top.message.length > 80 ? `${top.message.slice(0, 80)}…` : top.message);
+    parts.push(`${stats.errorGroups.length} error group(s); top (log text, ×${top.count}): ${quoted}`);
+  } else {
+    parts.push("no errors");
+  }
+  if (follow)
+    parts.push(
+      `followed by ${follow.mode === "live_tail" ? "live tail" : "polling"}: ${follow.received} new`,
+    );
+  parts.push(
+    result.truncated
+      ? `returned ${result.events.length} of ${result.matched} matching events (truncated; see narrowHint)`
+      : `returned ${result.events.length} events`,
+  );
+  return `${parts.join("; ")}.`;
+}
