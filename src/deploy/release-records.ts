@@ -132,7 +132,7 @@ export async function listReleaseRecords(
   bucket: string,
   env: string,
   component: Component | string,
-  options: { limit?: number } = {},
+  options: { limit?: number; pageSize?: number } = {},
 ): Promise<ReleaseRecord[]> {
   const limit = Math.max(1, Math.min(options.limit ?? DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT));
   const prefix = releasePrefix(env, component);
@@ -142,7 +142,12 @@ export async function listReleaseRecords(
     let out: ListObjectsV2CommandOutput;
     try {
       out = await s3.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: prefix,
+          ContinuationToken: token,
+          ...(options.pageSize ? { MaxKeys: options.pageSize } : {}),
+        }),
       );
     } catch (error) {
       throw mapAwsError(error, "s3:ListObjectsV2", `s3://${bucket}/${prefix}`);
