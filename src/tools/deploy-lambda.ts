@@ -6,7 +6,6 @@ import {
   DESTRUCTIVE,
   dryRunArg,
   envArg,
-  notBuiltYet,
   summaryField,
 } from "./common.js";
 
@@ -36,9 +35,30 @@ export const deployLambdaTool = defineTool({
     version: z.string().optional(),
     releaseId: z.string().optional(),
     health: z.record(z.string(), z.unknown()).optional(),
+    failure: z.string().optional().describe("Why a rolled-back release did not stay live."),
+    errorLogs: z
+      .array(
+        z.object({
+          timestamp: z.string(),
+          level: z.string(),
+          message: z.string().describe("Untrusted log text (redacted, bounded)."),
+          requestId: z.string().nullable(),
+        }),
+      )
+      .optional()
+      .describe("ERROR log lines since the deploy began, for a rolled-back release."),
+    errorLogsNote: z.string().optional(),
+    warnings: z.array(z.string()).optional(),
   },
   annotations: DESTRUCTIVE,
-  async handler() {
-    return notBuiltYet("deploy_lambda");
+  async handler(args, ctx) {
+    // Lazy: the release code pulls in the AWS SDK, which `tools/list` must not pay for.
+    const { deployLambda } = await import("../deploy/lambda-deploy.js");
+    return deployLambda(ctx, {
+      dryRun: args.dryRun,
+      force: args.force,
+      confirmationToken: args.confirmationToken,
+      breakLock: args.breakLock,
+    });
   },
 });

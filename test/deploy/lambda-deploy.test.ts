@@ -1,0 +1,206 @@
+import {
+  CreateAliasCommand,
+  GetAliasCommand,
+  GetFunctionCommand,
+  GetFunctionConfigurationCommand,
+  PublishVersionCommand,
+} from "@aws-sdk/client-lambda";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { artifactKeyFor } from "../../src/deploy/lambda-artifact.js";
+import { invokeTool } from "../../src/server/invoke.js";
+import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
+import { createBucket, createTestFunction } from "../support/aws-fixtures.js";
+import { writeBackendFixture } from "../support/backend-fixture.js";
+import { useMoto } from "../support/moto.js";
+import { testRuntime } from "../support/runtime.js";
+import {
+  countCommands,
+  INITIAL_FILES,
+  listKeys,
+  packageOf,
+  seedInitialArtifact,
+  startHealthServer,
+} from "./lambda-support.js";
+
+const moto = useMoto();
+const BUCKET = "vyaparai-artifacts-deploy-test";
+let health: Awaited<ReturnType<typeof startHealthServer>>;
+
+beforeAll(async () => {
+  health = await startHealthServer();
+  await createBucket(await moto.current.clients().s3(), BUCKET);
+});
+afterAll(async () => {
+  await health?.close();
+});
+
+function envConfig(functionName: string, alias: string | null, prefix: string) {
+  return {
+    lambda: { functionName, alias, artifactBucket: BUCKET, artifactPrefix: prefix },
+    health: [{ name: "api", url: health.url }],
+  };
+}
+
+interface DeployOut {
+  status: string;
+  codeSha256: string;
+  version?: string;
+  previousVersion?: string;
+  releaseId?: string;
+  failure?: string;
+  plan: Record<string, unknown>;
+  health?: { verdict: string };
+}
+
+describe("deploy_lambda without an alias ($LATEST)", () => {
+  const functionName = "vyaparai-api-noalias";
+  const prefix = "backend/noalias/";
+
+  it("deploys, is a no-op the second time, and rolls back a failing release", async () => {
+    const clients = moto.current.clients();
+    const lambda = await clients.lambda();
+    const s3 = await clients.s3();
+    const initial = await createTestFunction(moto.current, lambda, {
+      name: functionName,
+      files: INITIAL_FILES,
+    });
+    const { appRoot } = writeBackendFixture();
+    const runtime = testRuntime({
+      moto: moto.current,
+      appRoot,
+      config: { environments: { dev: envConfig(functionName, null, prefix) } },
+    });
+    const liveSha = async () =>
+      (await lambda.send(new GetFunctionCommand({ FunctionName: functionName }))).Configuration?.CodeSha256;
+
+    // No saved copy of the code live today (moto cannot serve Code.Location): refused before any change.
+    const refused = await invokeTool(deployLambdaTool, { env: "dev" }, runtime);
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toMatch(/has no artifact .* to roll back to.*Nothing was changed/);
+    expect(await liveSha()).toBe(initial.codeSha256);
+
+    await seedInitialArtifact(s3, BUCKET, prefix, initial.codeSha256);
+    const v1 = await packageOf(appRoot);
+    const first = await invokeTool(deployLambdaTool, { env: "dev" }, runtime);
+    expect(first.isError, first.text).toBe(false);
+    const out1 = first.structured as unknown as DeployOut;
+    expect(out1.status).toBe("deployed");
+    expect(out1.codeSha256).toBe(v1.codeSha256);
+    expect(await liveSha()).toBe(v1.codeSha256);
+    // The published version holds the new code and names the release.
+    const published = await lambda.send(
+      new GetFunctionConfigurationCommand({ FunctionName: functionName, Qualifier: out1.version }),
+    );
+    expect(published.CodeSha256).toBe(v1.codeSha256);
+    expect(published.Description).toContain(out1.releaseId);
+    // The artifact is content-addressed, and the release record says what happened.
+    expect(await listKeys(s3, BUCKET)).toContain(artifactKeyFor(prefix, v1.sha256Hex));
+    const record = JSON.parse(
+      (await (
+        await s3.send(
+          new GetObjectCommand({ Bucket: BUCKET, Key: `releases/dev/lambda/${out1.releaseId}.json` }),
+        )
+      ).Body?.transformToString()) as string,
+    );
+    expect(record).toMatchObject({
+      status: "succeeded",
+      tool: "deploy_lambda",
+      artifacts: { artifactKey: artifactKeyFor(prefix, v1.sha256Hex), codeSha256: v1.codeSha256 },
+      before: { codeSha256: initial.codeSha256, version: "$LATEST" },
+      after: { codeSha256: v1.codeSha256, version: out1.version },
+    });
+    expect(record.manifest["app/main.py"]).toBe(v1.entries.find((e) => e.name === "app/main.py")?.sha256);
+
+    // Same tree again: nothing uploaded, nothing updated.
+    const s3Counts = countCommands(await runtime.clientsFor("dev").s3());
+    const lambdaCounts = countCommands(await runtime.clientsFor("dev").lambda());
+    const keysBefore = await listKeys(s3, BUCKET);
+    const lastModified = (
+      await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }))
+    ).LastModified;
+    const second = await invokeTool(deployLambdaTool, { env: "dev" }, runtime);
+    expect((second.structured as unknown as DeployOut).status).toBe("unchanged");
+    expect(s3Counts.get("PutObjectCommand") ?? 0).toBe(0);
+    expect(s3Counts.get("CreateMultipartUploadCommand") ?? 0).toBe(0);
+    expect(lambdaCounts.get("UpdateFunctionCodeCommand") ?? 0).toBe(0);
+    expect(lambdaCounts.get("PublishVersionCommand") ?? 0).toBe(0);
+    expect(await listKeys(s3, BUCKET)).toEqual(keysBefore);
+    expect(
+      (await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }))).LastModified,
+    ).toBe(lastModified);
+
+    // A dry run of a changed tree plans the file changes and changes nothing.
+    writeBackendFixture({ appRoot, variant: "v2" });
+    const v2 = await packageOf(appRoot);
+    const planned = await invokeTool(deployLambdaTool, { env: "dev", dryRun: true }, runtime);
+    const plannedOut = planned.structured as unknown as DeployOut;
+    expect(plannedOut.status).toBe("planned");
+    expect(plannedOut.plan).toMatchObject({
+      codeSha256: v2.codeSha256,
+      fromCodeSha256: v1.codeSha256,
+      fileChanges: { added: 0, removed: 0, changed: 1, comparedWith: out1.releaseId },
+      changed: ["lambda_handler.py"],
+      uploadNeeded: true,
+    });
+    expect(await liveSha()).toBe(v1.codeSha256);
+
+    // A failing health gate puts the previous code back.
+    health.setHealthy(false);
+    const failing = await invokeTool(deployLambdaTool, { env: "dev" }, runtime);
+    health.setHealthy(true);
+    expect(failing.isError, failing.text).toBe(false);
+    const failed = failing.structured as unknown as DeployOut;
+    expect(failed.status).toBe("rolled_back");
+    expect(failed.failure).toMatch(/health gate failed: api HTTP 503/);
+    expect(failed.health?.verdict).toBe("unhealthy");
+    expect(await liveSha()).toBe(v1.codeSha256);
+    runtime.close();
+  });
+});
+
+describe("deploy_lambda with an alias", () => {
+  const functionName = "vyaparai-api-alias";
+  const prefix = "backend/alias/";
+
+  it("moves the alias to a new version and back when the health gate fails", async () => {
+    const lambda = await moto.current.clients().lambda();
+    await createTestFunction(moto.current, lambda, { name: functionName, files: INITIAL_FILES });
+    const v0 = await lambda.send(new PublishVersionCommand({ FunctionName: functionName }));
+    await lambda.send(
+      new CreateAliasCommand({ FunctionName: functionName, Name: "live", FunctionVersion: v0.Version }),
+    );
+    const { appRoot } = writeBackendFixture();
+    const runtime = testRuntime({
+      moto: moto.current,
+      appRoot,
+      config: { environments: { staging: envConfig(functionName, "live", prefix) } },
+    });
+    const aliasState = async () => {
+      const alias = await lambda.send(new GetAliasCommand({ FunctionName: functionName, Name: "live" }));
+      const fn = await lambda.send(new GetFunctionCommand({ FunctionName: functionName, Qualifier: "live" }));
+      return { version: alias.FunctionVersion, codeSha256: fn.Configuration?.CodeSha256 };
+    };
+
+    const v1 = await packageOf(appRoot);
+    const first = await invokeTool(deployLambdaTool, { env: "staging" }, runtime);
+    expect(first.isError, first.text).toBe(false);
+    const out1 = first.structured as unknown as DeployOut;
+    expect(out1).toMatchObject({ status: "deployed", previousVersion: v0.Version });
+    expect(await aliasState()).toEqual({ version: out1.version, codeSha256: v1.codeSha256 });
+
+    const again = await invokeTool(deployLambdaTool, { env: "staging" }, runtime);
+    expect((again.structured as unknown as DeployOut).status).toBe("unchanged");
+
+    writeBackendFixture({ appRoot, variant: "v2" });
+    health.setHealthy(false);
+    const failing = await invokeTool(deployLambdaTool, { env: "staging" }, runtime);
+    health.setHealthy(true);
+    const failed = failing.structured as unknown as DeployOut;
+    expect(failed.status).toBe("rolled_back");
+    expect(failed.version).not.toBe(out1.version);
+    // Safety: the alias never stays on the version that failed its gate.
+    expect(await aliasState()).toEqual({ version: out1.version, codeSha256: v1.codeSha256 });
+    runtime.close();
+  });
+});
