@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { describeFlags, parseToolFlags } from "./cli/args.js";
 import { formatHuman } from "./cli/format.js";
+import { runInit } from "./cli/init.js";
 import { loadConfig } from "./config/load.js";
 import { createRuntime } from "./server/context.js";
 import { errorResult, invokeTool } from "./server/invoke.js";
@@ -8,6 +9,7 @@ import { allTools } from "./tools/index.js";
 
 const USAGE = `Usage: vyaparai-deploy <tool> [--env ENV] [flags] [--json] [--config PATH]
        vyaparai-deploy tools
+       vyaparai-deploy init [dir] [--force]   install /deploy and .mcp.json into an app repo
 
 Tools: ${allTools.map((t) => t.name).join(", ")}
 Run "vyaparai-deploy <tool> --help" for a tool's flags.
@@ -33,6 +35,7 @@ export async function runCli(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command ? 0 : 2;
   }
+  if (command === "init") return runInit(flags);
   if (command === "tools") {
     for (const tool of allTools) {
       process.stdout.write(
