@@ -1,4 +1,5 @@
 import { readGitState } from "../deploy/git.js";
+import { notifyRelease } from "../deploy/notify.js";
 import { newReleaseId, writeReleaseRecord } from "../deploy/release-records.js";
 import { CancelledError, RefusalError, throwIfAborted } from "../errors.js";
 import type { CallerIdentity, ToolContext } from "../server/context.js";
@@ -74,10 +75,19 @@ export async function runGuardedMutation<P, R>(
   const releaseId = newReleaseId(ctx.now());
   // On a protected env we only get here with a verified, spent token: breakLock is confirmed.
   const lock = await acquireDeployLock(ctx, { tool, releaseId, breakLock: Boolean(request.breakLock) });
+  const finished: { record?: ReleaseRecord } = {};
   try {
-    return await runLocked(ctx, request, mutate, { releaseId, gitSha, planDigest, who: identity.arn });
+    return await runLocked(
+      ctx,
+      request,
+      mutate,
+      { releaseId, gitSha, planDigest, who: identity.arn },
+      finished,
+    );
   } finally {
     await releaseQuietly(ctx, lock);
+    // After the unlock: a slow webhook must not hold the next deploy back. Never throws.
+    if (finished.record) await notifyRelease(ctx, finished.record);
   }
 }
 
@@ -86,6 +96,7 @@ async function runLocked<P, R>(
   request: GuardedMutationRequest<P>,
   mutate: (release: ReleaseHandle) => Promise<MutationOutcome<R>>,
   facts: { releaseId: string; gitSha: string | null; planDigest: string; who: string },
+  finished: { record?: ReleaseRecord },
 ): Promise<GuardResult<R>> {
   const s3 = await ctx.aws.s3();
   const bucket = ctx.env.lambda.artifactBucket;
@@ -128,6 +139,7 @@ async function runLocked<P, R>(
       : ((error as Error)?.message ?? String(error));
     const final = finish(record, { status: "failed", error: redactText(message) }, started, ctx);
     await writeFinalRecord(ctx, s3, bucket, final);
+    finished.record = final;
     if (cancelled && !(error instanceof CancelledError)) {
       throw new CancelledError(
         `The call was cancelled during ${ctx.toolName}; release ${facts.releaseId} is recorded as failed. Check deploy_status for what is live.`,
@@ -136,6 +148,7 @@ async function runLocked<P, R>(
     throw error;
   }
   const final = finish(record, { ...(outcome.record ?? {}), status: outcome.status }, started, ctx);
+  finished.record = final;
   const warnings: string[] = [];
   if (!(await writeFinalRecord(ctx, s3, bucket, final))) {
     warnings.push(
