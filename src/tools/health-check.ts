@@ -1,6 +1,9 @@
 import { z } from "zod";
+import { type EnvConfig, type HealthTarget, healthTargetSchema } from "../config/schema.js";
+import { DeployError } from "../errors.js";
+import { checkHealth } from "../observe/health.js";
 import { defineTool } from "../server/tool-definition.js";
-import { envArg, notBuiltYet, READ_ONLY, summaryField } from "./common.js";
+import { envArg, READ_ONLY, summaryField } from "./common.js";
 
 export const healthCheckTool = defineTool({
   name: "health_check",
@@ -26,13 +29,55 @@ export const healthCheckTool = defineTool({
         status: z.number().nullable(),
         p50Ms: z.number().nullable(),
         p95Ms: z.number().nullable(),
-        error: z.string().optional(),
+        error: z.string().optional().describe("May quote a short, redacted excerpt of an untrusted body."),
+        verdict: z.enum(["healthy", "degraded", "unhealthy"]),
+        attempts: z.number(),
+        passed: z.number(),
       }),
     ),
-    lambda: z.object({ state: z.string().nullable(), lastUpdateStatus: z.string().nullable() }).nullable(),
+    lambda: z
+      .object({
+        state: z.string().nullable(),
+        lastUpdateStatus: z.string().nullable(),
+        error: z.string().optional(),
+      })
+      .nullable(),
   },
   annotations: READ_ONLY,
-  async handler() {
-    return notBuiltYet("health_check");
+  async handler(args, ctx) {
+    const targets = selectTargets(ctx.env, args.targets);
+    const report = await checkHealth({
+      targets,
+      attempts: args.attempts,
+      signal: ctx.signal,
+      lambda: {
+        client: await ctx.aws.lambda(),
+        functionName: ctx.env.lambda.functionName,
+        ...(ctx.env.lambda.alias ? { qualifier: ctx.env.lambda.alias } : {}),
+      },
+      onProgress: (message) => ctx.progress(message),
+    });
+    return report;
   },
 });
+
+/** The env's configured targets plus the frontend URL; or the named ones / given URLs. */
+export function selectTargets(env: EnvConfig, requested: string[] | undefined): HealthTarget[] {
+  const configured = [...env.health];
+  if (env.frontend.url && !configured.some((t) => t.name === "frontend")) {
+    configured.push(healthTargetSchema.parse({ name: "frontend", url: env.frontend.url }));
+  }
+  if (!requested?.length) return configured;
+  return requested.map((wanted) => {
+    const byName = configured.find((t) => t.name === wanted || t.url === wanted);
+    if (byName) return byName;
+    if (/^https?:\/\//i.test(wanted) && URL.canParse(wanted)) {
+      return healthTargetSchema.parse({ name: new URL(wanted).host, url: wanted });
+    }
+    const names = configured.map((t) => t.name).join(", ") || "none";
+    throw new DeployError(
+      "INPUT_INVALID",
+      `targets: "${wanted.slice(0, 80)}" is neither a configured target (${names}) nor an http(s) URL.`,
+    );
+  });
+}
