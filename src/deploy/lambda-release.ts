@@ -174,8 +174,12 @@ export async function releaseLambda(
   };
 }
 
-async function runHealthGate(
-  deps: LambdaReleaseDeps,
+/** The env's health targets plus the function's own state, as one verdict. */
+export async function runHealthGate(
+  deps: Pick<
+    LambdaReleaseDeps,
+    "env" | "lambda" | "signal" | "progress" | "healthAttempts" | "healthIntervalMs"
+  >,
   functionName: string,
   qualifier: string,
 ): Promise<HealthReport> {

@@ -6,7 +6,6 @@ import {
   DESTRUCTIVE,
   dryRunArg,
   envArg,
-  notBuiltYet,
   summaryField,
 } from "./common.js";
 
@@ -35,7 +34,19 @@ export const rollbackTool = defineTool({
     plan: z.record(z.string(), z.unknown()).optional(),
   },
   annotations: DESTRUCTIVE,
-  async handler() {
-    return notBuiltYet("rollback");
+  async handler(args, ctx) {
+    const request = {
+      to: args.to,
+      dryRun: args.dryRun,
+      confirmationToken: args.confirmationToken,
+      breakLock: args.breakLock,
+    };
+    // Lazy: the rollback code pulls in the AWS SDK, which `tools/list` must not pay for.
+    if (args.component === "frontend") {
+      const { rollbackFrontend } = await import("../deploy/frontend-rollback.js");
+      return rollbackFrontend(ctx, request);
+    }
+    const { rollbackLambda } = await import("../deploy/lambda-rollback.js");
+    return rollbackLambda(ctx, request);
   },
 });

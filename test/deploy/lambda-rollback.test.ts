@@ -1,0 +1,243 @@
+import {
+  CreateAliasCommand,
+  GetAliasCommand,
+  GetFunctionCommand,
+  GetFunctionConfigurationCommand,
+  PublishVersionCommand,
+} from "@aws-sdk/client-lambda";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { invokeTool } from "../../src/server/invoke.js";
+import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
+import { rollbackTool } from "../../src/tools/rollback.js";
+import { createBucket, createTestFunction } from "../support/aws-fixtures.js";
+import { writeBackendFixture } from "../support/backend-fixture.js";
+import { useMoto } from "../support/moto.js";
+import { testRuntime } from "../support/runtime.js";
+import { INITIAL_FILES, packageOf, seedInitialArtifact, startHealthServer } from "./lambda-support.js";
+
+const moto = useMoto();
+const BUCKET = "vyaparai-artifacts-rollback-test";
+let health: Awaited<ReturnType<typeof startHealthServer>>;
+
+beforeAll(async () => {
+  health = await startHealthServer();
+  await createBucket(await moto.current.clients().s3(), BUCKET);
+});
+afterAll(async () => {
+  await health?.close();
+});
+
+function envConfig(functionName: string, alias: string | null, prefix: string) {
+  return {
+    lambda: { functionName, alias, artifactBucket: BUCKET, artifactPrefix: prefix },
+    health: [{ name: "api", url: health.url }],
+  };
+}
+
+interface Out {
+  status: string;
+  from: string | null;
+  to: string | null;
+  releaseId?: string;
+  version?: string;
+  codeSha256?: string;
+  plan?: Record<string, unknown>;
+  health?: { verdict: string };
+}
+
+async function deployOk(runtime: ReturnType<typeof testRuntime>, env: string): Promise<Out> {
+  const result = await invokeTool(deployLambdaTool, { env }, runtime);
+  expect(result.isError, result.text).toBe(false);
+  const out = result.structured as unknown as Out;
+  expect(out.status).toBe("deployed");
+  return out;
+}
+
+describe("rollback of the Lambda without an alias", () => {
+  it("puts the previous release's artifact back, verified, and can go to a named release", async () => {
+    const functionName = "vyaparai-api-rb-noalias";
+    const prefix = "backend/rb-noalias/";
+    const clients = moto.current.clients();
+    const lambda = await clients.lambda();
+    const initial = await createTestFunction(moto.current, lambda, {
+      name: functionName,
+      files: INITIAL_FILES,
+    });
+    await seedInitialArtifact(await clients.s3(), BUCKET, prefix, initial.codeSha256);
+    const { appRoot } = writeBackendFixture();
+    const runtime = testRuntime({
+      moto: moto.current,
+      appRoot,
+      config: { environments: { dev: envConfig(functionName, null, prefix) } },
+    });
+    const liveSha = async () =>
+      (await lambda.send(new GetFunctionCommand({ FunctionName: functionName }))).Configuration?.CodeSha256;
+
+    const v1 = await packageOf(appRoot);
+    const first = await deployOk(runtime, "dev");
+    writeBackendFixture({ appRoot, variant: "v2" });
+    const v2 = await packageOf(appRoot);
+    const second = await deployOk(runtime, "dev");
+    expect(await liveSha()).toBe(v2.codeSha256);
+
+    const dry = await invokeTool(rollbackTool, { env: "dev", component: "lambda", dryRun: true }, runtime);
+    expect(dry.structured).toMatchObject({
+      status: "planned",
+      plan: { mode: "artifact", toReleaseId: first.releaseId, toCodeSha256: v1.codeSha256 },
+    });
+    expect(await liveSha()).toBe(v2.codeSha256);
+
+    const back = await invokeTool(rollbackTool, { env: "dev", component: "lambda" }, runtime);
+    expect(back.isError, back.text).toBe(false);
+    const out = back.structured as unknown as Out;
+    expect(out.status).toBe("rolled_back");
+    expect(out.from).toContain(second.releaseId);
+    expect(out.to).toContain(first.releaseId);
+    expect(out.health?.verdict).toBe("healthy");
+    expect(await liveSha()).toBe(v1.codeSha256);
+    // The rollback is a release of its own, naming what it restored.
+    const record = JSON.parse(
+      (await (
+        await (
+          await clients.s3()
+        ).send(new GetObjectCommand({ Bucket: BUCKET, Key: `releases/dev/lambda/${out.releaseId}.json` }))
+      ).Body?.transformToString()) as string,
+    );
+    expect(record).toMatchObject({
+      tool: "rollback",
+      status: "succeeded",
+      restoredFrom: first.releaseId,
+      before: { codeSha256: v2.codeSha256 },
+      after: { codeSha256: v1.codeSha256 },
+    });
+
+    // Rolling back to a named release (the initial one is not recorded, v2 is).
+    const named = await invokeTool(
+      rollbackTool,
+      { env: "dev", component: "lambda", to: second.releaseId },
+      runtime,
+    );
+    expect((named.structured as unknown as Out).status).toBe("rolled_back");
+    expect(await liveSha()).toBe(v2.codeSha256);
+    // The same target again is a no-op.
+    const same = await invokeTool(
+      rollbackTool,
+      { env: "dev", component: "lambda", to: second.releaseId },
+      runtime,
+    );
+    expect((same.structured as unknown as Out).status).toBe("unchanged");
+
+    const bad = await invokeTool(rollbackTool, { env: "dev", component: "lambda", to: "../../etc" }, runtime);
+    expect(bad.isError).toBe(true);
+    expect(bad.text).toMatch(/"to" must be a release id .* or a Lambda version number/);
+    runtime.close();
+  });
+});
+
+describe("rollback of the Lambda with an alias", () => {
+  it("moves the alias back to the previous version, or to a named version", async () => {
+    const functionName = "vyaparai-api-rb-alias";
+    const lambda = await moto.current.clients().lambda();
+    await createTestFunction(moto.current, lambda, { name: functionName, files: INITIAL_FILES });
+    const v0 = await lambda.send(new PublishVersionCommand({ FunctionName: functionName }));
+    await lambda.send(
+      new CreateAliasCommand({ FunctionName: functionName, Name: "live", FunctionVersion: v0.Version }),
+    );
+    const { appRoot } = writeBackendFixture();
+    const runtime = testRuntime({
+      moto: moto.current,
+      appRoot,
+      config: { environments: { staging: envConfig(functionName, "live", "backend/rb-alias/") } },
+    });
+    const aliasState = async () => {
+      const alias = await lambda.send(new GetAliasCommand({ FunctionName: functionName, Name: "live" }));
+      const fn = await lambda.send(
+        new GetFunctionConfigurationCommand({ FunctionName: functionName, Qualifier: "live" }),
+      );
+      return { version: alias.FunctionVersion, codeSha256: fn.CodeSha256 };
+    };
+    const v1 = await packageOf(appRoot);
+    const first = await deployOk(runtime, "staging");
+    writeBackendFixture({ appRoot, variant: "v2" });
+    const second = await deployOk(runtime, "staging");
+    expect((await aliasState()).version).toBe(second.version);
+
+    const back = await invokeTool(rollbackTool, { env: "staging", component: "lambda" }, runtime);
+    expect(back.isError, back.text).toBe(false);
+    expect(back.structured).toMatchObject({
+      status: "rolled_back",
+      plan: { mode: "alias", toVersion: first.version },
+    });
+    expect(await aliasState()).toEqual({ version: first.version, codeSha256: v1.codeSha256 });
+
+    const toV0 = await invokeTool(
+      rollbackTool,
+      { env: "staging", component: "lambda", to: v0.Version },
+      runtime,
+    );
+    expect(toV0.isError, toV0.text).toBe(false);
+    expect((await aliasState()).version).toBe(v0.Version);
+    runtime.close();
+  });
+});
+
+describe("rollback on a protected env", () => {
+  it("returns a plan and a token first, changes nothing, then rolls back with the token", async () => {
+    const functionName = "vyaparai-api-rb-prod";
+    const lambda = await moto.current.clients().lambda();
+    await createTestFunction(moto.current, lambda, { name: functionName, files: INITIAL_FILES });
+    const v0 = await lambda.send(new PublishVersionCommand({ FunctionName: functionName }));
+    await lambda.send(
+      new CreateAliasCommand({ FunctionName: functionName, Name: "live", FunctionVersion: v0.Version }),
+    );
+    const { appRoot } = writeBackendFixture();
+    // Deploys happen on an unprotected twin env pointing at the same function.
+    const runtime = testRuntime({
+      moto: moto.current,
+      appRoot,
+      config: {
+        environments: {
+          prod: envConfig(functionName, "live", "backend/rb-prod/"),
+          twin: envConfig(functionName, "live", "backend/rb-prod/"),
+        },
+      },
+    });
+    const first = await deployOk(runtime, "twin");
+    writeBackendFixture({ appRoot, variant: "v2" });
+    const second = await deployOk(runtime, "twin");
+    const aliasVersion = async () =>
+      (await lambda.send(new GetAliasCommand({ FunctionName: functionName, Name: "live" }))).FunctionVersion;
+
+    // prod has no releases of its own: roll back to a named version.
+    const ask = await invokeTool(
+      rollbackTool,
+      { env: "prod", component: "lambda", to: first.version },
+      runtime,
+    );
+    expect(ask.isError, ask.text).toBe(false);
+    const asked = ask.structured as unknown as Out & { confirmationToken: string };
+    expect(asked.status).toBe("confirmation_required");
+    expect(asked.confirmationToken).toBeTruthy();
+    expect(await aliasVersion()).toBe(second.version);
+
+    const done = await invokeTool(
+      rollbackTool,
+      { env: "prod", component: "lambda", to: first.version, confirmationToken: asked.confirmationToken },
+      runtime,
+    );
+    expect(done.isError, done.text).toBe(false);
+    expect((done.structured as unknown as Out).status).toBe("rolled_back");
+    expect(await aliasVersion()).toBe(first.version);
+
+    // The token was single-use.
+    const reuse = await invokeTool(
+      rollbackTool,
+      { env: "prod", component: "lambda", to: second.version, confirmationToken: asked.confirmationToken },
+      runtime,
+    );
+    expect(reuse.isError).toBe(true);
+    expect(await aliasVersion()).toBe(first.version);
+    runtime.close();
+  });
+});
