@@ -1,6 +1,8 @@
 import { z } from "zod";
+import { readDeployStatus } from "../observe/status.js";
+import { LOCK_TTL_MINUTES } from "../safety/lock.js";
 import { defineTool } from "../server/tool-definition.js";
-import { envArg, notBuiltYet, READ_ONLY, summaryField } from "./common.js";
+import { envArg, READ_ONLY, summaryField } from "./common.js";
 
 export const deployStatusTool = defineTool({
   name: "deploy_status",
@@ -16,7 +18,20 @@ export const deployStatusTool = defineTool({
     drift: z.array(z.string()),
   },
   annotations: READ_ONLY,
-  async handler() {
-    return notBuiltYet("deploy_status");
+  async handler(_args, ctx) {
+    const report = await readDeployStatus({
+      lambda: await ctx.aws.lambda(),
+      s3: await ctx.aws.s3(),
+      env: ctx.env,
+      envName: ctx.envName,
+      now: ctx.now(),
+      staleAfterMinutes: LOCK_TTL_MINUTES,
+    });
+    return {
+      ...report,
+      lambda: { ...report.lambda },
+      frontend: { ...report.frontend },
+      releases: report.releases.map((r) => ({ ...r })),
+    };
   },
 });
