@@ -31,6 +31,7 @@ const FULL_PACKAGES = [
   "certifi",
   "charset_normalizer",
   "pydantic",
+  "pydantic_core",
 ];
 
 export function fixtureSizes(size: BenchSize): FixtureSizes {
