@@ -1,0 +1,87 @@
+import {
+  GetFunctionCommand,
+  GetFunctionConfigurationCommand,
+  LambdaClient,
+  UpdateFunctionCodeCommand,
+} from "@aws-sdk/client-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, describe, expect, it } from "vitest";
+import { updateCodeFromS3 } from "../../src/deploy/lambda-code.js";
+
+// moto never answers ResourceConflictException (a function mid-update), so this fault is mocked.
+function conflict(): Error {
+  return Object.assign(
+    new Error("The operation cannot be performed at this time. An update is in progress."),
+    {
+      name: "ResourceConflictException",
+      $metadata: { httpStatusCode: 409 },
+    },
+  );
+}
+
+const SHA = "1+Lz1x5U3mOkBeGgpJTPO85WOV/65TRslHUOsMqRBJk=";
+const lambdaMock = mockClient(LambdaClient);
+afterEach(() => lambdaMock.reset());
+
+describe("updateCodeFromS3 and ResourceConflictException", () => {
+  it("retries with backoff until the function accepts the update, then verifies the hash", async () => {
+    lambdaMock
+      .on(UpdateFunctionCodeCommand)
+      .rejectsOnce(conflict())
+      .rejectsOnce(conflict())
+      .resolves({ CodeSha256: SHA, LastUpdateStatus: "InProgress" });
+    lambdaMock
+      .on(GetFunctionCommand)
+      .resolves({ Configuration: { LastUpdateStatus: "Successful", State: "Active" } });
+    lambdaMock
+      .on(GetFunctionConfigurationCommand)
+      .resolves({ CodeSha256: SHA, LastUpdateStatus: "Successful" });
+    const progress: string[] = [];
+    await updateCodeFromS3({
+      lambda: new LambdaClient({ region: "ap-south-1" }),
+      functionName: "fn",
+      bucket: "b",
+      key: "k.zip",
+      expectedCodeSha256: SHA,
+      conflictRetryMinMs: 5,
+      onProgress: (m) => progress.push(m),
+    });
+    expect(lambdaMock.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(3);
+    expect(lambdaMock.commandCalls(UpdateFunctionCodeCommand)[2]?.args[0].input).toEqual({
+      FunctionName: "fn",
+      S3Bucket: "b",
+      S3Key: "k.zip",
+    });
+    expect(progress.filter((m) => m.includes("busy with another update"))).toHaveLength(2);
+  });
+
+  it("gives up with a message saying what to do when the conflict persists", async () => {
+    lambdaMock.on(UpdateFunctionCodeCommand).rejects(conflict());
+    await expect(
+      updateCodeFromS3({
+        lambda: new LambdaClient({ region: "ap-south-1" }),
+        functionName: "fn",
+        bucket: "b",
+        key: "k.zip",
+        expectedCodeSha256: SHA,
+        conflictRetryMinMs: 1,
+      }),
+    ).rejects.toThrow(/stayed busy with another update .* Wait for that update to finish/);
+    expect(lambdaMock.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(7);
+  });
+
+  it("treats a different live CodeSha256 as a failure", async () => {
+    lambdaMock.on(UpdateFunctionCodeCommand).resolves({});
+    lambdaMock.on(GetFunctionCommand).resolves({ Configuration: { LastUpdateStatus: "Successful" } });
+    lambdaMock.on(GetFunctionConfigurationCommand).resolves({ CodeSha256: "" });
+    await expect(
+      updateCodeFromS3({
+        lambda: new LambdaClient({ region: "ap-south-1" }),
+        functionName: "fn",
+        bucket: "b",
+        key: "missing.zip",
+        expectedCodeSha256: SHA,
+      }),
+    ).rejects.toThrow(/its CodeSha256 is "", not the artifact's/);
+  });
+});
