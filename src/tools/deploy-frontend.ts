@@ -6,9 +6,16 @@ import {
   DESTRUCTIVE,
   dryRunArg,
   envArg,
-  notBuiltYet,
   summaryField,
 } from "./common.js";
+
+const integritySchema = z.object({
+  ok: z.boolean(),
+  checked: z.number().describe("Asset references in the live index.html checked per bucket."),
+  missing: z.array(z.object({ bucket: z.string(), key: z.string() })),
+  url: z.object({ url: z.string(), status: z.number().nullable(), ok: z.boolean() }).nullable(),
+  warnings: z.array(z.string()),
+});
 
 export const deployFrontendTool = defineTool({
   name: "deploy_frontend",
@@ -37,14 +44,30 @@ export const deployFrontendTool = defineTool({
       bytes: z.number(),
       uploadFiles: z.array(z.string()),
       deleteFiles: z.array(z.string()),
+      files: z.number().describe("Files in the new build."),
+      keptStale: z.number().describe("Files no longer in the build, kept for the grace period."),
+      buckets: z.array(z.string()),
+      truncated: z.boolean().describe("uploadFiles/deleteFiles list only the first 50."),
     }),
     confirmationToken: z.string().optional(),
     expiresAt: z.string().optional(),
     invalidation: z.object({ id: z.string(), paths: z.array(z.string()), status: z.string() }).optional(),
     releaseId: z.string().optional(),
+    integrity: integritySchema.optional(),
+    warnings: z.array(z.string()).optional(),
+    error: z.string().optional().describe("Why the release stopped; the previous release stays live."),
   },
   annotations: DESTRUCTIVE,
-  async handler() {
-    return notBuiltYet("deploy_frontend");
+  async handler(args, ctx) {
+    // Lazy: the release path pulls in the S3 and CloudFront clients, which tools/list must not pay for.
+    const { deployFrontend } = await import("../deploy/frontend-release.js");
+    return deployFrontend(ctx, {
+      dryRun: args.dryRun,
+      skipBuild: args.skipBuild,
+      prune: args.prune,
+      wait: args.wait,
+      confirmationToken: args.confirmationToken,
+      breakLock: args.breakLock,
+    });
   },
 });

@@ -1,0 +1,60 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import pLimit from "p-limit";
+import { glob } from "tinyglobby";
+import { DeployError, throwIfAborted } from "../errors.js";
+
+/** One file of the built site, keyed by its path in dist/ with forward slashes. */
+export interface LocalFile {
+  key: string;
+  path: string;
+  size: number;
+  /** Hex MD5: what S3 reports as the ETag of a single-part, non-KMS upload. */
+  md5: string;
+  /** Hex SHA-256: our own content hash, stored as object metadata `sha256`. */
+  sha256: string;
+}
+
+/** Both digests in one streaming pass, so a large file is never held in memory. */
+export async function hashFile(path: string): Promise<{ md5: string; sha256: string; size: number }> {
+  const md5 = createHash("md5");
+  const sha256 = createHash("sha256");
+  let size = 0;
+  for await (const chunk of createReadStream(path)) {
+    const buffer = chunk as Buffer;
+    md5.update(buffer);
+    sha256.update(buffer);
+    size += buffer.length;
+  }
+  return { md5: md5.digest("hex"), sha256: sha256.digest("hex"), size };
+}
+
+/** Walks the built site (dotfiles included), hashing files in parallel; sorted by key. */
+export async function walkDist(
+  distDir: string,
+  options: { concurrency?: number; signal?: AbortSignal } = {},
+): Promise<LocalFile[]> {
+  try {
+    const info = await stat(distDir);
+    if (!info.isDirectory()) throw new Error("not a folder");
+  } catch (error) {
+    throw new DeployError(
+      "PRECONDITION",
+      `The build output ${distDir} does not exist. Build the frontend (or deploy without skipBuild), or fix frontend.dir / frontend.distDir in deploy.config.json.`,
+      { cause: error },
+    );
+  }
+  const keys = (await glob("**/*", { cwd: distDir, dot: true, onlyFiles: true })).sort();
+  const limit = pLimit(options.concurrency ?? 32);
+  return Promise.all(
+    keys.map((key) =>
+      limit(async () => {
+        throwIfAborted(options.signal);
+        const path = join(distDir, key);
+        return { key, path, ...(await hashFile(path)) };
+      }),
+    ),
+  );
+}
