@@ -118,10 +118,11 @@ export async function evaluateTestsFirstGate(
   if (problem) return refuse(problem.reason, problem.message);
   const needed = component ? (PREFLIGHT_COMPONENT[component] ?? component) : null;
   // Safety: a preflight of the frontend alone does not vouch for the backend's tests.
-  if (needed && latest.components.length > 0 && !latest.components.includes(needed)) {
+  if (needed && !latest.components.includes(needed)) {
+    const checked = latest.components.length ? latest.components.join(", ") : "no component";
     return refuse(
       "preflight_other_components",
-      `the last preflight (${latest.preflightId}) checked ${latest.components.join(", ")}, not ${needed}; run preflight with components including "${needed}".`,
+      `the last preflight (${latest.preflightId}) checked ${checked}, not ${needed}; run preflight with components including "${needed}".`,
     );
   }
   return { ok: true, preflight: latest };
