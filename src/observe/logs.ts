@@ -363,15 +363,32 @@ async function tryLiveTail(
       { abortSignal: controller.signal },
     );
     started = true;
-    for await (const part of response.responseStream ?? []) {
-      if (part.SessionStreamingException || part.SessionTimeoutException) break;
-      for (const event of part.sessionUpdate?.sessionResults ?? []) {
-        if (event.timestamp === undefined || event.message === undefined) continue;
-        options.onEvent({ timestamp: event.timestamp, message: event.message });
-        received++;
+    const stream = response.responseStream;
+    if (!stream) return { mode: "live_tail", received };
+    const iterator = stream[Symbol.asyncIterator]();
+    // The window ends on time even if the stream does not react to the abort promptly.
+    const ended = new Promise<null>((resolve) => {
+      if (controller.signal.aborted) resolve(null);
+      controller.signal.addEventListener("abort", () => resolve(null), { once: true });
+    });
+    try {
+      for (;;) {
+        const next = await Promise.race([iterator.next(), ended]);
+        if (next === null || next.done) break;
+        const part = next.value;
+        if (part.SessionStreamingException || part.SessionTimeoutException) break;
+        for (const event of part.sessionUpdate?.sessionResults ?? []) {
+          if (event.timestamp === undefined || event.message === undefined) continue;
+          options.onEvent({ timestamp: event.timestamp, message: event.message });
+          received++;
+        }
+        if (options.shouldStop?.() || now() >= deadline) break;
       }
-      if (options.shouldStop?.() || now() >= deadline) break;
+    } finally {
+      // Closing the iterator ends the session; a stream that never settles must not block us.
+      void iterator.return?.()?.catch(() => {});
     }
+    if (signal?.aborted) throw new CancelledError();
     return { mode: "live_tail", received };
   } catch (error) {
     if (signal?.aborted) throw new CancelledError();
@@ -404,7 +421,8 @@ async function pollLogs(options: FollowOptions, deadline: number, now: () => num
   let since = options.fromMs;
   let interval = base;
   let received = 0;
-  while (now() < deadline && !options.shouldStop?.()) {
+  // Poll, then pause; the last pause ends at the deadline and is followed by a final poll.
+  for (;;) {
     throwIfAborted(options.signal);
     let fresh = 0;
     let nextToken: string | undefined;
@@ -431,12 +449,16 @@ async function pollLogs(options: FollowOptions, deadline: number, now: () => num
       nextToken = page.nextToken;
     } while (nextToken && !options.shouldStop?.());
     received += fresh;
+    const wait = deadline - now();
+    if (wait <= 0 || options.shouldStop?.()) break;
     // Quiet log groups are polled less often; a burst resets the pace.
     interval = fresh > 0 ? base : Math.min(interval * 2, maxInterval);
-    const wait = Math.min(interval, deadline - now());
-    if (wait <= 0) break;
     try {
-      await sleep(wait, undefined, options.signal ? { signal: options.signal } : undefined);
+      await sleep(
+        Math.min(interval, wait),
+        undefined,
+        options.signal ? { signal: options.signal } : undefined,
+      );
     } catch {
       throw new CancelledError();
     }
