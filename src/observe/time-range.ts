@@ -39,16 +39,16 @@ export interface TimeRange {
 export function parseTimeRange(since: string, until: string | undefined, nowMs: number): TimeRange {
   const startMs = parseTimePoint("since", since, nowMs);
   const endMs = until === undefined ? nowMs : parseTimePoint("until", until, nowMs);
-  if (endMs < startMs) {
-    throw new DeployError(
-      "INPUT_INVALID",
-      `until (${new Date(endMs).toISOString()}) is before since (${new Date(startMs).toISOString()}); give an until later than since, or omit it for now.`,
-    );
-  }
   if (startMs > nowMs) {
     throw new DeployError(
       "INPUT_INVALID",
       `since (${new Date(startMs).toISOString()}) is in the future; give a past time or a duration like 15m.`,
+    );
+  }
+  if (endMs < startMs) {
+    throw new DeployError(
+      "INPUT_INVALID",
+      `until (${new Date(endMs).toISOString()}) is before since (${new Date(startMs).toISOString()}); give an until later than since, or omit it for now.`,
     );
   }
   return { startMs, endMs };
