@@ -2,6 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { CancelledError } from "../errors.js";
 import type { ToolContext } from "../server/context.js";
+import { commandProgram } from "./preflight-binaries.js";
 import type { PreflightCheck } from "./preflight-types.js";
 import { redactText } from "./redact.js";
 import { describeCounts, parseTestCounts, stripAnsi } from "./test-results.js";
@@ -58,7 +59,7 @@ export async function checkTests(
 
   const timeoutSeconds = settings.testTimeoutSeconds;
   const progress = lineProgress(ctx, name);
-  const result = await ctx.run(settings.testCommand, {
+  const result = await ctx.run(execSimpleCommand(settings.testCommand), {
     cwd,
     timeoutMs: timeoutSeconds * 1000,
     signal: ctx.signal,
@@ -133,6 +134,23 @@ export async function checkTests(
     status: "pass",
     detail: `\`${settings.testCommand}\` passed in ${seconds} s: ${countText}.`,
   };
+}
+
+/**
+ * `exec cmd` for a single simple command. Why: /bin/sh (dash) forks the program of `sh -c
+ * "cmd"` instead of replacing itself, and a timeout or cancellation signals only the shell,
+ * leaving the test runner running and the call waiting for it. With `exec`, the signal
+ * reaches the runner itself. Commands with operators, redirections or substitutions are left
+ * as written.
+ */
+export function execSimpleCommand(command: string): string {
+  const trimmed = command.trim();
+  if (/[;&|<>()`$\\\n]/.test(trimmed)) return command;
+  const program = commandProgram(trimmed);
+  const first = trimmed.split(/\s+/)[0] ?? "";
+  // Only when the first word is the program itself (no VAR=value prefix, no builtin).
+  if (!program || program !== first.replace(/^["']|["']$/g, "") || program === "env") return command;
+  return `exec ${trimmed}`;
 }
 
 /**

@@ -52,8 +52,13 @@ export async function runPreflight(
 
   const gitBefore = readGitState(ctx.appRoot, ctx.run);
   const testParts = (["backend", "frontend"] as const).filter((part) => components.includes(part));
+  // Safety: the commit is read before any test starts, so the recorded sha is one the tests
+  // saw (a test run that commits or checks out is then caught by the second read).
   const tests = testParts.map((part) =>
-    guarded(`tests:${part}`, () => checkTests(ctx, part, { skip: skipTests })),
+    guarded(`tests:${part}`, async () => {
+      await gitBefore;
+      return checkTests(ctx, part, { skip: skipTests });
+    }),
   );
   const testsSettled = Promise.allSettled(tests);
   const needsAws = components.includes("backend") || components.includes("frontend");
@@ -66,8 +71,8 @@ export async function runPreflight(
     ? guarded("terraform-dir", () => checkTerraformDir(ctx))
     : null;
   const lock = guarded("lock", () => checkLock(ctx));
-  // Git is read before the tests start and again after they finish, to catch a HEAD that
-  // moved or files the tests left behind.
+  // Git is read again after the tests finish, to catch a HEAD that moved or files the tests
+  // left behind.
   const gitStates = (async () => {
     const before = await gitBefore;
     if (tests.length === 0) return { before, after: before };
