@@ -2,12 +2,15 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CreateDistributionCommand } from "@aws-sdk/client-cloudfront";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createAwsClients } from "../../src/aws/clients.js";
 import { resolveEnv } from "../../src/config/load.js";
 import { findPassingPreflight } from "../../src/safety/preflight-store.js";
 import { createRuntime, type Runtime, type ToolContext } from "../../src/server/context.js";
 import { invokeTool } from "../../src/server/invoke.js";
+import { createMcpServer } from "../../src/server/mcp-server.js";
 import { preflightTool } from "../../src/tools/preflight.js";
 import { createBucket, createTestFunction } from "../support/aws-fixtures.js";
 import { createGitRepo, type GitFixture } from "../support/git-fixtures.js";
@@ -392,6 +395,30 @@ describe("preflight against moto and real git repos", () => {
     expect(resources.detail).toContain("CloudFront distribution E0NOSUCHDIST00: not found");
     expect(resources.detail).toContain(`bucket ${world.siteBucket}: found`);
     expect(resources.remedy).toMatch(/functionName/);
+    runtime.close();
+  });
+
+  it("answers over MCP with structuredContent that fits the outputSchema, with progress", async () => {
+    const { repo, runtime } = createApp(world);
+    const server = createMcpServer({ runtime });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverSide);
+    const client = new Client({ name: "preflight-test", version: "1.0.0" });
+    await client.connect(clientSide);
+    const progress: string[] = [];
+    // The SDK client validates structuredContent against the tool's outputSchema itself.
+    const result = await client.callTool(
+      { name: "preflight", arguments: { env: "prod", components: ["backend", "infra"] } },
+      undefined,
+      { onprogress: (p) => progress.push(p.message ?? "") },
+    );
+    expect(result.isError).toBeFalsy();
+    const report = result.structuredContent as unknown as Report;
+    expect(report.ok).toBe(true);
+    expect(report.gitSha).toBe(repo.head());
+    expect(progress.length).toBeGreaterThan(0);
+    await client.close();
+    await server.close();
     runtime.close();
   });
 });
