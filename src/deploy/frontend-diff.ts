@@ -1,7 +1,7 @@
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import pLimit from "p-limit";
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
 import { throwIfAborted } from "../errors.js";
+import { forEachBounded } from "./frontend-bounded.js";
 import { isImmutable } from "./frontend-headers.js";
 
 /** What a release says about one file: its content and the headers it is served with. */
@@ -114,54 +114,54 @@ export async function diffBucket(
 ): Promise<BucketDiff> {
   const remote = await listBucket(s3, bucket, options.signal);
   const remoteByKey = new Map(remote.map((object) => [object.key, object]));
-  const limit = pLimit(options.concurrency ?? 32);
   const upload: PlannedUpload[] = [];
   const unchanged: string[] = [];
   let headRequests = 0;
 
-  await Promise.all(
-    Object.keys(desired).map((key) =>
-      limit(async () => {
-        const want = desired[key] as ManifestEntry;
-        const object = remoteByKey.get(key);
-        if (!object) {
+  await forEachBounded(
+    Object.keys(desired),
+    options.concurrency ?? 32,
+    async (key) => {
+      const want = desired[key] as ManifestEntry;
+      const object = remoteByKey.get(key);
+      if (!object) {
+        upload.push({ key, reason: "new", replacedSha256: null });
+        return;
+      }
+      const live = options.liveManifest?.[key];
+      let facts: RemoteFacts;
+      // Only immutable assets are trusted without asking: the few others (entry points, icons)
+      // are read so a header changed behind our back is put right too.
+      if (live && live.md5 === object.etag && live.size === object.size && isImmutable(want.cacheControl)) {
+        facts = {
+          sha256: live.sha256,
+          etag: object.etag,
+          contentType: live.contentType,
+          cacheControl: live.cacheControl,
+        };
+      } else {
+        throwIfAborted(options.signal);
+        headRequests++;
+        const head = await headRemote(s3, bucket, key);
+        if (!head) {
           upload.push({ key, reason: "new", replacedSha256: null });
           return;
         }
-        const live = options.liveManifest?.[key];
-        let facts: RemoteFacts;
-        // Only immutable assets are trusted without asking: the few others (entry points, icons)
-        // are read so a header changed behind our back is put right too.
-        if (live && live.md5 === object.etag && live.size === object.size && isImmutable(want.cacheControl)) {
-          facts = {
-            sha256: live.sha256,
-            etag: object.etag,
-            contentType: live.contentType,
-            cacheControl: live.cacheControl,
-          };
-        } else {
-          throwIfAborted(options.signal);
-          headRequests++;
-          const head = await headRemote(s3, bucket, key);
-          if (!head) {
-            upload.push({ key, reason: "new", replacedSha256: null });
-            return;
-          }
-          facts = head;
-        }
-        const sameContent =
-          facts.sha256 !== null
-            ? facts.sha256 === want.sha256
-            : isSinglePartEtag(facts.etag) && facts.etag === want.md5 && object.size === want.size;
-        if (!sameContent) {
-          upload.push({ key, reason: "changed", replacedSha256: facts.sha256 });
-        } else if (facts.contentType !== want.contentType || facts.cacheControl !== want.cacheControl) {
-          upload.push({ key, reason: "headers", replacedSha256: null });
-        } else {
-          unchanged.push(key);
-        }
-      }),
-    ),
+        facts = head;
+      }
+      const sameContent =
+        facts.sha256 !== null
+          ? facts.sha256 === want.sha256
+          : isSinglePartEtag(facts.etag) && facts.etag === want.md5 && object.size === want.size;
+      if (!sameContent) {
+        upload.push({ key, reason: "changed", replacedSha256: facts.sha256 });
+      } else if (facts.contentType !== want.contentType || facts.cacheControl !== want.cacheControl) {
+        upload.push({ key, reason: "headers", replacedSha256: null });
+      } else {
+        unchanged.push(key);
+      }
+    },
+    options.signal,
   );
   upload.sort((a, b) => a.key.localeCompare(b.key));
   unchanged.sort();

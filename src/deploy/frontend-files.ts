@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import pLimit from "p-limit";
 import { glob } from "tinyglobby";
-import { DeployError, throwIfAborted } from "../errors.js";
+import { DeployError } from "../errors.js";
+import { forEachBounded } from "./frontend-bounded.js";
 
 /** One file of the built site, keyed by its path in dist/ with forward slashes. */
 export interface LocalFile {
@@ -47,14 +47,13 @@ export async function walkDist(
     );
   }
   const keys = (await glob("**/*", { cwd: distDir, dot: true, onlyFiles: true })).sort();
-  const limit = pLimit(options.concurrency ?? 32);
-  return Promise.all(
-    keys.map((key) =>
-      limit(async () => {
-        throwIfAborted(options.signal);
-        const path = join(distDir, key);
-        return { key, path, ...(await hashFile(path)) };
-      }),
-    ),
+  return forEachBounded(
+    keys,
+    options.concurrency ?? 32,
+    async (key) => {
+      const path = join(distDir, key);
+      return { key, path, ...(await hashFile(path)) };
+    },
+    options.signal,
   );
 }

@@ -1,6 +1,6 @@
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import pLimit from "p-limit";
 import { mapAwsError } from "../aws/errors.js";
+import { forEachBounded } from "./frontend-bounded.js";
 import { headRemote } from "./frontend-diff.js";
 
 export interface IntegrityReport {
@@ -38,15 +38,10 @@ export function referencedKeys(html: string): string[] {
 
 /** Keys among `keys` that the bucket does not hold (HeadObject each, in parallel). */
 export async function missingKeys(s3: S3Client, bucket: string, keys: string[]): Promise<string[]> {
-  const limit = pLimit(16);
   const missing: string[] = [];
-  await Promise.all(
-    keys.map((key) =>
-      limit(async () => {
-        if (!(await headRemote(s3, bucket, key))) missing.push(key);
-      }),
-    ),
-  );
+  await forEachBounded(keys, 16, async (key) => {
+    if (!(await headRemote(s3, bucket, key))) missing.push(key);
+  });
   return missing.sort();
 }
 

@@ -1,10 +1,10 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import pLimit from "p-limit";
 import { DeployError } from "../errors.js";
 import { runGuardedMutation } from "../safety/guard.js";
 import type { MutationOutcome } from "../safety/types.js";
 import type { ToolContext } from "../server/context.js";
 import { type ApplyResult, applyFrontendRelease } from "./frontend-apply.js";
+import { forEachBounded } from "./frontend-bounded.js";
 import type { FrontendManifest } from "./frontend-diff.js";
 import { knownSha256From, loadLiveHistory, toLiveRelease, wasLive } from "./frontend-history.js";
 import { readObjectText } from "./frontend-integrity.js";
@@ -222,15 +222,10 @@ async function assertRestorable(
     const sha = desired[upload.key]?.sha256;
     if (sha) needed.set(sha, upload.key);
   }
-  const limit = pLimit(16);
   const missing: string[] = [];
-  await Promise.all(
-    [...needed].map(([sha, key]) =>
-      limit(async () => {
-        if (!(await storeHas(s3, artifactBucket, sha))) missing.push(key);
-      }),
-    ),
-  );
+  await forEachBounded([...needed], 16, async ([sha, key]) => {
+    if (!(await storeHas(s3, artifactBucket, sha))) missing.push(key);
+  });
   if (missing.length) {
     missing.sort();
     throw new DeployError(

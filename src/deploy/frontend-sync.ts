@@ -6,10 +6,10 @@ import {
   type PutObjectCommandInput,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import pLimit from "p-limit";
 import { mapAwsError } from "../aws/errors.js";
 import { throwIfAborted } from "../errors.js";
 import type { ProgressReporter } from "../server/context.js";
+import { forEachBounded } from "./frontend-bounded.js";
 import type {
   BucketDiff,
   FrontendManifest,
@@ -53,14 +53,14 @@ export async function uploadAssets(sync: SyncContext, diffs: BucketDiff[]): Prom
     diff.upload.filter((u) => !sync.isEntryPoint(u.key)).map((upload) => ({ bucket: diff.bucket, upload })),
   );
   const tracker = progressTracker(sync, "assets", work);
-  const limit = pLimit(sync.concurrency);
-  await Promise.all(
-    work.map((item) =>
-      limit(async () => {
-        await writeObject(sync, item.bucket, item.upload);
-        tracker.done(item.upload.key);
-      }),
-    ),
+  await forEachBounded(
+    work,
+    sync.concurrency,
+    async (item) => {
+      await writeObject(sync, item.bucket, item.upload);
+      tracker.done(item.upload.key);
+    },
+    sync.signal,
   );
   return tracker.stats();
 }
@@ -179,16 +179,15 @@ export async function deleteStale(
   objects: RemoteObject[],
   knownSha256: (object: RemoteObject) => string | null,
 ): Promise<number> {
-  const limit = pLimit(sync.concurrency);
-  await Promise.all(
-    objects.map((object) =>
-      limit(async () => {
-        throwIfAborted(sync.signal);
-        const sha256 = knownSha256(object) ?? (await headRemote(sync.s3, bucket, object.key))?.sha256 ?? null;
-        if (sha256)
-          await preserveObject(sync.s3, sync.artifactBucket, { bucket, key: object.key, sha256 }, sync.kept);
-      }),
-    ),
+  await forEachBounded(
+    objects,
+    sync.concurrency,
+    async (object) => {
+      const sha256 = knownSha256(object) ?? (await headRemote(sync.s3, bucket, object.key))?.sha256 ?? null;
+      if (sha256)
+        await preserveObject(sync.s3, sync.artifactBucket, { bucket, key: object.key, sha256 }, sync.kept);
+    },
+    sync.signal,
   );
   let deleted = 0;
   for (let start = 0; start < objects.length; start += 1000) {

@@ -1,180 +1,29 @@
-import { createHash } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { CreateDistributionCommand, GetInvalidationCommand } from "@aws-sdk/client-cloudfront";
-import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { CopyObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { DeployFrontendOutput } from "../../src/deploy/frontend-release.js";
 import { listReleaseRecords } from "../../src/deploy/release-records.js";
-import type { Runtime } from "../../src/server/context.js";
-import { invokeTool } from "../../src/server/invoke.js";
-import { deployFrontendTool } from "../../src/tools/deploy-frontend.js";
-import { createBucket } from "../support/aws-fixtures.js";
 import { type DistFixture, rebuildWithOneChunkChanged, writeViteDist } from "../support/dist-fixture.js";
 import { useMoto } from "../support/moto.js";
-import { testRuntime } from "../support/runtime.js";
+import {
+  createSite,
+  deploy,
+  exists,
+  getBytes,
+  invalidationPaths,
+  liveIndexIsWhole,
+  type Site,
+  sha256,
+  writes,
+} from "./frontend-site.js";
 
 const moto = useMoto();
-
-interface Site {
-  name: string;
-  bucket: string;
-  artifactBucket: string;
-  distributionId: string;
-  appRoot: string;
-  distDir: string;
-  runtime: Runtime;
-  calls: Array<{ command: string; bucket?: string; key?: string }>;
-  failWhen: (predicate: ((call: { command: string; key?: string }) => boolean) | null) => void;
-}
-
-let siteCounter = 0;
-
-/** A dev env with its own site bucket, artifact bucket and CloudFront distribution on moto. */
-async function createSite(options: { buildCommand?: string | null } = {}): Promise<Site> {
-  const name = `fe${++siteCounter}`;
-  const clients = moto.current.clients();
-  const s3 = await clients.s3();
-  const bucket = `site-${name}`;
-  const artifactBucket = `artifacts-${name}`;
-  await createBucket(s3, bucket);
-  await createBucket(s3, artifactBucket);
-  const cloudFront = await clients.cloudFront();
-  const distribution = await cloudFront.send(
-    new CreateDistributionCommand({
-      DistributionConfig: {
-        CallerReference: `dist-${name}`,
-        Comment: name,
-        Enabled: true,
-        DefaultRootObject: "index.html",
-        Origins: {
-          Quantity: 1,
-          Items: [
-            {
-              Id: "site",
-              DomainName: `${bucket}.s3.amazonaws.com`,
-              S3OriginConfig: { OriginAccessIdentity: "" },
-            },
-          ],
-        },
-        DefaultCacheBehavior: {
-          TargetOriginId: "site",
-          ViewerProtocolPolicy: "redirect-to-https",
-          MinTTL: 0,
-          ForwardedValues: { QueryString: false, Cookies: { Forward: "none" } },
-          TrustedSigners: { Enabled: false, Quantity: 0 },
-        },
-      },
-    }),
-  );
-  const appRoot = mkdtempSync(join(tmpdir(), "vyaparai-fe-"));
-  const runtime = testRuntime({
-    moto: moto.current,
-    appRoot,
-    config: {
-      environments: {
-        dev: {
-          lambda: { functionName: `fn-${name}`, artifactBucket },
-          frontend: { buckets: [bucket], distributionId: distribution.Distribution?.Id },
-        },
-      },
-      frontend: { buildCommand: options.buildCommand ?? null },
-    },
-  });
-  const site: Site = {
-    name,
-    bucket,
-    artifactBucket,
-    distributionId: distribution.Distribution?.Id as string,
-    appRoot,
-    distDir: join(appRoot, "frontend-pwa", "dist"),
-    runtime,
-    calls: [],
-    failWhen: () => {},
-  };
-  // Every S3 call the tool makes, and a way to make one fail (a fault moto cannot produce).
-  let fail: ((call: { command: string; key?: string }) => boolean) | null = null;
-  site.failWhen = (predicate) => {
-    fail = predicate;
-  };
-  const toolS3 = await runtime.clientsFor("dev").s3();
-  toolS3.middlewareStack.add(
-    (next, context) => async (args) => {
-      const input = args.input as { Bucket?: string; Key?: string };
-      const call = { command: context.commandName as string, bucket: input.Bucket, key: input.Key };
-      if (fail?.(call))
-        throw Object.assign(new Error("injected: connection reset"), { name: "InternalError" });
-      site.calls.push(call);
-      return next(args);
-    },
-    { step: "initialize", name: "recordCalls" },
-  );
-  return site;
-}
-
-async function deploy(site: Site, args: Record<string, unknown> = {}) {
-  site.calls.length = 0;
-  const result = await invokeTool(deployFrontendTool, { env: "dev", skipBuild: true, ...args }, site.runtime);
-  return { result, out: result.structured as unknown as DeployFrontendOutput };
-}
-
-function writes(site: Site, bucket = site.bucket): string[] {
-  return site.calls
-    .filter(
-      (c) => (c.command === "PutObjectCommand" || c.command === "CopyObjectCommand") && c.bucket === bucket,
-    )
-    .map((c) => c.key as string)
-    .sort();
-}
-
-async function s3(): Promise<S3Client> {
-  return moto.current.clients().s3();
-}
-
-async function getBytes(bucket: string, key: string): Promise<Buffer> {
-  const out = await (await s3()).send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await out.Body!.transformToByteArray());
-}
-
-async function exists(bucket: string, key: string): Promise<boolean> {
-  try {
-    await (await s3()).send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Every src/href asset the live index.html references is in the bucket. */
-async function liveIndexIsWhole(bucket: string): Promise<{ html: string; missing: string[] }> {
-  const html = (await getBytes(bucket, "index.html")).toString("utf8");
-  const refs = [...html.matchAll(/(?:src|href)="\/([^"]+)"/g)].map((m) => m[1] as string);
-  const missing: string[] = [];
-  for (const ref of refs) if (!(await exists(bucket, ref))) missing.push(ref);
-  expect(refs.length).toBeGreaterThan(5);
-  return { html, missing };
-}
-
-async function invalidationPaths(site: Site, id: string): Promise<string[]> {
-  const cloudFront = await moto.current.clients().cloudFront();
-  const out = await cloudFront.send(
-    new GetInvalidationCommand({ DistributionId: site.distributionId, Id: id }),
-  );
-  return [...(out.Invalidation?.InvalidationBatch?.Paths?.Items ?? [])].sort();
-}
-
-function sha256(content: Buffer): string {
-  return createHash("sha256").update(content).digest("hex");
-}
 
 describe("deploy_frontend against moto", () => {
   let site: Site;
   let first: DistFixture;
 
   beforeAll(async () => {
-    site = await createSite();
-    first = writeViteDist(join(site.appRoot, "frontend-pwa", "dist"), { files: 300 });
+    site = await createSite(moto.current);
+    first = writeViteDist(site.distDir, { files: 300 });
   });
 
   it("a first deploy puts every file with its Content-Type, Cache-Control and sha256 metadata", async () => {
@@ -187,7 +36,7 @@ describe("deploy_frontend against moto", () => {
     const puts = site.calls.filter((c) => c.command === "PutObjectCommand" && c.bucket === site.bucket);
     expect(puts.at(-1)?.key).toBe("index.html");
 
-    const client = await s3();
+    const client = await moto.current.clients().s3();
     const expected: Record<string, [string, string]> = {
       "index.html": ["text/html; charset=utf-8", "no-cache"],
       "sw.js": ["text/javascript; charset=utf-8", "no-cache"],
@@ -236,11 +85,13 @@ describe("deploy_frontend against moto", () => {
       after: { indexHtmlSha256: sha256(first.files.get("index.html") as Buffer) },
     });
     expect(Object.keys(records[0]?.manifest ?? {})).toHaveLength(300);
-    expect((await liveIndexIsWhole(site.bucket)).missing).toEqual([]);
+    expect((await liveIndexIsWhole(site)).missing).toEqual([]);
   });
 
   it("a rebuild with identical content (fresh mtimes) uploads nothing and reads only the non-immutable files", async () => {
-    const before = await (await s3()).send(new HeadObjectCommand({ Bucket: site.bucket, Key: "index.html" }));
+    const before = await (await moto.current.clients().s3()).send(
+      new HeadObjectCommand({ Bucket: site.bucket, Key: "index.html" }),
+    );
     first = writeViteDist(site.distDir, { files: 300 });
     const { result, out } = await deploy(site);
     expect(result.isError, result.text).toBe(false);
@@ -251,7 +102,9 @@ describe("deploy_frontend against moto", () => {
     expect(heads.map((c) => c.key).sort()).toEqual(
       [...first.files.keys()].filter((key) => !key.startsWith("assets/")).sort(),
     );
-    const after = await (await s3()).send(new HeadObjectCommand({ Bucket: site.bucket, Key: "index.html" }));
+    const after = await (await moto.current.clients().s3()).send(
+      new HeadObjectCommand({ Bucket: site.bucket, Key: "index.html" }),
+    );
     expect(after.LastModified).toEqual(before.LastModified);
     expect(after.ETag).toBe(before.ETag);
   });
@@ -263,7 +116,7 @@ describe("deploy_frontend against moto", () => {
     expect(out.plan).toMatchObject({ upload: 3, unchanged: 297, delete: 0, keptStale: 1 });
     expect(out.plan.uploadFiles).toEqual([newChunk, "index.html", "sw.js"].sort());
     expect(writes(site)).toEqual([]);
-    expect(await exists(site.bucket, newChunk)).toBe(false);
+    expect(await exists(site, site.bucket, newChunk)).toBe(false);
     first = writeViteDist(site.distDir, { files: 300 });
     expect(fixture.files.size).toBe(300);
   });
@@ -277,24 +130,24 @@ describe("deploy_frontend against moto", () => {
     expect(out.plan).toMatchObject({ upload: 3, unchanged: 297, delete: 0, keptStale: 1 });
     expect(await invalidationPaths(site, out.invalidation!.id)).toEqual(["/", "/index.html", "/sw.js"]);
     // The previous release's chunk stays for open tabs until the grace period ends or a prune.
-    expect(await exists(site.bucket, oldChunk)).toBe(true);
-    expect(await getBytes(site.bucket, "index.html")).toEqual(fixture.files.get("index.html"));
-    expect((await liveIndexIsWhole(site.bucket)).missing).toEqual([]);
+    expect(await exists(site, site.bucket, oldChunk)).toBe(true);
+    expect(await getBytes(site, site.bucket, "index.html")).toEqual(fixture.files.get("index.html"));
+    expect((await liveIndexIsWhole(site)).missing).toEqual([]);
     const oldChunkBytes = first.files.get(oldChunk) as Buffer;
     first = fixture;
 
     const { out: pruned } = await deploy(site, { prune: true });
     expect(pruned.status).toBe("deployed");
     expect(pruned.plan).toMatchObject({ upload: 0, delete: 1, deleteFiles: [oldChunk] });
-    expect(await exists(site.bucket, oldChunk)).toBe(false);
+    expect(await exists(site, site.bucket, oldChunk)).toBe(false);
     // Its bytes were kept first, so a rollback can bring it back.
-    expect(await getBytes(site.artifactBucket, `frontend-objects/${sha256(oldChunkBytes)}`)).toEqual(
+    expect(await getBytes(site, site.artifactBucket, `frontend-objects/${sha256(oldChunkBytes)}`)).toEqual(
       oldChunkBytes,
     );
   });
 
   it("re-uploads a file whose Cache-Control no longer matches the rule, by a server-side copy", async () => {
-    const client = await s3();
+    const client = await moto.current.clients().s3();
     await client.send(
       new CopyObjectCommand({
         Bucket: site.bucket,
@@ -314,6 +167,6 @@ describe("deploy_frontend against moto", () => {
       "text/plain; charset=utf-8",
       "public, max-age=300",
     ]);
-    expect(await getBytes(site.bucket, "robots.txt")).toEqual(first.files.get("robots.txt"));
+    expect(await getBytes(site, site.bucket, "robots.txt")).toEqual(first.files.get("robots.txt"));
   });
 });
