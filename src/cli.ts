@@ -90,6 +90,8 @@ export async function runCli(argv: string[]): Promise<number> {
   if (status === "confirmation_required") return 3;
   if (status === "failed" || status === "rolled_back" || status === "error" || result.structured.ok === false)
     return 1;
+  // A CI step gating on health_check must fail when the service is down.
+  if (result.structured.verdict === "unhealthy") return 1;
   return 0;
 }
 
