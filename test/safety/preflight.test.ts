@@ -342,13 +342,15 @@ describe("preflight against moto and real git repos", () => {
   });
 
   it("reports a held lock as a failure with holder and age, a stale one as a warning", async () => {
-    const { runtime } = createApp(world);
+    // Its own artifact bucket: the locks planted here must not block the other tests.
+    const lockWorld = await createWorld();
+    const { runtime } = createApp(lockWorld);
     const s3 = await moto.current.clients().s3();
     const now = Date.now();
     const putLock = (env: string, startedMsAgo: number, expiresInMs: number) =>
       s3.send(
         new PutObjectCommand({
-          Bucket: world.artifactBucket,
+          Bucket: lockWorld.artifactBucket,
           Key: `locks/${env}.json`,
           Body: JSON.stringify({
             holder: "arn:aws:sts::123456789012:assumed-role/ci/runner-7",
@@ -414,6 +416,7 @@ describe("preflight against moto and real git repos", () => {
     );
     expect(result.isError).toBeFalsy();
     const report = result.structuredContent as unknown as Report;
+    expect(report.checks.filter((c) => c.status === "fail")).toEqual([]);
     expect(report.ok).toBe(true);
     expect(report.gitSha).toBe(repo.head());
     expect(progress.length).toBeGreaterThan(0);
