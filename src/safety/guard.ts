@@ -40,7 +40,8 @@ export async function runGuardedMutation<P, R>(
   if (ctx.env.protected) {
     if (!request.confirmationToken) {
       const issued = await issueConfirmationToken(ctx, { tool, planDigest });
-      return { kind: "confirmation_required", planDigest, ...issued };
+      const blockedBy = request.requirePreflight ? await gateBlocker(ctx, request.component) : null;
+      return { kind: "confirmation_required", planDigest, ...issued, ...(blockedBy ? { blockedBy } : {}) };
     }
     const check = await verifyConfirmationToken(ctx, { tool, planDigest, token: request.confirmationToken });
     if (!check.ok) {
@@ -61,7 +62,9 @@ export async function runGuardedMutation<P, R>(
     if (request.requirePreflight) {
       const git = await readGitState(ctx.appRoot, ctx.run);
       const verdict = await evaluateTestsFirstGate(ctx, git, request.component);
-      if (!verdict.ok) throw new RefusalError(verdict.message, { reason: verdict.reason });
+      if (!verdict.ok) {
+        throw new RefusalError(`${verdict.message} Nothing was changed.`, { reason: verdict.reason });
+      }
       gitSha = git.sha;
       gitRead = true;
     }
@@ -226,6 +229,12 @@ async function releaseQuietly(ctx: ToolContext, lock: HeldLock): Promise<void> {
       `Could not release the deploy lock ${lock.key} (${(error as Error).message}); it expires on its own, or delete it once no deploy runs.`,
     );
   }
+}
+
+/** The tests-first refusal the confirmed call would meet now, read-only; null when it passes. */
+async function gateBlocker(ctx: ToolContext, component: string): Promise<string | null> {
+  const verdict = await evaluateTestsFirstGate(ctx, await readGitState(ctx.appRoot, ctx.run), component);
+  return verdict.ok ? null : verdict.message;
 }
 
 function assertExpectedAccount(ctx: ToolContext, identity: CallerIdentity): void {

@@ -91,7 +91,7 @@ export async function evaluateTestsFirstGate(
   const refuse = (reason: GateRefusalReason, message: string): GateVerdict => ({
     ok: false,
     reason,
-    message: `Tests first: ${message} Nothing was changed.`,
+    message: `Tests first: ${message}`,
   });
   if (!git.isRepo) {
     return refuse(

@@ -75,6 +75,11 @@ export type GuardResult<R> =
       planDigest: string;
       confirmationToken: string;
       expiresAt: string;
+      /**
+       * Why the confirmed call would be refused right now (e.g. "Tests first: no preflight…"),
+       * so the caller can fix it before asking the user; absent when nothing blocks it.
+       */
+      blockedBy?: string;
     }
   | {
       kind: "done";

@@ -169,9 +169,27 @@ describe("protected env: the confirmation round trip", () => {
       planDigest: digestPlan(PLAN),
       confirmationToken: expect.stringMatching(/^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/),
       expiresAt: "2026-11-25T13:10:00.000Z",
+      blockedBy: expect.stringMatching(/^Tests first: no preflight/),
     });
     // No lock, no release record, no spent token: the bucket is exactly as before.
     expect(await bucketKeys()).toEqual([]);
+  });
+
+  it("the answer says up front when the confirmed call would meet the tests-first gate", async () => {
+    const ctx = contextFor(runtime);
+    const blocked = await runGuardedMutation(request(ctx), () => Promise.reject(new Error("no")));
+    expect(blocked).toMatchObject({
+      kind: "confirmation_required",
+      blockedBy: expect.stringMatching(/^Tests first: no preflight/),
+    });
+    await passPreflight(ctx);
+    const clear = await runGuardedMutation(request(ctx), () => Promise.reject(new Error("no")));
+    expect(clear.kind).toBe("confirmation_required");
+    expect(clear).not.toHaveProperty("blockedBy");
+    const rollback = await runGuardedMutation(request(ctx, { requirePreflight: false }), () =>
+      Promise.reject(new Error("no")),
+    );
+    expect(rollback).not.toHaveProperty("blockedBy");
   });
 
   it("a valid token works exactly once: lock and in_progress record during, final record after, lock gone", async () => {
