@@ -34,6 +34,7 @@ export const runCommand: CommandRunner = async (command, options) => {
   const keep = (chunk: string) => {
     tail = (tail + chunk).slice(-tailBytes);
   };
+  const killSignal = options.killSignal ?? "SIGTERM";
   const common = {
     cwd: options.cwd,
     reject: false,
@@ -42,15 +43,36 @@ export const runCommand: CommandRunner = async (command, options) => {
     stdin: "ignore" as const,
     env: options.env,
     extendEnv: true,
-    killSignal: options.killSignal ?? "SIGTERM",
-    forceKillAfterDelay: 5_000,
-    ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
-    ...(options.signal ? { cancelSignal: options.signal } : {}),
+    // Own process group: `sh -c` (dash) forks the real program instead of exec-ing it, so
+    // stopping only the shell would leave the test runner or terraform running.
+    detached: true,
     maxBuffer: 64 * 1024 * 1024,
   };
   const child = Array.isArray(command)
     ? execa(command[0] as string, command.slice(1), common)
     : execa(command, { ...common, shell: true });
+  let timedOut = false;
+  let cancelled = false;
+  let forceKill: NodeJS.Timeout | undefined;
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  const stop = (reason: "timeout" | "cancel") => {
+    if (timedOut || cancelled) return;
+    if (reason === "timeout") timedOut = true;
+    else cancelled = true;
+    // First the polite signal (terraform needs SIGINT to release its state lock), then force.
+    signalGroup(killSignal);
+    forceKill = setTimeout(() => signalGroup("SIGKILL"), 5_000);
+  };
+  const timer = options.timeoutMs ? setTimeout(() => stop("timeout"), options.timeoutMs) : undefined;
+  const onAbort = () => stop("cancel");
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener("abort", onAbort, { once: true });
   let partial = "";
   child.all?.on("data", (data: Buffer) => {
     const text = data.toString("utf8");
@@ -61,13 +83,16 @@ export const runCommand: CommandRunner = async (command, options) => {
     for (const line of lines) options.onLine(line);
   });
   const result = await child;
+  clearTimeout(timer);
+  clearTimeout(forceKill);
+  options.signal?.removeEventListener("abort", onAbort);
   if (partial && options.onLine) options.onLine(partial);
   return {
     exitCode: result.exitCode ?? null,
     tail,
     stdout: typeof result.stdout === "string" ? result.stdout : "",
-    timedOut: Boolean(result.timedOut),
-    cancelled: Boolean(result.isCanceled),
+    timedOut,
+    cancelled,
     durationMs: Math.round(performance.now() - started),
   };
 };

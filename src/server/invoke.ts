@@ -84,7 +84,7 @@ function buildContext(
     runtime,
     aws: runtime.clientsFor(envName),
     signal: hooks.signal ?? new AbortController().signal,
-    progress: hooks.progress ?? (() => {}),
+    progress: (message, progress, total) => hooks.progress?.(redactText(message), progress, total),
     log: (level, message) => log(level, redactText(message)),
     askPerson: hooks.askPerson ?? null,
     now: runtime.now,

@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { runCommand } from "../src/process/run.js";
+
+describe("runCommand", () => {
+  it("streams lines and keeps the tail and exit code", async () => {
+    const lines: string[] = [];
+    const result = await runCommand("echo one; echo two >&2; exit 3", {
+      cwd: "/tmp",
+      onLine: (l) => lines.push(l),
+    });
+    expect(result.exitCode).toBe(3);
+    expect(lines).toEqual(["one", "two"]);
+    expect(result.tail).toContain("two");
+  });
+
+  it("a timeout stops the whole process group, not only the shell", async () => {
+    // `sleep 30; echo` keeps dash alive with sleep as its child: killing only the shell
+    // would leave the call waiting for sleep's 30 s.
+    const result = await runCommand("sleep 30; echo done", { cwd: "/tmp", timeoutMs: 300 });
+    expect(result.timedOut).toBe(true);
+    expect(result.tail).not.toContain("done");
+    expect(result.durationMs).toBeLessThan(10_000);
+  });
+
+  // SIGUSR1 stands in for terraform's SIGINT: a shell started from a background job inherits
+  // SIGINT as ignored and cannot trap it, while Go programs re-enable it.
+  it("cancellation stops the process group with the requested signal first", async () => {
+    const controller = new AbortController();
+    const pending = runCommand(["sh", "-c", "trap 'echo got-usr1; exit 9' USR1; echo ready; sleep 30"], {
+      cwd: "/tmp",
+      signal: controller.signal,
+      killSignal: "SIGUSR1",
+      onLine: (line) => {
+        if (line === "ready") controller.abort();
+      },
+    });
+    const result = await pending;
+    expect(result.cancelled).toBe(true);
+    expect(result.tail).toContain("got-usr1");
+  });
+});
