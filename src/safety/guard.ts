@@ -4,7 +4,7 @@ import { newReleaseId, writeReleaseRecord } from "../deploy/release-records.js";
 import { CancelledError, RefusalError, throwIfAborted } from "../errors.js";
 import type { CallerIdentity, ToolContext } from "../server/context.js";
 import { requestApproval } from "./approval.js";
-import { acquireDeployLock, type HeldLock } from "./lock.js";
+import { acquireDeployLock, type HeldLock, LOCK_REFRESH_MS } from "./lock.js";
 import { digestPlan } from "./plan-digest.js";
 import { evaluateTestsFirstGate } from "./preflight-store.js";
 import { redactText } from "./redact.js";
@@ -79,6 +79,7 @@ export async function runGuardedMutation<P, R>(
   // On a protected env we only get here with a verified, spent token: breakLock is confirmed.
   const lock = await acquireDeployLock(ctx, { tool, releaseId, breakLock: Boolean(request.breakLock) });
   const finished: { record?: ReleaseRecord } = {};
+  const heartbeat = keepLockFresh(ctx, lock);
   try {
     return await runLocked(
       ctx,
@@ -88,6 +89,7 @@ export async function runGuardedMutation<P, R>(
       finished,
     );
   } finally {
+    clearInterval(heartbeat);
     await releaseQuietly(ctx, lock);
     // After the unlock: a slow webhook must not hold the next deploy back. Never throws.
     if (finished.record) await notifyRelease(ctx, finished.record);
@@ -218,6 +220,26 @@ async function writeFinalRecord(
     );
     return false;
   }
+}
+
+/** A long mutation (a slow terraform apply) keeps its lock from ever looking stale. */
+function keepLockFresh(ctx: ToolContext, lock: HeldLock): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    lock.refresh().then(
+      (stillOurs) => {
+        if (!stillOurs) {
+          ctx.log(
+            "error",
+            `The deploy lock ${lock.key} was taken by someone else while ${ctx.toolName} ran.`,
+          );
+        }
+      },
+      (error: Error) => ctx.log("warning", `Could not refresh the deploy lock ${lock.key}: ${error.message}`),
+    );
+  }, LOCK_REFRESH_MS);
+  // The timer alone must never keep a CLI process alive.
+  timer.unref();
+  return timer;
 }
 
 async function releaseQuietly(ctx: ToolContext, lock: HeldLock): Promise<void> {

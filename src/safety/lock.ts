@@ -10,6 +10,8 @@ import { isConditionalWriteConflict } from "./tokens.js";
  * expires after LOCK_TTL_MINUTES; an expired (stale) lock is broken only on request.
  */
 export const LOCK_TTL_MINUTES = 60;
+/** How often a running mutation pushes its lock's expiry forward, so only a dead one goes stale. */
+export const LOCK_REFRESH_MS = (LOCK_TTL_MINUTES / 4) * 60_000;
 
 export interface LockInfo {
   /** STS ARN of the caller holding it. */
@@ -26,6 +28,11 @@ export interface HeldLock {
   key: string;
   /** Deletes the lock if it is still ours; never throws for "already gone". */
   release(): Promise<void>;
+  /**
+   * Moves the expiry to now + LOCK_TTL_MINUTES, only if the object is still the one we wrote
+   * (If-Match). False when the lock is no longer ours (broken and retaken).
+   */
+  refresh(): Promise<boolean>;
 }
 
 interface LockBody {
@@ -61,11 +68,27 @@ export async function acquireDeployLock(
     startedAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + LOCK_TTL_MINUTES * 60_000).toISOString(),
   };
-  const held: HeldLock = { key, release: () => releaseLock(ctx, s3, bucket, key, input.releaseId) };
+  let etag: string | undefined;
+  const held: HeldLock = {
+    key,
+    release: () => releaseLock(ctx, s3, bucket, key, input.releaseId),
+    async refresh() {
+      const expiresAt = new Date(ctx.now().getTime() + LOCK_TTL_MINUTES * 60_000).toISOString();
+      const next = await putIfMatch(s3, bucket, key, { ...body, expiresAt }, etag);
+      if (next === null) return false;
+      etag = next;
+      return true;
+    },
+  };
+  const taken = (tag: string | null) => {
+    etag = tag ?? undefined;
+    return held;
+  };
 
   // Two rounds: the holder may release between our failed put and our read.
   for (let round = 0; round < 2; round++) {
-    if (await putIfAbsent(s3, bucket, key, body)) return held;
+    const tag = await putIfAbsent(s3, bucket, key, body);
+    if (tag !== false) return taken(tag);
     const existing = await readLockObject(s3, bucket, key);
     if (!existing) continue;
     const info = describeLock(existing.body, ctx.now());
@@ -83,7 +106,8 @@ export async function acquireDeployLock(
     // if another breaker wins, our put fails and we report their lock.
     await deleteLockObject(s3, bucket, key, existing.etag);
     ctx.log("warning", `Broke stale deploy lock on ${ctx.envName} (${describeHolder(info)}).`);
-    if (await putIfAbsent(s3, bucket, key, body)) return held;
+    const retaken = await putIfAbsent(s3, bucket, key, body);
+    if (retaken !== false) return taken(retaken);
     const winner = await readLockObject(s3, bucket, key);
     if (winner) throw lockHeld(ctx.envName, describeLock(winner.body, ctx.now()), bucket, key);
   }
@@ -129,9 +153,15 @@ function describeLock(body: LockBody, now: Date): LockInfo {
   };
 }
 
-async function putIfAbsent(s3: S3Client, bucket: string, key: string, body: LockBody): Promise<boolean> {
+/** Creates the lock object; its ETag (null if S3 gave none) when we got it, false when taken. */
+async function putIfAbsent(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: LockBody,
+): Promise<string | null | false> {
   try {
-    await s3.send(
+    const out = await s3.send(
       new PutObjectCommand({
         Bucket: bucket,
         Key: key,
@@ -141,9 +171,37 @@ async function putIfAbsent(s3: S3Client, bucket: string, key: string, body: Lock
         Body: JSON.stringify(body),
       }),
     );
-    return true;
+    return out.ETag ?? null;
   } catch (error) {
     if (isConditionalWriteConflict(error)) return false;
+    throw mapAwsError(error, "s3:PutObject", `s3://${bucket}/${key}`);
+  }
+}
+
+/** Rewrites the lock only if it is still the object with `etag`; the new ETag, or null if not. */
+async function putIfMatch(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: LockBody,
+  etag: string | undefined,
+): Promise<string | null> {
+  // Safety: without a known ETag we cannot prove the object is ours; do not overwrite it.
+  if (!etag) return null;
+  try {
+    const out = await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        IfMatch: etag,
+        ContentType: "application/json",
+        CacheControl: "no-store",
+        Body: JSON.stringify(body),
+      }),
+    );
+    return out.ETag ?? null;
+  } catch (error) {
+    if (isConditionalWriteConflict(error) || isAwsErrorNamed(error, "NoSuchKey", "NotFound")) return null;
     throw mapAwsError(error, "s3:PutObject", `s3://${bucket}/${key}`);
   }
 }

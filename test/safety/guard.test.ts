@@ -1,10 +1,15 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { resolveEnv } from "../../src/config/load.js";
 import { listReleaseRecords } from "../../src/deploy/release-records.js";
 import { CancelledError, type DeployError, RefusalError, throwIfAborted } from "../../src/errors.js";
 import { runGuardedMutation } from "../../src/safety/guard.js";
-import { acquireDeployLock, LOCK_TTL_MINUTES, readDeployLock } from "../../src/safety/lock.js";
+import {
+  acquireDeployLock,
+  LOCK_REFRESH_MS,
+  LOCK_TTL_MINUTES,
+  readDeployLock,
+} from "../../src/safety/lock.js";
 import { digestPlan } from "../../src/safety/plan-digest.js";
 import { recordPreflight, type StoredPreflight } from "../../src/safety/preflight-store.js";
 import { issueConfirmationToken, verifyConfirmationToken } from "../../src/safety/tokens.js";
@@ -716,6 +721,34 @@ describe("lock and record on every path", () => {
       (r) => fakeDeploy(ctx, r),
     );
     expect(result).toMatchObject({ kind: "done", status: "succeeded" });
+    expect(await readDeployLock(ctx)).toBeNull();
+  });
+});
+
+describe("a long mutation", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("keeps its lock fresh so it never looks stale while it runs", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    const ctx = contextFor(runtime, { envName: "dev" });
+    const started = clock.getTime();
+    const result = await runGuardedMutation(request(ctx), async (release) => {
+      // Two hours of work, in LOCK_REFRESH_MS steps of the injected clock and the interval timer.
+      for (let elapsed = 0; elapsed < 2 * 60 * 60_000; elapsed += LOCK_REFRESH_MS) {
+        clock = new Date(clock.getTime() + LOCK_REFRESH_MS);
+        const expected = new Date(clock.getTime() + LOCK_TTL_MINUTES * 60_000).toISOString();
+        vi.advanceTimersByTime(LOCK_REFRESH_MS);
+        await vi.waitFor(async () => expect((await readDeployLock(ctx))?.expiresAt).toBe(expected), {
+          timeout: 10_000,
+        });
+        expect((await readDeployLock(ctx))?.stale).toBe(false);
+      }
+      return fakeDeploy(ctx, release);
+    });
+    expect(result).toMatchObject({ kind: "done", status: "succeeded" });
+    expect(clock.getTime() - started).toBeGreaterThan(LOCK_TTL_MINUTES * 60_000);
     expect(await readDeployLock(ctx)).toBeNull();
   });
 });

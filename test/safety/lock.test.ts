@@ -169,6 +169,33 @@ describe("deploy lock on moto", () => {
     expect(await lockObjects()).toEqual([]);
   });
 
+  it("refresh pushes the expiry forward while the lock is ours, and refuses once it is not", async () => {
+    const ctx = contextFor(runtime);
+    const lock = await acquireDeployLock(ctx, {
+      tool: "terraform_apply",
+      releaseId: "LONG",
+      breakLock: false,
+    });
+    clock = new Date(clock.getTime() + 50 * 60_000);
+    expect(await lock.refresh()).toBe(true);
+    clock = new Date(clock.getTime() + 50 * 60_000);
+    expect(await readDeployLock(ctx)).toMatchObject({ releaseId: "LONG", stale: false, ageSeconds: 6000 });
+    expect(await lock.refresh()).toBe(true);
+
+    // Not refreshed for longer than the TTL: someone breaks it; our refresh must not overwrite theirs.
+    clock = new Date(clock.getTime() + (LOCK_TTL_MINUTES + 1) * 60_000);
+    const theirs = await acquireDeployLock(contextFor(runtimeWith(() => clock)), {
+      tool: "deploy_lambda",
+      releaseId: "THEIRS",
+      breakLock: true,
+    });
+    expect(await lock.refresh()).toBe(false);
+    expect(await readDeployLock(ctx)).toMatchObject({ releaseId: "THEIRS", stale: false });
+    await lock.release();
+    expect((await readDeployLock(ctx))?.releaseId).toBe("THEIRS");
+    await theirs.release();
+  });
+
   it("a corrupt lock object blocks deploys and counts as stale, so it can be broken", async () => {
     const s3 = await moto.current.clients().s3();
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "locks/prod.json", Body: "garbage" }));
