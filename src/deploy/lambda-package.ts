@@ -23,7 +23,8 @@ const REGULAR_FILE = 0o100000;
 const MODE_PLAIN = REGULAR_FILE | 0o644;
 const MODE_EXECUTABLE = REGULAR_FILE | 0o755;
 const SMALL_FILE_BYTES = 1024 * 1024;
-const PREFETCH_FILES = 16;
+const BATCH_FILES = 64;
+const BATCH_BYTES = 8 * 1024 * 1024;
 
 export interface PackageEntry {
   /** Path inside the zip (posix separators). */
@@ -86,51 +87,7 @@ export async function buildLambdaPackage(options: BuildLambdaPackageOptions): Pr
 
   await mkdir(dirname(options.outFile), { recursive: true });
   const zip = new yazl.ZipFile();
-  const entries: PackageEntry[] = [];
-  const prefetcher = new SmallFilePrefetcher(files);
-  for (const [index, file] of files.entries()) {
-    const entry: PackageEntry = { name: file.name, sha256: "", size: file.size };
-    entries.push(entry);
-    zip.addReadStreamLazy(
-      file.name,
-      {
-        mtime: FIXED_MTIME,
-        forceDosTimestamp: true,
-        mode: file.executable ? MODE_EXECUTABLE : MODE_PLAIN,
-        compress: true,
-        size: file.size,
-      },
-      (callback) => {
-        if (signal?.aborted) {
-          callback(
-            new DeployError("CANCELLED", "Packaging was cancelled; nothing was uploaded."),
-            null as never,
-          );
-          return;
-        }
-        prefetcher.ahead(index);
-        const small = prefetcher.take(index);
-        if (small) {
-          small.then(
-            (content) => {
-              entry.sha256 = createHash("sha256").update(content).digest("hex");
-              callback(null, new PassThrough().end(content));
-            },
-            (error: unknown) => callback(error, null as never),
-          );
-          return;
-        }
-        const hashing = new HashingPassThrough((hex) => {
-          entry.sha256 = hex;
-        });
-        const input = createReadStream(file.source);
-        input.on("error", (error) => hashing.destroy(error));
-        callback(null, input.pipe(hashing));
-      },
-    );
-  }
-  zip.end();
-
+  const entries: PackageEntry[] = files.map((f) => ({ name: f.name, sha256: "", size: f.size }));
   const zipHash = createHash("sha256");
   let bytes = 0;
   const counting = new Transform({
@@ -142,11 +99,22 @@ export async function buildLambdaPackage(options: BuildLambdaPackageOptions): Pr
   });
   // yazl reports read failures as "error" events on the ZipFile, not on its output stream.
   const zipFailed = new Promise<never>((_, reject) => zip.on("error", reject));
+  // The writer runs while entries are still being added: adding waits on its progress.
+  const written = pipeline(
+    zip.outputStream,
+    counting,
+    createWriteStream(options.outFile),
+    signal ? { signal } : {},
+  );
+  const added = addEntries(zip, files, entries, signal).then(
+    () => zip.end(),
+    (error: unknown) => {
+      (zip.outputStream as PassThrough).destroy(error as Error);
+      throw error;
+    },
+  );
   try {
-    await Promise.race([
-      pipeline(zip.outputStream, counting, createWriteStream(options.outFile), signal ? { signal } : {}),
-      zipFailed,
-    ]);
+    await Promise.race([Promise.all([written, added]), zipFailed]);
   } catch (error) {
     if (signal?.aborted) throw new DeployError("CANCELLED", "Packaging was cancelled; nothing was uploaded.");
     if (error instanceof DeployError) throw error;
@@ -318,32 +286,103 @@ export function formatBytes(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
-/**
- * Reads the next few small files while the current one is being compressed: with thousands
- * of small Python files, waiting on each open/read/close in turn costs more than deflating.
- * Memory stays bounded (PREFETCH_FILES × SMALL_FILE_BYTES); larger files are streamed.
- */
-class SmallFilePrefetcher {
-  private readonly pending = new Map<number, Promise<Buffer>>();
-  constructor(private readonly files: SourceFile[]) {}
+interface Batch {
+  start: number;
+  end: number;
+  /** A large file alone, streamed from disk. */
+  streamed: boolean;
+}
 
-  ahead(index: number): void {
-    const end = Math.min(this.files.length, index + PREFETCH_FILES);
-    for (let i = index; i < end; i++) {
-      const file = this.files[i] as SourceFile;
-      if (file.size > SMALL_FILE_BYTES || this.pending.has(i)) continue;
-      const read = readFile(file.source);
-      // Handled when taken; this only stops an early failure from counting as unhandled.
-      read.catch(() => undefined);
-      this.pending.set(i, read);
+/** Consecutive small files grouped up to BATCH_FILES / BATCH_BYTES; each large file alone. */
+function planBatches(files: SourceFile[]): Batch[] {
+  const batches: Batch[] = [];
+  let current: Batch | null = null;
+  let currentBytes = 0;
+  files.forEach((file, index) => {
+    if (file.size > SMALL_FILE_BYTES) {
+      current = null;
+      batches.push({ start: index, end: index + 1, streamed: true });
+      return;
     }
-  }
+    if (!current || current.end - current.start >= BATCH_FILES || currentBytes + file.size > BATCH_BYTES) {
+      current = { start: index, end: index, streamed: false };
+      currentBytes = 0;
+      batches.push(current);
+    }
+    current.end = index + 1;
+    currentBytes += file.size;
+  });
+  return batches;
+}
 
-  take(index: number): Promise<Buffer> | null {
-    const read = this.pending.get(index) ?? null;
-    this.pending.delete(index);
-    return read;
+/**
+ * Adds every file to the zip in order. Small files are read a batch at a time and given to
+ * yazl as buffers, so their deflates run in parallel on libuv's pool instead of one stream
+ * after another (thousands of small Python files would otherwise wait on each other); large
+ * files are streamed. Each batch opens with a lazily read entry whose callback fires only
+ * when yazl reaches it, i.e. when everything before it is written: the next batch waits for
+ * that, so at most two batches are in memory whatever the package size.
+ */
+async function addEntries(
+  zip: yazl.ZipFile,
+  files: SourceFile[],
+  entries: PackageEntry[],
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  let previousReached: Promise<void> = Promise.resolve();
+  for (const batch of planBatches(files)) {
+    await previousReached;
+    throwIfAborted(signal);
+    let markReached: () => void = () => {};
+    const reached = new Promise<void>((resolve) => {
+      markReached = resolve;
+    });
+    if (batch.streamed) {
+      const file = files[batch.start] as SourceFile;
+      const entry = entries[batch.start] as PackageEntry;
+      zip.addReadStreamLazy(file.name, { ...entryOptions(file), size: file.size }, (callback) => {
+        markReached();
+        const hashing = new HashingPassThrough((hex) => {
+          entry.sha256 = hex;
+        });
+        const input = createReadStream(file.source);
+        input.on("error", (error) => hashing.destroy(error));
+        callback(null, input.pipe(hashing));
+      });
+    } else {
+      const slice = files.slice(batch.start, batch.end);
+      const contents = await Promise.all(slice.map((file) => readFile(file.source)));
+      contents.forEach((content, offset) => {
+        const index = batch.start + offset;
+        const file = files[index] as SourceFile;
+        if (content.length !== file.size) {
+          throw new DeployError(
+            "PRECONDITION",
+            `${file.source} changed while it was being packaged (${file.size} bytes, then ${content.length}). Retry once nothing writes into the backend folder.`,
+          );
+        }
+        (entries[index] as PackageEntry).sha256 = createHash("sha256").update(content).digest("hex");
+        if (offset === 0) {
+          zip.addReadStreamLazy(file.name, { ...entryOptions(file), size: file.size }, (callback) => {
+            markReached();
+            callback(null, new PassThrough().end(content));
+          });
+        } else {
+          zip.addBuffer(content, file.name, entryOptions(file));
+        }
+      });
+    }
+    previousReached = reached;
   }
+}
+
+function entryOptions(file: SourceFile) {
+  return {
+    mtime: FIXED_MTIME,
+    forceDosTimestamp: true,
+    mode: file.executable ? MODE_EXECUTABLE : MODE_PLAIN,
+    compress: true,
+  };
 }
 
 /** Passes bytes through unchanged and reports their SHA-256 when the stream ends. */

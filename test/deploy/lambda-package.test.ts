@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -64,6 +64,26 @@ describe("buildLambdaPackage", () => {
     const other = writeBackendFixture({ variant: "v2" });
     const third = await buildLambdaPackage({ appRoot: other.appRoot, backend, outFile: outFile() });
     expect(third.sha256Hex).not.toBe(first.sha256Hex);
+  });
+
+  it("stays identical and valid across batches and streamed large files", async () => {
+    const { appRoot, files } = writeBackendFixture({ extraDependencyFiles: 150, extraDependencyBytes: 2048 });
+    const big = join(appRoot, "backend/lambda_deps/native/libbig.so");
+    mkdirSync(join(appRoot, "backend/lambda_deps/native"), { recursive: true });
+    writeFileSync(big, Buffer.alloc(1536 * 1024, 7));
+    chmodSync(big, 0o755);
+    touchAll(appRoot, files, new Date("2021-01-01T00:00:00Z"));
+    const first = await buildLambdaPackage({ appRoot, backend, outFile: outFile() });
+    touchAll(appRoot, files, new Date("2025-06-01T00:00:00Z"));
+    const second = await buildLambdaPackage({ appRoot, backend, outFile: outFile() });
+    expect(second.sha256Hex).toBe(first.sha256Hex);
+    expect(first.entries).toHaveLength(EXPECTED_FIXTURE_ENTRIES.length + 151);
+    execFileSync("unzip", ["-tq", first.path]);
+    const { createHash } = await import("node:crypto");
+    expect(first.entries.find((e) => e.name === "native/libbig.so")?.sha256).toBe(
+      createHash("sha256").update(readFileSync(big)).digest("hex"),
+    );
+    expect(zipListing(first.path).find((l) => l.name === "native/libbig.so")?.mode).toBe("-rwxr-xr-x");
   });
 
   it("refuses a name claimed by both the app and a dependency", async () => {
