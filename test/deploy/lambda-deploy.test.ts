@@ -12,6 +12,7 @@ import { invokeTool } from "../../src/server/invoke.js";
 import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
 import { createBucket, createTestFunction } from "../support/aws-fixtures.js";
 import { writeBackendFixture } from "../support/backend-fixture.js";
+import { powertoolsLine, seedLogEvents } from "../support/log-seeder.js";
 import { useMoto } from "../support/moto.js";
 import { testRuntime } from "../support/runtime.js";
 import {
@@ -194,10 +195,33 @@ describe("deploy_lambda with an alias", () => {
 
     writeBackendFixture({ appRoot, variant: "v2" });
     health.setHealthy(false);
-    const failing = await invokeTool(deployLambdaTool, { env: "staging" }, runtime);
+    // The new code logs an error while the gate runs; the rolled-back answer must carry it.
+    let seeding: Promise<void> | undefined;
+    const logs = await moto.current.clients().logs();
+    const failing = await invokeTool(deployLambdaTool, { env: "staging" }, runtime, {
+      progress: (message) => {
+        if (message.startsWith("Publishing") && !seeding) {
+          seeding = seedLogEvents(logs, `/aws/lambda/${functionName}`, "2026/11/25/[2]abc", [
+            {
+              timestamp: Date.now(),
+              message: powertoolsLine({ level: "INFO", message: "ok", requestId: "r-1" }),
+            },
+            {
+              timestamp: Date.now(),
+              message: powertoolsLine({ level: "ERROR", message: "KeyError: 'store_id'", requestId: "r-2" }),
+            },
+          ]);
+        }
+      },
+    });
+    await seeding;
     health.setHealthy(true);
-    const failed = failing.structured as unknown as DeployOut;
+    const failed = failing.structured as unknown as DeployOut & {
+      errorLogs?: Array<{ level: string; message: string; requestId: string | null }>;
+    };
     expect(failed.status).toBe("rolled_back");
+    expect(failed.errorLogs?.map((e) => [e.level, e.requestId])).toEqual([["ERROR", "r-2"]]);
+    expect(failed.errorLogs?.[0]?.message).toContain("KeyError");
     expect(failed.version).not.toBe(out1.version);
     // Safety: the alias never stays on the version that failed its gate.
     expect(await aliasState()).toEqual({ version: out1.version, codeSha256: v1.codeSha256 });
