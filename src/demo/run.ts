@@ -23,6 +23,7 @@ const NAMES: WorldNames = {
   env: "prod",
   functionName: "vyaparai-api-prod",
   artifactBucket: "vyaparai-lambda-deployments",
+  artifactPrefix: "backend/",
   siteBucket: "www.vyapaarai.com",
   tablePrefix: "vyaparai-",
   tableSuffix: "-prod",
@@ -117,7 +118,8 @@ async function main(): Promise<number> {
       });
       const structured = (result.structuredContent ?? {}) as Structured;
       const ms = Math.round(performance.now() - t0);
-      print(`${result.isError ? "✗" : "✓"} ${name}(${JSON.stringify(args)}) ${ms} ms`);
+      const shown = JSON.stringify(args).replace(/"(v1\.[^".]{6})[^"]*"/g, '"$1…"');
+      print(`${result.isError ? "✗" : "✓"} ${name}(${shown}) ${ms} ms`);
       print(
         `    ${String(structured.summary ?? (result.content as Array<{ text: string }>)[0]?.text ?? "")}`,
       );

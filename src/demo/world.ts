@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { CreateDistributionCommand } from "@aws-sdk/client-cloudfront";
 import {
   CreateLogGroupCommand,
@@ -7,7 +8,7 @@ import {
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { CreateFunctionCommand } from "@aws-sdk/client-lambda";
-import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import yazl from "yazl";
 import type { AwsClients } from "../aws/clients.js";
 
@@ -20,6 +21,8 @@ export interface WorldNames {
   env: string;
   functionName: string;
   artifactBucket: string;
+  /** Where the hand-run scripts left the live zip: `<prefix><sha256-hex>.zip`. */
+  artifactPrefix: string;
   siteBucket: string;
   tablePrefix: string;
   tableSuffix: string;
@@ -106,13 +109,24 @@ export async function seedWorld(aws: AwsClients, names: WorldNames, endpoint: st
   );
   iam.destroy();
   const lambda = await aws.lambda();
+  const code = await tinyZip();
+  // The live code's artifact is where a deploy expects it, as after a first release. The
+  // tool needs it to roll back without an alias, and moto cannot serve GetFunction's
+  // Code.Location to fetch it from Lambda.
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: names.artifactBucket,
+      Key: `${names.artifactPrefix}${createHash("sha256").update(code).digest("hex")}.zip`,
+      Body: code,
+    }),
+  );
   const fn = await lambda.send(
     new CreateFunctionCommand({
       FunctionName: names.functionName,
       Runtime: "python3.11",
       Role: role.Role?.Arn as string,
       Handler: "lambda_handler.handler",
-      Code: { ZipFile: await tinyZip() },
+      Code: { ZipFile: code },
       MemorySize: 1024,
       Timeout: 30,
     }),
