@@ -147,14 +147,15 @@ describe("/deploy flows end to end over stdio", () => {
 
   it("backend to prod: preflight → confirmation → token → deployed → healthy", async () => {
     await commitAndPreflight("backend release", ["backend"]);
+    const artifactsBefore = await keys("vyaparai-lambda-deployments", "backend/");
     const first = await ok("deploy_lambda", { env: "prod" });
     expect(first.status).toBe("confirmation_required");
     expect(typeof first.confirmationToken).toBe("string");
-    // Safety: planning changed nothing.
+    // Safety: planning changed nothing: same live code, no new artifact, no lock, no record.
     expect(await liveCodeSha("prod")).toBe(world.prod?.initialCodeSha256);
-    expect(await keys("vyaparai-lambda-deployments", "backend/")).not.toContainEqual(
-      expect.stringMatching(/^backend\/[0-9a-f]{64}\.zip$/),
-    );
+    expect(await keys("vyaparai-lambda-deployments", "backend/")).toEqual(artifactsBefore);
+    expect(await keys("vyaparai-lambda-deployments", "locks/")).toEqual([]);
+    expect(await keys("vyaparai-lambda-deployments", "releases/prod/")).toEqual([]);
     const second = await ok("deploy_lambda", { env: "prod", confirmationToken: first.confirmationToken });
     expect(second.status).toBe("deployed");
     expect(await liveCodeSha("prod")).toBe(second.codeSha256);
