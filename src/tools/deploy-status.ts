@@ -1,6 +1,4 @@
 import { z } from "zod";
-import { readDeployStatus } from "../observe/status.js";
-import { LOCK_TTL_MINUTES } from "../safety/lock.js";
 import { defineTool } from "../server/tool-definition.js";
 import { envArg, READ_ONLY, summaryField } from "./common.js";
 
@@ -19,6 +17,9 @@ export const deployStatusTool = defineTool({
   },
   annotations: READ_ONLY,
   async handler(_args, ctx) {
+    // Lazy: these modules pull in AWS SDK clients, which tools/list must not pay for.
+    const { readDeployStatus } = await import("../observe/status.js");
+    const { LOCK_TTL_MINUTES } = await import("../safety/lock.js");
     const report = await readDeployStatus({
       lambda: await ctx.aws.lambda(),
       s3: await ctx.aws.s3(),

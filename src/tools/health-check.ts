@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { type EnvConfig, type HealthTarget, healthTargetSchema } from "../config/schema.js";
 import { DeployError } from "../errors.js";
-import { checkHealth } from "../observe/health.js";
 import { defineTool } from "../server/tool-definition.js";
 import { envArg, READ_ONLY, summaryField } from "./common.js";
 
@@ -46,6 +45,8 @@ export const healthCheckTool = defineTool({
   annotations: READ_ONLY,
   async handler(args, ctx) {
     const targets = selectTargets(ctx.env, args.targets);
+    // Lazy: the health module pulls in the Lambda client, which tools/list must not pay for.
+    const { checkHealth } = await import("../observe/health.js");
     const report = await checkHealth({
       targets,
       attempts: args.attempts,

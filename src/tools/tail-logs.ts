@@ -1,13 +1,6 @@
 import { z } from "zod";
 import { DeployError } from "../errors.js";
-import { resolveLogGroup } from "../observe/log-group.js";
-import {
-  followLogs,
-  type LogEventOut,
-  type LogQueryResult,
-  LogWindow,
-  scanLogEvents,
-} from "../observe/logs.js";
+import type { LogEventOut, LogQueryResult } from "../observe/logs.js";
 import { parseTimeRange } from "../observe/time-range.js";
 import type { ToolContext } from "../server/context.js";
 import { defineTool } from "../server/tool-definition.js";
@@ -81,6 +74,9 @@ export const tailLogsTool = defineTool({
         "followSeconds follows new events from now: omit until to follow.",
       );
     }
+    // Lazy: these modules pull in AWS SDK clients, which tools/list must not pay for.
+    const { followLogs, LogWindow, scanLogEvents } = await import("../observe/logs.js");
+    const { resolveLogGroup } = await import("../observe/log-group.js");
     const logs = await ctx.aws.logs();
     const logGroup = await resolveLogGroup(ctx.env, await ctx.aws.lambda());
     const window = new LogWindow({
