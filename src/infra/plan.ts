@@ -1,0 +1,78 @@
+import { rm } from "node:fs/promises";
+import type { ToolContext } from "../server/context.js";
+import { errorLines, heldStateLock, type StateLockInfo } from "./diagnostics.js";
+import { ensureInitialised } from "./init.js";
+import { analysePlan, type PlanAnalysis } from "./plan-analysis.js";
+import { newPlanPath, savePlan } from "./plan-store.js";
+import { runTerraform, type TerraformWorkspace } from "./runner.js";
+
+export type PlanOutcome =
+  | ({ status: "changes" | "no_changes"; planDigest: string; planFile: string | null } & PlanAnalysis)
+  | {
+      status: "error";
+      phase: "init" | "plan" | "show";
+      /** Untrusted terraform output: the lines that explain the failure. */
+      errors: string[];
+      outputTail: string;
+      lock: StateLockInfo | null;
+    };
+
+/** Bytes of raw output kept next to a failure (the errors[] lines are the digest of it). */
+const FAILURE_TAIL_CHARS = 4_000;
+
+/**
+ * init (when needed) → `plan -out -detailed-exitcode` → `show -json`. A plan with changes is
+ * kept under its SHA-256 for terraform_apply; a plan without changes is not kept (there is
+ * nothing to apply).
+ */
+export async function planInfrastructure(
+  ctx: Pick<ToolContext, "run" | "signal" | "progress" | "env" | "config" | "now">,
+  workspace: TerraformWorkspace,
+  targets: readonly string[] = [],
+): Promise<PlanOutcome> {
+  const init = await ensureInitialised(ctx, workspace);
+  if (init.ran && !init.ok) return failure("init", init.outputTail);
+
+  const terraform = ctx.env.terraform;
+  const written = await newPlanPath(workspace.dataDir, ctx.now());
+  const plan = await runTerraform(ctx, workspace, [
+    "plan",
+    "-input=false",
+    "-no-color",
+    `-out=${written}`,
+    "-detailed-exitcode",
+    `-lock-timeout=${terraform.lockTimeout}`,
+    ...Object.entries(terraform.vars).map(([key, value]) => `-var=${key}=${value}`),
+    ...targets.map((target) => `-target=${target}`),
+  ]).catch(async (error: unknown) => {
+    await rm(written, { force: true });
+    throw error;
+  });
+  if (plan.exitCode !== 0 && plan.exitCode !== 2) {
+    await rm(written, { force: true });
+    return failure("plan", plan.tail);
+  }
+
+  const show = await runTerraform(ctx, workspace, ["show", "-json", "-no-color", written]);
+  if (show.exitCode !== 0) {
+    await rm(written, { force: true });
+    return failure("show", show.tail);
+  }
+  const analysis = analysePlan(JSON.parse(show.stdout), ctx.config.statefulTypes);
+  if (plan.exitCode === 0) {
+    await rm(written, { force: true });
+    return { status: "no_changes", planDigest: "", planFile: null, ...analysis };
+  }
+  const saved = await savePlan(workspace.dataDir, written, ctx.now());
+  return { status: "changes", ...saved, ...analysis };
+}
+
+function failure(phase: "init" | "plan" | "show", output: string): PlanOutcome {
+  return {
+    status: "error",
+    phase,
+    errors: errorLines(output),
+    outputTail: output.slice(-FAILURE_TAIL_CHARS),
+    lock: heldStateLock(output),
+  };
+}

@@ -1,0 +1,72 @@
+import { CancelledError } from "../errors.js";
+import type { RunResult } from "../process/run.js";
+import type { ProgressReporter, ToolContext } from "../server/context.js";
+import type { TerraformBinary } from "./binary.js";
+
+/** Where and how terraform runs for one env. */
+export interface TerraformWorkspace {
+  binary: TerraformBinary;
+  /** Absolute path of the configuration (`<appRoot>/<terraform.dir>`). */
+  dir: string;
+  /**
+   * Absolute TF_DATA_DIR for this env. Safety: each env gets its own, so a prod plan can
+   * never run against the backend a dev init configured, and switching envs needs no
+   * `init -reconfigure` flip-flop in a shared `.terraform/`.
+   */
+  dataDir: string;
+}
+
+export interface TerraformRun extends RunResult {
+  /** The subcommand, for messages ("plan", "apply", …). */
+  subcommand: string;
+}
+
+const OUTPUT_TAIL_BYTES = 16_000;
+/** Long runs can print thousands of lines; progress only needs a heartbeat with the latest. */
+const PROGRESS_LINE_MAX = 200;
+
+/**
+ * Runs one terraform subcommand non-interactively in the workspace, streaming its output
+ * lines as progress. Cancellation sends SIGINT first so terraform stops gracefully and
+ * releases the state lock it holds (SIGKILL only follows if it does not exit).
+ */
+export async function runTerraform(
+  ctx: Pick<ToolContext, "run" | "signal" | "progress" | "env">,
+  workspace: TerraformWorkspace,
+  args: string[],
+  options: { timeoutMs?: number } = {},
+): Promise<TerraformRun> {
+  const [subcommand = "", ...rest] = args;
+  const argv = [workspace.binary.command, subcommand, ...rest];
+  const report = progressFor(ctx.progress, subcommand);
+  const result = await ctx.run(argv, {
+    cwd: workspace.dir,
+    signal: ctx.signal,
+    killSignal: "SIGINT",
+    tailBytes: OUTPUT_TAIL_BYTES,
+    onLine: report,
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    env: {
+      TF_IN_AUTOMATION: "1",
+      TF_INPUT: "0",
+      TF_DATA_DIR: workspace.dataDir,
+      // The env's profile reaches the S3 backend the same way it reaches our SDK clients,
+      // unless the person already chose one explicitly.
+      ...(ctx.env.profile && !process.env.AWS_PROFILE ? { AWS_PROFILE: ctx.env.profile } : {}),
+    },
+  });
+  if (result.cancelled) {
+    throw new CancelledError(
+      `terraform ${subcommand} was cancelled (sent SIGINT so it could release its state lock). Check the state with terraform_plan before retrying.`,
+    );
+  }
+  return { ...result, subcommand };
+}
+
+function progressFor(progress: ProgressReporter, subcommand: string): (line: string) => void {
+  return (line) => {
+    const text = line.trim();
+    if (!text) return;
+    progress(`terraform ${subcommand}: ${text.slice(0, PROGRESS_LINE_MAX)}`);
+  };
+}

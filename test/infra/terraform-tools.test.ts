@@ -1,0 +1,389 @@
+import { cpSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { RunOptions } from "../../src/process/run.js";
+import { runCommand } from "../../src/process/run.js";
+import type { Runtime } from "../../src/server/context.js";
+import { invokeTool } from "../../src/server/invoke.js";
+import { terraformApplyTool } from "../../src/tools/terraform-apply.js";
+import { terraformPlanTool } from "../../src/tools/terraform-plan.js";
+import { createBucket } from "../support/aws-fixtures.js";
+import { useMoto } from "../support/moto.js";
+import { testRuntime } from "../support/runtime.js";
+
+const moto = useMoto();
+const FIXTURES = join(import.meta.dirname, "../fixtures/terraform");
+const STATE_BUCKET = `tf-state-${process.pid}`;
+const ARTIFACT_BUCKET = `tf-artifacts-${process.pid}`;
+
+interface PlanOutput {
+  summary: string;
+  status: "no_changes" | "changes" | "error";
+  planDigest: string;
+  planFile?: string;
+  counts: { create: number; update: number; delete: number; replace: number };
+  changes: Array<{
+    address: string;
+    type: string;
+    actions: string[];
+    actionReason?: string;
+    dataLossRisk: boolean;
+  }>;
+  dataLossRisks: string[];
+  confirmationToken?: string;
+  expiresAt?: string;
+  errors?: string[];
+  phase?: string;
+  lock?: { id: string | null; who: string | null; operation: string | null };
+  terraformVersion: string;
+}
+
+interface ApplyOutput {
+  summary: string;
+  status: "confirmation_required" | "applied" | "failed";
+  applied?: PlanOutput["counts"];
+  releaseId?: string;
+  confirmationToken?: string;
+  stale?: boolean;
+  errors?: string[];
+  error?: { code: string; message: string };
+  dataLossRisks?: string[];
+}
+
+/** One app root holding a copy of a fixture configuration, with its own state key. */
+class InfraApp {
+  readonly appRoot = mkdtempSync(join(tmpdir(), "vyaparai-infra-"));
+  vars: Record<string, string> = {};
+  statefulTypes: string[] | undefined;
+  backendExtra: Record<string, string> = {};
+  run: ((command: string | string[], options: RunOptions) => ReturnType<typeof runCommand>) | undefined;
+
+  constructor(
+    fixture: string,
+    readonly stateKey: string,
+  ) {
+    cpSync(join(FIXTURES, fixture), join(this.appRoot, "infra"), { recursive: true });
+  }
+
+  backendConfig(): Record<string, string> {
+    return {
+      bucket: STATE_BUCKET,
+      key: this.stateKey,
+      region: "ap-south-1",
+      endpoints: `{s3="${moto.current.endpoint}"}`,
+      use_path_style: "true",
+      skip_credentials_validation: "true",
+      skip_requesting_account_id: "true",
+      skip_metadata_api_check: "true",
+      skip_region_validation: "true",
+      use_lockfile: "true",
+      ...this.backendExtra,
+    };
+  }
+
+  runtime(): Runtime {
+    const terraform = { dir: "infra", backendConfig: this.backendConfig(), lockTimeout: "1s" };
+    const env = (name: string, isProtected: boolean) => ({
+      protected: isProtected,
+      lambda: { artifactBucket: ARTIFACT_BUCKET },
+      terraform: { ...terraform, vars: { env: name, ...this.vars } },
+    });
+    return testRuntime({
+      moto: moto.current,
+      appRoot: this.appRoot,
+      // One secret for every runtime of the app: a token from plan's runtime verifies in apply's.
+      secret: "infra-test-secret",
+      config: {
+        environments: { dev: env("dev", false), prod: env("prod", true) },
+        ...(this.statefulTypes ? { statefulTypes: this.statefulTypes } : {}),
+      },
+      ...(this.run ? { run: this.run } : {}),
+    });
+  }
+
+  async plan(env = "dev", extra: Record<string, unknown> = {}): Promise<PlanOutput> {
+    const runtime = this.runtime();
+    try {
+      const result = await invokeTool(terraformPlanTool, { env, ...extra }, runtime);
+      expect(result.isError, result.text).toBe(false);
+      return result.structured as unknown as PlanOutput;
+    } finally {
+      runtime.close();
+    }
+  }
+
+  async apply(args: Record<string, unknown>, hooks: Parameters<typeof invokeTool>[3] = {}) {
+    const runtime = this.runtime();
+    try {
+      const result = await invokeTool(terraformApplyTool, { env: "dev", ...args }, runtime, hooks);
+      return { isError: result.isError, text: result.text, out: result.structured as unknown as ApplyOutput };
+    } finally {
+      runtime.close();
+    }
+  }
+
+  async state(): Promise<{
+    serial: number;
+    resources: Array<{ type: string; name: string; instances: unknown[] }>;
+  } | null> {
+    const s3 = await moto.current.clients().s3();
+    try {
+      const object = await s3.send(new GetObjectCommand({ Bucket: STATE_BUCKET, Key: this.stateKey }));
+      return JSON.parse(await (object.Body?.transformToString() ?? "null"));
+    } catch (error) {
+      if ((error as { name?: string }).name === "NoSuchKey") return null;
+      throw error;
+    }
+  }
+}
+
+async function releaseRecord(env: string, releaseId: string): Promise<Record<string, unknown>> {
+  const s3 = await moto.current.clients().s3();
+  const object = await s3.send(
+    new GetObjectCommand({ Bucket: ARTIFACT_BUCKET, Key: `releases/${env}/infra/${releaseId}.json` }),
+  );
+  return JSON.parse(await (object.Body?.transformToString() ?? "{}"));
+}
+
+const ALL_CREATED = ["terraform_data.api", "terraform_data.cache", "terraform_data.orders_table"];
+
+describe("terraform_plan and terraform_apply with real terraform on an S3 backend in moto", () => {
+  beforeAll(async () => {
+    const s3 = await moto.current.clients().s3();
+    await createBucket(s3, STATE_BUCKET);
+    await createBucket(s3, ARTIFACT_BUCKET);
+  });
+
+  it("plans creates, applies them into the S3 state, then plans no changes, then a replace", async () => {
+    const app = new InfraApp("basic", "lifecycle/terraform.tfstate");
+    const first = await app.plan();
+    expect(first.status).toBe("changes");
+    expect(first.terraformVersion).toMatch(/^(terraform|tofu) \d+\.\d+/);
+    expect(first.counts).toEqual({ create: 3, update: 0, delete: 0, replace: 0 });
+    expect(first.changes.map((c) => [c.address, c.actions])).toEqual(ALL_CREATED.map((a) => [a, ["create"]]));
+    expect(first.changes.every((c) => c.type === "terraform_data" && !c.dataLossRisk)).toBe(true);
+    expect(first.planDigest).toMatch(/^[0-9a-f]{64}$/);
+    expect(first.confirmationToken).toBeUndefined();
+    expect(first.planFile && existsSync(first.planFile)).toBe(true);
+    expect(await app.state()).toBeNull();
+
+    const applied = await app.apply({ planDigest: first.planDigest });
+    expect(applied.isError, applied.text).toBe(false);
+    expect(applied.out.status).toBe("applied");
+    expect(applied.out.applied).toEqual({ create: 3, update: 0, delete: 0, replace: 0 });
+    const state = await app.state();
+    expect(state?.resources.map((r) => `${r.type}.${r.name}`).sort()).toEqual(ALL_CREATED);
+    expect(existsSync(first.planFile as string)).toBe(false);
+    const record = await releaseRecord("dev", applied.out.releaseId as string);
+    expect(record).toMatchObject({ component: "infra", tool: "terraform_apply", status: "succeeded" });
+    expect(record.planDigest).toBe(first.planDigest);
+
+    const second = await app.plan();
+    expect(second.status).toBe("no_changes");
+    expect(second.counts).toEqual({ create: 0, update: 0, delete: 0, replace: 0 });
+    expect(second.changes).toEqual([]);
+
+    app.vars = { orders_generation: "2", cache_generation: "2", api_memory: "2048" };
+    const third = await app.plan();
+    expect(third.status).toBe("changes");
+    expect(third.counts).toEqual({ create: 0, update: 1, delete: 0, replace: 2 });
+    expect(third.changes).toEqual([
+      { address: "terraform_data.api", type: "terraform_data", actions: ["update"], dataLossRisk: false },
+      {
+        address: "terraform_data.cache",
+        type: "terraform_data",
+        actions: ["create", "delete"],
+        actionReason: "replace_because_cannot_update",
+        dataLossRisk: false,
+      },
+      {
+        address: "terraform_data.orders_table",
+        type: "terraform_data",
+        actions: ["delete", "create"],
+        actionReason: "replace_because_cannot_update",
+        dataLossRisk: false,
+      },
+    ]);
+  });
+
+  it("flags replacing a stateful type and refuses to apply it without allowDataLoss", async () => {
+    const app = new InfraApp("basic", "dataloss/terraform.tfstate");
+    app.statefulTypes = ["terraform_data"];
+    const created = await app.plan();
+    // Creating a stateful resource loses nothing.
+    expect(created.dataLossRisks).toEqual([]);
+    expect((await app.apply({ planDigest: created.planDigest })).out.status).toBe("applied");
+    const before = await app.state();
+
+    app.vars = { orders_generation: "2" };
+    const replace = await app.plan();
+    expect(replace.changes).toEqual([
+      {
+        address: "terraform_data.orders_table",
+        type: "terraform_data",
+        actions: ["delete", "create"],
+        actionReason: "replace_because_cannot_update",
+        dataLossRisk: true,
+      },
+    ]);
+    expect(replace.dataLossRisks).toEqual(["terraform_data.orders_table"]);
+    expect(replace.summary).toMatch(/DATA-LOSS RISK: terraform_data\.orders_table/);
+
+    const refused = await app.apply({ planDigest: replace.planDigest });
+    expect(refused.isError).toBe(true);
+    expect(refused.out.error?.code).toBe("REFUSED");
+    expect(refused.text).toMatch(/terraform_data\.orders_table/);
+    expect(refused.text).toMatch(/allowDataLoss: true/);
+    expect(await app.state()).toEqual(before);
+
+    const allowed = await app.apply({ planDigest: replace.planDigest, allowDataLoss: true });
+    expect(allowed.out.status, allowed.text).toBe("applied");
+    expect(allowed.out.applied).toEqual({ create: 0, update: 0, delete: 0, replace: 1 });
+    const after = await app.state();
+    expect(after?.serial).toBeGreaterThan(before?.serial ?? 0);
+    const orders = (s: typeof after) =>
+      JSON.stringify(s?.resources.find((r) => r.name === "orders_table")?.instances);
+    expect(orders(after)).not.toBe(orders(before));
+  });
+
+  it("refuses a digest that names no saved plan, and a plan file changed after review", async () => {
+    const app = new InfraApp("basic", "digest/terraform.tfstate");
+    const unknown = await app.apply({ planDigest: "a".repeat(64) });
+    expect(unknown.isError).toBe(true);
+    expect(unknown.out.error?.code).toBe("REFUSED");
+    expect(unknown.text).toMatch(/run terraform_plan first/);
+
+    const plan = await app.plan();
+    writeFileSync(plan.planFile as string, "tampered");
+    const tampered = await app.apply({ planDigest: plan.planDigest });
+    expect(tampered.isError).toBe(true);
+    expect(tampered.text).toMatch(/no longer matches that digest/);
+    expect(await app.state()).toBeNull();
+  });
+
+  it("reports a held state lock with the holder terraform printed", async () => {
+    const app = new InfraApp("basic", "locked/terraform.tfstate");
+    const s3 = await moto.current.clients().s3();
+    const lockKey = `${app.stateKey}.tflock`;
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: STATE_BUCKET,
+        Key: lockKey,
+        Body: JSON.stringify({
+          ID: "0b7a3c1e-1111-2222-3333-444455556666",
+          Operation: "OperationTypeApply",
+          Info: "",
+          Who: "alice@build-agent",
+          Version: "1.11.4",
+          Created: "2026-11-25T10:00:00Z",
+          Path: `${STATE_BUCKET}/${app.stateKey}`,
+        }),
+      }),
+    );
+    try {
+      const plan = await app.plan();
+      expect(plan.status).toBe("error");
+      expect(plan.phase).toBe("plan");
+      expect(plan.lock).toMatchObject({
+        id: "0b7a3c1e-1111-2222-3333-444455556666",
+        who: "alice@build-agent",
+        operation: "OperationTypeApply",
+      });
+      expect(plan.errors?.[0]).toBe("Error: Error acquiring the state lock");
+      expect(plan.summary).toMatch(/state lock is held by another run/);
+      expect(plan.summary).not.toMatch(/alice/);
+    } finally {
+      await s3.send(new DeleteObjectCommand({ Bucket: STATE_BUCKET, Key: lockKey }));
+    }
+    expect((await app.plan()).status).toBe("changes");
+  });
+
+  it("reports a saved plan made stale by a later apply, and discards it", async () => {
+    const app = new InfraApp("basic", "stale/terraform.tfstate");
+    const older = await app.plan();
+    const newer = await app.plan();
+    expect(newer.planDigest).not.toBe(older.planDigest);
+    expect((await app.apply({ planDigest: newer.planDigest })).out.status).toBe("applied");
+    const serial = (await app.state())?.serial;
+
+    const stale = await app.apply({ planDigest: older.planDigest });
+    expect(stale.isError).toBe(false);
+    expect(stale.out.status).toBe("failed");
+    expect(stale.out.stale).toBe(true);
+    expect(stale.out.summary).toMatch(/stale/);
+    expect(stale.out.errors?.join("\n")).toMatch(/Saved plan is stale/);
+    expect((await app.state())?.serial).toBe(serial);
+    expect(existsSync(older.planFile as string)).toBe(false);
+    const record = await releaseRecord("dev", stale.out.releaseId as string);
+    expect(record.status).toBe("failed");
+  });
+
+  it("on a protected env, plan issues a token and apply without it changes nothing", async () => {
+    const app = new InfraApp("basic", "protected/terraform.tfstate");
+    const plan = await app.plan("prod");
+    expect(plan.status).toBe("changes");
+    expect(plan.confirmationToken).toEqual(expect.any(String));
+    expect(Date.parse(plan.expiresAt as string)).toBeGreaterThan(Date.now());
+
+    const unconfirmed = await app.apply({ env: "prod", planDigest: plan.planDigest });
+    expect(unconfirmed.isError, unconfirmed.text).toBe(false);
+    expect(unconfirmed.out.status).toBe("confirmation_required");
+    expect(unconfirmed.out.confirmationToken).toEqual(expect.any(String));
+    expect(await app.state()).toBeNull();
+
+    const confirmed = await app.apply({
+      env: "prod",
+      planDigest: plan.planDigest,
+      confirmationToken: plan.confirmationToken,
+    });
+    expect(confirmed.out.status, confirmed.text).toBe("applied");
+    expect((await app.state())?.resources).toHaveLength(3);
+  });
+
+  it("runs init once, and again only when the backend config changes", async () => {
+    const app = new InfraApp("basic", "init/terraform.tfstate");
+    const subcommands: string[] = [];
+    app.run = (command, options) => {
+      if (Array.isArray(command) && command[1] !== "version") subcommands.push(command[1] as string);
+      return runCommand(command, options);
+    };
+    await app.plan();
+    await app.plan();
+    expect(subcommands).toEqual(["init", "plan", "show", "plan", "show"]);
+    subcommands.length = 0;
+    app.backendExtra = { key: "init/moved.tfstate" };
+    await app.plan();
+    expect(subcommands).toEqual(["init", "plan", "show"]);
+  });
+
+  it("cancelling an apply interrupts terraform, which releases its state lock", async () => {
+    const app = new InfraApp("slow", "cancel/terraform.tfstate");
+    const plan = await app.plan();
+    const controller = new AbortController();
+    const cancelled = await app.apply(
+      { planDigest: plan.planDigest },
+      {
+        signal: controller.signal,
+        progress: (message) => {
+          if (/Provisioning with 'local-exec'/.test(message)) controller.abort();
+        },
+      },
+    );
+    expect(cancelled.isError).toBe(true);
+    expect(cancelled.out.error?.code).toBe("CANCELLED");
+    const s3 = await moto.current.clients().s3();
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: STATE_BUCKET, Prefix: "cancel/" }));
+    const keys = (listed.Contents ?? []).map((o) => o.Key);
+    expect(keys).not.toContain(`${app.stateKey}.tflock`);
+    // The lock really is free: the next plan acquires it.
+    const next = await app.plan();
+    expect(next.status, next.errors?.join("\n")).toBe("changes");
+  });
+});
