@@ -8,6 +8,7 @@ import {
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import type { RunOptions } from "../../src/process/run.js";
 import { runCommand } from "../../src/process/run.js";
 import type { Runtime } from "../../src/server/context.js";
@@ -63,6 +64,7 @@ class InfraApp {
   vars: Record<string, string> = {};
   statefulTypes: string[] | undefined;
   backendExtra: Record<string, string> = {};
+  binary: "terraform" | "tofu" | undefined;
   run: ((command: string | string[], options: RunOptions) => ReturnType<typeof runCommand>) | undefined;
 
   constructor(
@@ -89,7 +91,12 @@ class InfraApp {
   }
 
   runtime(): Runtime {
-    const terraform = { dir: "infra", backendConfig: this.backendConfig(), lockTimeout: "1s" };
+    const terraform = {
+      dir: "infra",
+      backendConfig: this.backendConfig(),
+      lockTimeout: "1s",
+      ...(this.binary ? { binary: this.binary } : {}),
+    };
     const env = (name: string, isProtected: boolean) => ({
       protected: isProtected,
       lambda: { artifactBucket: ARTIFACT_BUCKET },
@@ -113,6 +120,8 @@ class InfraApp {
     try {
       const result = await invokeTool(terraformPlanTool, { env, ...extra }, runtime);
       expect(result.isError, result.text).toBe(false);
+      // What the MCP server checks before answering: the output matches the declared schema.
+      z.object(terraformPlanTool.outputSchema).strict().parse(result.structured);
       return result.structured as unknown as PlanOutput;
     } finally {
       runtime.close();
@@ -123,6 +132,7 @@ class InfraApp {
     const runtime = this.runtime();
     try {
       const result = await invokeTool(terraformApplyTool, { env: "dev", ...args }, runtime, hooks);
+      if (!result.isError) z.object(terraformApplyTool.outputSchema).strict().parse(result.structured);
       return { isError: result.isError, text: result.text, out: result.structured as unknown as ApplyOutput };
     } finally {
       runtime.close();
@@ -308,6 +318,8 @@ describe("terraform_plan and terraform_apply with real terraform on an S3 backen
   it("reports a saved plan made stale by a later apply, and discards it", async () => {
     const app = new InfraApp("basic", "stale/terraform.tfstate");
     const older = await app.plan();
+    // A different configuration, so the two plan files differ whatever the clock says.
+    app.vars = { api_memory: "2048" };
     const newer = await app.plan();
     expect(newer.planDigest).not.toBe(older.planDigest);
     expect((await app.apply({ planDigest: newer.planDigest })).out.status).toBe("applied");
@@ -345,6 +357,37 @@ describe("terraform_plan and terraform_apply with real terraform on an S3 backen
     });
     expect(confirmed.out.status, confirmed.text).toBe("applied");
     expect((await app.state())?.resources).toHaveLength(3);
+  });
+
+  it("returns a configuration error with terraform's error lines, and changes nothing", async () => {
+    const app = new InfraApp("basic", "broken/terraform.tfstate");
+    writeFileSync(
+      join(app.appRoot, "infra", "broken.tf"),
+      'resource "terraform_data" "x" {\n  bogus = 1\n}\n',
+    );
+    const plan = await app.plan();
+    expect(plan.status).toBe("error");
+    expect(plan.planDigest).toBe("");
+    expect(plan.lock).toBeUndefined();
+    expect(plan.errors?.[0]).toMatch(/^Error: Unsupported argument/);
+    expect(plan.errors?.join("\n")).toMatch(/broken\.tf line 2/);
+    expect(plan.summary).toMatch(/failed \(see errors\)/);
+    expect(await app.state()).toBeNull();
+  });
+
+  it("names the missing binary and how to install it when terraform.binary forces one", async () => {
+    const app = new InfraApp("basic", "binary/terraform.tfstate");
+    app.binary = "tofu";
+    app.run = (command, options) =>
+      Array.isArray(command) && command[0] === "tofu"
+        ? runCommand(["/nonexistent/tofu", ...command.slice(1)], options)
+        : runCommand(command, options);
+    const runtime = app.runtime();
+    const result = await invokeTool(terraformPlanTool, { env: "dev" }, runtime);
+    runtime.close();
+    expect(result.isError).toBe(true);
+    expect(result.text).toMatch(/Could not run tofu \(forced by terraform\.binary\): not found on PATH/);
+    expect(result.text).toMatch(/opentofu\.org/);
   });
 
   it("runs init once, and again only when the backend config changes", async () => {
