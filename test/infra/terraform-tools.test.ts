@@ -271,6 +271,11 @@ describe("terraform_plan and terraform_apply with real terraform on an S3 backen
     expect(unknown.text).toMatch(/run terraform_plan first/);
 
     const plan = await app.plan();
+    // Plans are kept per env: a dev plan can never be applied to prod.
+    const otherEnv = await app.apply({ env: "prod", planDigest: plan.planDigest });
+    expect(otherEnv.isError).toBe(true);
+    expect(otherEnv.text).toMatch(/run terraform_plan first/);
+
     writeFileSync(plan.planFile as string, "tampered");
     const tampered = await app.apply({ planDigest: plan.planDigest });
     expect(tampered.isError).toBe(true);
