@@ -81,7 +81,12 @@ export async function loadReleaseRecord(
   return loadByKey(s3, bucket, releaseRecordKey(env, component, releaseId));
 }
 
-async function loadByKey(s3: S3Client, bucket: string, key: string): Promise<ReleaseRecord | null> {
+async function loadByKey(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  options: { skipCorrupt?: boolean } = {},
+): Promise<ReleaseRecord | null> {
   let text: string;
   try {
     const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -90,19 +95,21 @@ async function loadByKey(s3: S3Client, bucket: string, key: string): Promise<Rel
     if (isAwsErrorNamed(error, "NoSuchKey", "NotFound")) return null;
     throw mapAwsError(error, "s3:GetObject", `s3://${bucket}/${key}`);
   }
-  return parseReleaseRecord(text, `s3://${bucket}/${key}`);
+  const parsed = parseReleaseRecord(text);
+  if ("record" in parsed) return parsed.record;
+  if (options.skipCorrupt) return null;
+  throw new DeployError(
+    "AWS_ERROR",
+    `Release record s3://${bucket}/${key} ${parsed.problem}; inspect or delete that object.`,
+  );
 }
 
-function parseReleaseRecord(text: string, where: string): ReleaseRecord {
+function parseReleaseRecord(text: string): { record: ReleaseRecord } | { problem: string } {
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (error) {
-    throw new DeployError(
-      "AWS_ERROR",
-      `Release record ${where} is not valid JSON; inspect or delete that object.`,
-      { cause: error },
-    );
+  } catch {
+    return { problem: "is not valid JSON" };
   }
   const record = value as Partial<ReleaseRecord> | null;
   if (
@@ -112,18 +119,9 @@ function parseReleaseRecord(text: string, where: string): ReleaseRecord {
     typeof record.status !== "string" ||
     typeof record.startedAt !== "string"
   ) {
-    throw new DeployError(
-      "AWS_ERROR",
-      `Release record ${where} lacks releaseId/status/startedAt; inspect or delete that object.`,
-    );
+    return { problem: "lacks releaseId/status/startedAt" };
   }
-  return {
-    artifacts: {},
-    before: {},
-    after: {},
-    timings: {},
-    ...record,
-  } as ReleaseRecord;
+  return { record: { artifacts: {}, before: {}, after: {}, timings: {}, ...record } as ReleaseRecord };
 }
 
 /** The newest records of one env and component, newest first (at most `limit`, default 20). */
@@ -161,7 +159,11 @@ export async function listReleaseRecords(
     if (!token) break;
   }
   const newest = ids.sort().reverse().slice(0, limit);
-  const records = await Promise.all(newest.map((id) => loadByKey(s3, bucket, `${prefix}${id}.json`)));
+  // One corrupt object must not blind deploy_status and rollback to every other release;
+  // loadReleaseRecord still reports it when asked for by id.
+  const records = await Promise.all(
+    newest.map((id) => loadByKey(s3, bucket, `${prefix}${id}.json`, { skipCorrupt: true })),
+  );
   return records
     .filter((record): record is ReleaseRecord => record !== null)
     .sort((a, b) => compareNewestFirst(a, b));

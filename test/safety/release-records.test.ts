@@ -116,4 +116,25 @@ describe("release records in S3 (moto)", () => {
     expect(newestThree.map((r) => r.releaseId)).toEqual(ids.slice(-3).reverse());
     expect(await listReleaseRecords(s3, BUCKET, "staging", "infra")).toEqual([]);
   });
+
+  it("a corrupt record is left out of a listing instead of failing it", async () => {
+    const s3 = await moto.current.clients().s3();
+    await writeReleaseRecord(s3, BUCKET, {
+      ...record("20261101T000000Z-000001", "2026-11-01T00:00:00.000Z"),
+      env: "qa",
+    });
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: "releases/qa/lambda/20261102T000000Z-000002.json",
+        Body: "[]",
+      }),
+    );
+    expect((await listReleaseRecords(s3, BUCKET, "qa", "lambda")).map((r) => r.releaseId)).toEqual([
+      "20261101T000000Z-000001",
+    ]);
+    await expect(loadReleaseRecord(s3, BUCKET, "qa", "lambda", "20261102T000000Z-000002")).rejects.toThrow(
+      /lacks releaseId\/status\/startedAt/,
+    );
+  });
 });
