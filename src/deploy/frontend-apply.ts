@@ -126,7 +126,6 @@ export async function applyFrontendRelease(
   }
 
   await onSwitched();
-  await release.update({ timings: result.timings });
 
   // After the switch nothing can make the site worse, so a failure below is reported, not fatal.
   for (const [bucket, objects] of input.deletions) {

@@ -53,9 +53,7 @@ export async function listBucket(
   do {
     throwIfAborted(signal);
     try {
-      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }), {
-        abortSignal: signal,
-      });
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
       for (const item of page.Contents ?? []) {
         if (!item.Key) continue;
         objects.push({

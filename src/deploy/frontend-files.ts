@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { glob } from "tinyglobby";
 import { DeployError } from "../errors.js";
@@ -17,8 +17,20 @@ export interface LocalFile {
   sha256: string;
 }
 
-/** Both digests in one streaming pass, so a large file is never held in memory. */
+/** Files up to this size are read in one call: a stream per small file costs more than the hashing. */
+const WHOLE_READ_LIMIT = 4 * 1024 * 1024;
+
+/** Both digests in one pass; a large file is streamed, never held in memory. */
 export async function hashFile(path: string): Promise<{ md5: string; sha256: string; size: number }> {
+  const info = await stat(path);
+  if (info.size <= WHOLE_READ_LIMIT) {
+    const bytes = await readFile(path);
+    return {
+      md5: createHash("md5").update(bytes).digest("hex"),
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      size: bytes.length,
+    };
+  }
   const md5 = createHash("md5");
   const sha256 = createHash("sha256");
   let size = 0;
