@@ -32,7 +32,14 @@ let siteCounter = 0;
 /** A dev env with its own site bucket, artifact bucket and CloudFront distribution on moto. */
 export async function createSite(
   moto: Moto,
-  options: { env?: string; buildCommand?: string | null; config?: Record<string, unknown> } = {},
+  options: {
+    env?: string;
+    buildCommand?: string | null;
+    config?: Record<string, unknown>;
+    /** Extra site buckets after the primary one. */
+    extraBuckets?: number;
+    url?: string;
+  } = {},
 ): Promise<Site> {
   const envName = options.env ?? "dev";
   const name = `fe${++siteCounter}`;
@@ -42,6 +49,8 @@ export async function createSite(
   const artifactBucket = `artifacts-${name}`;
   await createBucket(s3, bucket);
   await createBucket(s3, artifactBucket);
+  const extraBuckets = Array.from({ length: options.extraBuckets ?? 0 }, (_, i) => `site-${name}-extra${i}`);
+  for (const extra of extraBuckets) await createBucket(s3, extra);
   const cloudFront = await clients.cloudFront();
   const distribution = await cloudFront.send(
     new CreateDistributionCommand({
@@ -78,7 +87,11 @@ export async function createSite(
       environments: {
         [envName]: {
           lambda: { functionName: `fn-${name}`, artifactBucket },
-          frontend: { buckets: [bucket], distributionId: distribution.Distribution?.Id },
+          frontend: {
+            buckets: [bucket, ...extraBuckets],
+            distributionId: distribution.Distribution?.Id,
+            url: options.url ?? null,
+          },
         },
       },
       frontend: { buildCommand: options.buildCommand ?? null },
