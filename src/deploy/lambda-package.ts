@@ -1,30 +1,38 @@
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { lstat, mkdir, readFile, realpath, stat } from "node:fs/promises";
+import { lstat, mkdir, readFile, realpath, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
-import { PassThrough, Transform, type TransformCallback } from "node:stream";
+import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import zlib from "node:zlib";
 import pLimit from "p-limit";
 import { glob } from "tinyglobby";
-import yazl from "yazl";
 import type { BackendConfig } from "../config/schema.js";
 import { DeployError, throwIfAborted } from "../errors.js";
+import {
+  type CompressedEntry,
+  compressEntry,
+  DEFAULT_DEFLATE_LEVEL,
+  type EntryHeader,
+  METHOD_DEFLATED,
+  METHOD_STORED,
+  nativeCrc32,
+  type ZipResult,
+  ZipWriter,
+} from "./zip-writer.js";
 
 /** Lambda's limit on a function's unzipped code size: 250 MB (262,144,000 bytes). */
 export const LAMBDA_MAX_UNZIPPED_BYTES = 262_144_000;
 
-/*
- * Fixed entry timestamp. The DOS date fields are written from local time, so a local-time
- * date encodes the same bytes in every timezone; the extended (UTC) timestamp field is
- * turned off for the same reason.
- */
-const FIXED_MTIME = new Date(1980, 0, 1, 0, 0, 0);
 const REGULAR_FILE = 0o100000;
 const MODE_PLAIN = REGULAR_FILE | 0o644;
 const MODE_EXECUTABLE = REGULAR_FILE | 0o755;
-const SMALL_FILE_BYTES = 1024 * 1024;
-const BATCH_FILES = 64;
-const BATCH_BYTES = 8 * 1024 * 1024;
+/** Above this, a file is streamed rather than read whole. */
+const LARGE_FILE_BYTES = 8 * 1024 * 1024;
+/** Content read ahead of the writer (compressed copies come on top, and are smaller). */
+const WINDOW_BYTES = 32 * 1024 * 1024;
+/** Files read ahead of the writer: enough to keep the thread pool busy on small files. */
+const WINDOW_ENTRIES = 128;
 
 export interface PackageEntry {
   /** Path inside the zip (posix separators). */
@@ -66,9 +74,10 @@ interface SourceFile {
 
 /**
  * Builds the backend's Lambda zip deterministically: the same tree gives a byte-identical
- * zip whatever the files' mtimes, owners or the machine's timezone. Files are streamed into
- * the zip one at a time and the zip is hashed while it is written, so memory stays flat
- * whatever the package size.
+ * zip whatever the files' mtimes, owners or the machine's timezone (every entry carries the
+ * fixed DOS timestamp 1980-01-01 00:00 and no extended-time field; see zip-writer.ts).
+ * Entries are compressed in parallel a bounded window ahead of the writer and the zip is
+ * hashed while it is written, so memory stays bounded whatever the package size.
  */
 export async function buildLambdaPackage(options: BuildLambdaPackageOptions): Promise<LambdaPackage> {
   const { backend, signal } = options;
@@ -86,48 +95,28 @@ export async function buildLambdaPackage(options: BuildLambdaPackageOptions): Pr
   options.onProgress?.(`Packaging ${files.length} files (${formatBytes(unzippedBytes)} unzipped)`);
 
   await mkdir(dirname(options.outFile), { recursive: true });
-  const zip = new yazl.ZipFile();
   const entries: PackageEntry[] = files.map((f) => ({ name: f.name, sha256: "", size: f.size }));
-  const zipHash = createHash("sha256");
-  let bytes = 0;
-  const counting = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      zipHash.update(chunk);
-      bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  // yazl reports read failures as "error" events on the ZipFile, not on its output stream.
-  const zipFailed = new Promise<never>((_, reject) => zip.on("error", reject));
-  // The writer runs while entries are still being added: adding waits on its progress.
-  const written = pipeline(
-    zip.outputStream,
-    counting,
-    createWriteStream(options.outFile),
-    signal ? { signal } : {},
-  );
-  const added = addEntries(zip, files, entries, signal).then(
-    () => zip.end(),
-    (error: unknown) => {
-      (zip.outputStream as PassThrough).destroy(error as Error);
-      throw error;
-    },
-  );
+  const writer = await ZipWriter.create(options.outFile);
+  let result: ZipResult;
   try {
-    await Promise.race([Promise.all([written, added]), zipFailed]);
+    await writeEntries(writer, files, entries, options.outFile, signal);
+    throwIfAborted(signal);
+    result = await writer.finish();
   } catch (error) {
+    // A partial zip is never left where a later step could mistake it for a package.
+    await writer.abandon();
+    await rm(options.outFile, { force: true });
     if (signal?.aborted) throw new DeployError("CANCELLED", "Packaging was cancelled; nothing was uploaded.");
     if (error instanceof DeployError) throw error;
     throw new DeployError("TOOL_FAILED", `Writing the Lambda package failed: ${(error as Error).message}`, {
       cause: error,
     });
   }
-  const digest = zipHash.digest();
   return {
     path: options.outFile,
-    sha256Hex: digest.toString("hex"),
-    codeSha256: digest.toString("base64"),
-    bytes,
+    sha256Hex: result.sha256.toString("hex"),
+    codeSha256: result.sha256.toString("base64"),
+    bytes: result.bytes,
     unzippedBytes,
     entries,
   };
@@ -286,117 +275,141 @@ export function formatBytes(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
-interface Batch {
-  start: number;
-  end: number;
-  /** A large file alone, streamed from disk. */
-  streamed: boolean;
+/**
+ * Writes every entry in sorted order. Small files are read, hashed and deflated ahead of the
+ * writer in a bounded window (at most WINDOW_BYTES of content and WINDOW_ENTRIES files in
+ * flight): zlib's async deflate runs on libuv's thread pool, so while the main thread writes
+ * entry i, entries i+1.. are compressing on the other cores. Large files stay out of the
+ * window and are streamed when the writer reaches them, so memory stays bounded whatever the
+ * package holds.
+ */
+async function writeEntries(
+  writer: ZipWriter,
+  files: SourceFile[],
+  entries: PackageEntry[],
+  outFile: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const prepared: Array<Promise<PreparedEntry> | undefined> = new Array(files.length);
+  const windowCost = (file: SourceFile) => (isLarge(file) ? 0 : file.size);
+  let started = 0;
+  let windowBytes = 0;
+  for (let index = 0; index < files.length; index++) {
+    throwIfAborted(signal);
+    while (
+      started < files.length &&
+      (started === index ||
+        (started - index < WINDOW_ENTRIES &&
+          windowBytes + windowCost(files[started] as SourceFile) <= WINDOW_BYTES))
+    ) {
+      const file = files[started] as SourceFile;
+      if (!isLarge(file)) {
+        const task = prepareSmallFile(file);
+        // Failures surface when the writer awaits this entry; until then, no unhandled rejection.
+        task.catch(() => undefined);
+        prepared[started] = task;
+      }
+      windowBytes += windowCost(file);
+      started++;
+    }
+    const file = files[index] as SourceFile;
+    const entry = entries[index] as PackageEntry;
+    const task = prepared[index];
+    if (task) {
+      prepared[index] = undefined;
+      const ready = await task;
+      entry.sha256 = ready.sha256;
+      await writer.addEntry(
+        headerFor(file, ready.compressed, ready.compressed.data.length),
+        ready.compressed.data,
+      );
+    } else {
+      await writeLargeFile(writer, file, entry, `${outFile}.${index}.deflate.tmp`);
+    }
+    windowBytes -= windowCost(file);
+  }
 }
 
-/** Consecutive small files grouped up to BATCH_FILES / BATCH_BYTES; each large file alone. */
-function planBatches(files: SourceFile[]): Batch[] {
-  const batches: Batch[] = [];
-  let current: Batch | null = null;
-  let currentBytes = 0;
-  files.forEach((file, index) => {
-    if (file.size > SMALL_FILE_BYTES) {
-      current = null;
-      batches.push({ start: index, end: index + 1, streamed: true });
-      return;
-    }
-    if (!current || current.end - current.start >= BATCH_FILES || currentBytes + file.size > BATCH_BYTES) {
-      current = { start: index, end: index, streamed: false };
-      currentBytes = 0;
-      batches.push(current);
-    }
-    current.end = index + 1;
-    currentBytes += file.size;
-  });
-  return batches;
+interface PreparedEntry {
+  sha256: string;
+  compressed: CompressedEntry;
+}
+
+function isLarge(file: SourceFile): boolean {
+  return file.size > LARGE_FILE_BYTES;
+}
+
+async function prepareSmallFile(file: SourceFile): Promise<PreparedEntry> {
+  const content = await readFile(file.source);
+  assertUnchanged(file, content.length);
+  const sha256 = createHash("sha256").update(content).digest("hex");
+  return { sha256, compressed: await compressEntry(content) };
 }
 
 /**
- * Adds every file to the zip in order. Small files are read a batch at a time and given to
- * yazl as buffers, so their deflates run in parallel on libuv's pool instead of one stream
- * after another (thousands of small Python files would otherwise wait on each other); large
- * files are streamed. Each batch opens with a lazily read entry whose callback fires only
- * when yazl reaches it, i.e. when everything before it is written: the next batch waits for
- * that, so at most two batches are in memory whatever the package size.
+ * A large file is read once: hashed, CRC'd and deflated as a stream into a temp file next to
+ * the package, then copied in behind its header (the header needs the compressed size first,
+ * and data descriptors are what some readers handle worst). Stored as is when deflate does
+ * not shrink it.
  */
-async function addEntries(
-  zip: yazl.ZipFile,
-  files: SourceFile[],
-  entries: PackageEntry[],
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  let previousReached: Promise<void> = Promise.resolve();
-  for (const batch of planBatches(files)) {
-    await previousReached;
-    throwIfAborted(signal);
-    let markReached: () => void = () => {};
-    const reached = new Promise<void>((resolve) => {
-      markReached = resolve;
-    });
-    if (batch.streamed) {
-      const file = files[batch.start] as SourceFile;
-      const entry = entries[batch.start] as PackageEntry;
-      zip.addReadStreamLazy(file.name, { ...entryOptions(file), size: file.size }, (callback) => {
-        markReached();
-        const hashing = new HashingPassThrough((hex) => {
-          entry.sha256 = hex;
-        });
-        const input = createReadStream(file.source);
-        input.on("error", (error) => hashing.destroy(error));
-        callback(null, input.pipe(hashing));
-      });
-    } else {
-      const slice = files.slice(batch.start, batch.end);
-      const contents = await Promise.all(slice.map((file) => readFile(file.source)));
-      contents.forEach((content, offset) => {
-        const index = batch.start + offset;
-        const file = files[index] as SourceFile;
-        if (content.length !== file.size) {
-          throw new DeployError(
-            "PRECONDITION",
-            `${file.source} changed while it was being packaged (${file.size} bytes, then ${content.length}). Retry once nothing writes into the backend folder.`,
-          );
-        }
-        (entries[index] as PackageEntry).sha256 = createHash("sha256").update(content).digest("hex");
-        if (offset === 0) {
-          zip.addReadStreamLazy(file.name, { ...entryOptions(file), size: file.size }, (callback) => {
-            markReached();
-            callback(null, new PassThrough().end(content));
-          });
-        } else {
-          zip.addBuffer(content, file.name, entryOptions(file));
-        }
-      });
-    }
-    previousReached = reached;
+async function writeLargeFile(writer: ZipWriter, file: SourceFile, entry: PackageEntry, temp: string) {
+  const crc32 = nativeCrc32();
+  const hash = createHash("sha256");
+  let crc = 0;
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, done: TransformCallback) {
+      hash.update(chunk);
+      crc = crc32(chunk, crc);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(
+      createReadStream(file.source),
+      tap,
+      zlib.createDeflateRaw({ level: DEFAULT_DEFLATE_LEVEL }),
+      createWriteStream(temp),
+    );
+    assertUnchanged(file, size);
+    entry.sha256 = hash.digest("hex");
+    const compressedSize = (await stat(temp)).size;
+    const deflated = compressedSize < size;
+    const compressed = {
+      method: deflated ? METHOD_DEFLATED : METHOD_STORED,
+      crc32: crc,
+      size,
+    } as const;
+    await writer.addEntry(
+      headerFor(file, compressed, deflated ? compressedSize : size),
+      createReadStream(deflated ? temp : file.source),
+    );
+  } finally {
+    await rm(temp, { force: true });
   }
 }
 
-function entryOptions(file: SourceFile) {
+function assertUnchanged(file: SourceFile, bytesRead: number): void {
+  if (bytesRead !== file.size) {
+    throw new DeployError(
+      "PRECONDITION",
+      `${file.source} changed while it was being packaged (${file.size} bytes, then ${bytesRead}). Retry once nothing writes into the backend folder.`,
+    );
+  }
+}
+
+function headerFor(
+  file: SourceFile,
+  compressed: Pick<CompressedEntry, "method" | "crc32" | "size">,
+  compressedSize: number,
+): EntryHeader {
   return {
-    mtime: FIXED_MTIME,
-    forceDosTimestamp: true,
+    name: file.name,
     mode: file.executable ? MODE_EXECUTABLE : MODE_PLAIN,
-    compress: true,
+    method: compressed.method,
+    crc32: compressed.crc32,
+    size: compressed.size,
+    compressedSize,
   };
-}
-
-/** Passes bytes through unchanged and reports their SHA-256 when the stream ends. */
-class HashingPassThrough extends Transform {
-  private readonly hash: Hash = createHash("sha256");
-  constructor(private readonly onDigest: (hex: string) => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.hash.update(chunk);
-    done(null, chunk);
-  }
-  override _flush(done: TransformCallback): void {
-    this.onDigest(this.hash.digest("hex"));
-    done();
-  }
 }
