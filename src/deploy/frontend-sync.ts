@@ -156,7 +156,9 @@ async function writeObject(sync: SyncContext, bucket: string, upload: PlannedUpl
   } catch (error) {
     throw mapAwsError(
       error,
-      upload.reason === "new" ? "s3:PutObject" : "s3:PutObject/CopyObject",
+      upload.reason === "headers" || sync.sourceOf(upload.key).kind === "store"
+        ? "s3:CopyObject"
+        : "s3:PutObject",
       `s3://${bucket}/${upload.key}`,
     );
   }
