@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { lstat, mkdir, readFile, realpath, rm, stat } from "node:fs/promises";
+import { lstat, mkdir, realpath, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -11,9 +11,10 @@ import type { BackendConfig } from "../config/schema.js";
 import { DeployError, throwIfAborted } from "../errors.js";
 import {
   type CompressedEntry,
-  compressEntry,
+  CompressionPool,
   DEFAULT_DEFLATE_LEVEL,
   type EntryHeader,
+  FileChangedError,
   METHOD_DEFLATED,
   METHOD_STORED,
   nativeCrc32,
@@ -97,9 +98,10 @@ export async function buildLambdaPackage(options: BuildLambdaPackageOptions): Pr
   await mkdir(dirname(options.outFile), { recursive: true });
   const entries: PackageEntry[] = files.map((f) => ({ name: f.name, sha256: "", size: f.size }));
   const writer = await ZipWriter.create(options.outFile);
+  const pool = new CompressionPool();
   let result: ZipResult;
   try {
-    await writeEntries(writer, files, entries, options.outFile, signal);
+    await writeEntries(writer, files, entries, options.outFile, signal, pool);
     throwIfAborted(signal);
     result = await writer.finish();
   } catch (error) {
@@ -111,6 +113,8 @@ export async function buildLambdaPackage(options: BuildLambdaPackageOptions): Pr
     throw new DeployError("TOOL_FAILED", `Writing the Lambda package failed: ${(error as Error).message}`, {
       cause: error,
     });
+  } finally {
+    await pool.close();
   }
   return {
     path: options.outFile,
@@ -289,6 +293,7 @@ async function writeEntries(
   entries: PackageEntry[],
   outFile: string,
   signal: AbortSignal | undefined,
+  pool: CompressionPool,
 ): Promise<void> {
   const prepared: Array<Promise<PreparedEntry> | undefined> = new Array(files.length);
   const windowCost = (file: SourceFile) => (isLarge(file) ? 0 : file.size);
@@ -304,7 +309,7 @@ async function writeEntries(
     ) {
       const file = files[started] as SourceFile;
       if (!isLarge(file)) {
-        const task = prepareSmallFile(file);
+        const task = prepareSmallFile(pool, file);
         // Failures surface when the writer awaits this entry; until then, no unhandled rejection.
         task.catch(() => undefined);
         prepared[started] = task;
@@ -339,11 +344,14 @@ function isLarge(file: SourceFile): boolean {
   return file.size > LARGE_FILE_BYTES;
 }
 
-async function prepareSmallFile(file: SourceFile): Promise<PreparedEntry> {
-  const content = await readFile(file.source);
-  assertUnchanged(file, content.length);
-  const sha256 = createHash("sha256").update(content).digest("hex");
-  return { sha256, compressed: await compressEntry(content) };
+async function prepareSmallFile(pool: CompressionPool, file: SourceFile): Promise<PreparedEntry> {
+  try {
+    const prepared = await pool.prepare(file.source, file.size);
+    return { sha256: prepared.sha256, compressed: prepared };
+  } catch (error) {
+    if (error instanceof FileChangedError) assertUnchanged(file, error.bytesRead);
+    throw error;
+  }
 }
 
 /**

@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { promisify } from "node:util";
+import { Worker } from "node:worker_threads";
 import zlib from "node:zlib";
 
 /*
@@ -336,3 +338,153 @@ function endOfCentralDirectory(count: number, centralSize: number, centralStart:
   record.writeUInt16LE(0, 20); // comment length
   return record;
 }
+
+export interface PreparedFile extends CompressedEntry {
+  /** SHA-256 (hex) of the file's content. */
+  sha256: string;
+}
+
+/**
+ * What each pool worker runs (plain JS, evaluated, so it works from the TypeScript sources
+ * under test and from dist/ alike). Per file: read, SHA-256, CRC-32, deflate — all off the
+ * main thread. The result is copied into a fresh ArrayBuffer before it is transferred, since
+ * small Buffers may share Node's pool with other data.
+ */
+const WORKER_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const { readFileSync } = require("node:fs");
+const { createHash } = require("node:crypto");
+const zlib = require("node:zlib");
+parentPort.on("message", ({ id, path, size, level }) => {
+  try {
+    const content = readFileSync(path);
+    if (content.length !== size) {
+      parentPort.postMessage({ id, changed: content.length });
+      return;
+    }
+    const sha256 = createHash("sha256").update(content).digest("hex");
+    const crc32 = zlib.crc32(content);
+    let method = ${METHOD_STORED};
+    let data = content;
+    if (content.length > 0) {
+      const deflated = zlib.deflateRawSync(content, { level });
+      if (deflated.length < content.length) {
+        method = ${METHOD_DEFLATED};
+        data = deflated;
+      }
+    }
+    const copy = new Uint8Array(data);
+    parentPort.postMessage({ id, sha256, crc32, method, size, data: copy.buffer }, [copy.buffer]);
+  } catch (error) {
+    parentPort.postMessage({ id, error: String(error && error.message || error) });
+  }
+});
+`;
+
+interface Job {
+  resolve: (value: PreparedFile) => void;
+  reject: (error: Error) => void;
+  worker: PoolWorker;
+  size: number;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  pendingBytes: number;
+}
+
+/** A file changed size between listing and reading. */
+export class FileChangedError extends Error {
+  constructor(
+    readonly path: string,
+    readonly bytesRead: number,
+  ) {
+    super(`${path} changed while it was being read (${bytesRead} bytes read)`);
+  }
+}
+
+/**
+ * Reads, hashes and compresses whole files on worker threads. Why workers and not zlib's
+ * async API: one async deflate per small file costs a zlib stream object, its buffers and a
+ * thread-pool round trip on the main thread, and with thousands of small files that
+ * bookkeeping (plus SHA-256 of every file) kept the main thread busier than the compression
+ * itself. Here the main thread only writes; each worker does whole files start to finish.
+ */
+export class CompressionPool {
+  private readonly workers: PoolWorker[] = [];
+  private readonly jobs = new Map<number, Job>();
+  private nextId = 0;
+  private closed = false;
+
+  constructor(
+    size = Math.max(1, Math.min(availableParallelism(), 4)),
+    private readonly level = DEFAULT_DEFLATE_LEVEL,
+  ) {
+    nativeCrc32();
+    for (let i = 0; i < size; i++) {
+      const poolWorker: PoolWorker = { worker: new Worker(WORKER_SOURCE, { eval: true }), pendingBytes: 0 };
+      poolWorker.worker.on("message", (message: WorkerReply) => this.settle(message));
+      poolWorker.worker.on("error", (error) => this.failAll(poolWorker, error));
+      this.workers.push(poolWorker);
+    }
+  }
+
+  /** Reads and compresses `path` (expected to be `size` bytes) on the least busy worker. */
+  prepare(path: string, size: number): Promise<PreparedFile> {
+    if (this.closed) return Promise.reject(new Error("CompressionPool is closed"));
+    const worker = this.workers.reduce((best, w) => (w.pendingBytes < best.pendingBytes ? w : best));
+    const id = this.nextId++;
+    // Each job also counts a fixed cost so that many empty files still spread out.
+    const cost = size + 4096;
+    worker.pendingBytes += cost;
+    return new Promise<PreparedFile>((resolve, reject) => {
+      this.jobs.set(id, { resolve, reject, worker, size: cost });
+      worker.worker.postMessage({ id, path, size, level: this.level });
+    }).finally(() => {
+      worker.pendingBytes -= cost;
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    this.failAll(undefined, new Error("CompressionPool closed"));
+  }
+
+  private settle(message: WorkerReply): void {
+    const job = this.jobs.get(message.id);
+    if (!job) return;
+    this.jobs.delete(message.id);
+    if ("error" in message) job.reject(new Error(message.error));
+    else if ("changed" in message) job.reject(new FileChangedError("", message.changed));
+    else {
+      job.resolve({
+        sha256: message.sha256,
+        crc32: message.crc32,
+        method: message.method,
+        size: message.size,
+        data: Buffer.from(message.data),
+      });
+    }
+  }
+
+  private failAll(worker: PoolWorker | undefined, error: Error): void {
+    for (const [id, job] of this.jobs) {
+      if (worker && job.worker !== worker) continue;
+      this.jobs.delete(id);
+      job.reject(error);
+    }
+  }
+}
+
+type WorkerReply =
+  | { id: number; error: string }
+  | { id: number; changed: number }
+  | {
+      id: number;
+      sha256: string;
+      crc32: number;
+      method: typeof METHOD_STORED | typeof METHOD_DEFLATED;
+      size: number;
+      data: ArrayBuffer;
+    };
