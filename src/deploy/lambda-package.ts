@@ -281,11 +281,10 @@ export function formatBytes(bytes: number): string {
 
 /**
  * Writes every entry in sorted order. Small files are read, hashed and deflated ahead of the
- * writer in a bounded window (at most WINDOW_BYTES of content and WINDOW_ENTRIES files in
- * flight): zlib's async deflate runs on libuv's thread pool, so while the main thread writes
- * entry i, entries i+1.. are compressing on the other cores. Large files stay out of the
- * window and are streamed when the writer reaches them, so memory stays bounded whatever the
- * package holds.
+ * writer on the pool's worker threads, in a bounded window (at most WINDOW_BYTES of content
+ * and WINDOW_ENTRIES files in flight): while the main thread writes entry i, entries i+1..
+ * are compressing on the other cores. Large files stay out of the window and are streamed
+ * when the writer reaches them, so memory stays bounded whatever the package holds.
  */
 async function writeEntries(
   writer: ZipWriter,

@@ -6,14 +6,15 @@ import { Worker } from "node:worker_threads";
 import zlib from "node:zlib";
 
 /*
- * A small ZIP writer (APPNOTE 6.3.x) for deterministic packages. Why not a library: entries
- * are compressed whole by the caller (zlib's async deflate runs on libuv's thread pool, so
- * many entries compress at once) and written in the caller's order, each local header already
- * holding its CRC and sizes — no data descriptors, no per-entry stream pipeline, no CRC-32
- * in JavaScript. What it writes: local header + data per entry, then the central directory
- * and the end-of-central-directory record, with zip64 records only when a count, size or
- * offset does not fit the classic fields. No timestamps from the file system, no extra
- * fields unless zip64 needs them, no comments: the bytes depend only on the entries given.
+ * A small ZIP writer (APPNOTE 6.3.x) for deterministic packages, and the worker pool that
+ * feeds it. Why not a library: entries are compressed whole, several at once on worker
+ * threads (read + SHA-256 + native CRC-32 + deflate per file, off the main thread), and
+ * written in the caller's order, each local header already holding its CRC and sizes — no
+ * data descriptors, no per-entry stream pipeline, no CRC-32 in JavaScript. What it writes:
+ * local header + data per entry, then the central directory and the end-of-central-directory
+ * record, with zip64 records only when a count, size or offset does not fit the classic
+ * fields. No timestamps from the file system, no extra fields unless zip64 needs them, no
+ * comments: the bytes depend only on the entries given.
  */
 
 const LOCAL_HEADER_SIGNATURE = 0x04034b50;
@@ -384,8 +385,7 @@ parentPort.on("message", ({ id, path, size, level }) => {
 interface Job {
   resolve: (value: PreparedFile) => void;
   reject: (error: Error) => void;
-  worker: PoolWorker;
-  size: number;
+  path: string;
 }
 
 interface PoolWorker {
@@ -415,6 +415,8 @@ export class CompressionPool {
   private readonly jobs = new Map<number, Job>();
   private nextId = 0;
   private closed = false;
+  /** Set when a worker died: every pending and later job fails with it instead of hanging. */
+  private broken: Error | undefined;
 
   constructor(
     size = Math.max(1, Math.min(availableParallelism(), 4)),
@@ -424,7 +426,10 @@ export class CompressionPool {
     for (let i = 0; i < size; i++) {
       const poolWorker: PoolWorker = { worker: new Worker(WORKER_SOURCE, { eval: true }), pendingBytes: 0 };
       poolWorker.worker.on("message", (message: WorkerReply) => this.settle(message));
-      poolWorker.worker.on("error", (error) => this.failAll(poolWorker, error));
+      poolWorker.worker.on("error", (error) => this.fail(error));
+      poolWorker.worker.on("exit", (code) => {
+        if (!this.closed) this.fail(new Error(`A compression worker exited unexpectedly (code ${code}).`));
+      });
       this.workers.push(poolWorker);
     }
   }
@@ -432,13 +437,14 @@ export class CompressionPool {
   /** Reads and compresses `path` (expected to be `size` bytes) on the least busy worker. */
   prepare(path: string, size: number): Promise<PreparedFile> {
     if (this.closed) return Promise.reject(new Error("CompressionPool is closed"));
+    if (this.broken) return Promise.reject(this.broken);
     const worker = this.workers.reduce((best, w) => (w.pendingBytes < best.pendingBytes ? w : best));
     const id = this.nextId++;
     // Each job also counts a fixed cost so that many empty files still spread out.
     const cost = size + 4096;
     worker.pendingBytes += cost;
     return new Promise<PreparedFile>((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject, worker, size: cost });
+      this.jobs.set(id, { resolve, reject, path });
       worker.worker.postMessage({ id, path, size, level: this.level });
     }).finally(() => {
       worker.pendingBytes -= cost;
@@ -448,7 +454,7 @@ export class CompressionPool {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
-    this.failAll(undefined, new Error("CompressionPool closed"));
+    this.fail(new Error("CompressionPool closed"));
   }
 
   private settle(message: WorkerReply): void {
@@ -456,7 +462,7 @@ export class CompressionPool {
     if (!job) return;
     this.jobs.delete(message.id);
     if ("error" in message) job.reject(new Error(message.error));
-    else if ("changed" in message) job.reject(new FileChangedError("", message.changed));
+    else if ("changed" in message) job.reject(new FileChangedError(job.path, message.changed));
     else {
       job.resolve({
         sha256: message.sha256,
@@ -468,12 +474,10 @@ export class CompressionPool {
     }
   }
 
-  private failAll(worker: PoolWorker | undefined, error: Error): void {
-    for (const [id, job] of this.jobs) {
-      if (worker && job.worker !== worker) continue;
-      this.jobs.delete(id);
-      job.reject(error);
-    }
+  private fail(error: Error): void {
+    this.broken ??= error;
+    for (const job of this.jobs.values()) job.reject(error);
+    this.jobs.clear();
   }
 }
 
