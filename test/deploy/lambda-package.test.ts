@@ -1,7 +1,17 @@
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { backendSchema } from "../../src/config/schema.js";
 import { buildLambdaPackage, checkUnzippedSize, codeSha256ToHex } from "../../src/deploy/lambda-package.js";
@@ -14,15 +24,32 @@ function outFile(): string {
   return join(mkdtempSync(join(tmpdir(), "vyaparai-pkg-")), "package.zip");
 }
 
-/** `unzip -Z` (zipinfo) lines: mode, name. Reads the zip with a tool other than ours. */
-function zipListing(path: string): Array<{ mode: string; name: string }> {
+interface ListingLine {
+  mode: string;
+  system: string;
+  method: string;
+  time: string;
+  name: string;
+}
+
+/**
+ * `unzip -Z` (zipinfo) lines, e.g. `-rw-r--r--  2.0 unx  6482 b- defN 80-Jan-01 00:00 app/x.py`.
+ * Reads the zip with a tool other than ours.
+ */
+function zipListing(path: string): ListingLine[] {
   const text = execFileSync("unzip", ["-Z", path], { encoding: "utf8" });
   return text
     .split("\n")
     .filter((line) => /^[-d]r/.test(line))
     .map((line) => {
       const parts = line.trim().split(/\s+/);
-      return { mode: parts[0] as string, name: parts[parts.length - 1] as string };
+      return {
+        mode: parts[0] as string,
+        system: parts[2] as string,
+        method: parts[5] as string,
+        time: `${parts[6]} ${parts[7]}`,
+        name: parts.slice(8).join(" "),
+      };
     });
 }
 
@@ -66,24 +93,90 @@ describe("buildLambdaPackage", () => {
     expect(third.sha256Hex).not.toBe(first.sha256Hex);
   });
 
-  it("stays identical and valid across batches and streamed large files", async () => {
+  it("stays identical and valid with many files and large streamed ones (deflated and stored)", async () => {
     const { appRoot, files } = writeBackendFixture({ extraDependencyFiles: 150, extraDependencyBytes: 2048 });
-    const big = join(appRoot, "backend/lambda_deps/native/libbig.so");
     mkdirSync(join(appRoot, "backend/lambda_deps/native"), { recursive: true });
-    writeFileSync(big, Buffer.alloc(1536 * 1024, 7));
+    // Over the packager's 8 MiB in-memory limit: both go through the streamed path.
+    const big = join(appRoot, "backend/lambda_deps/native/libbig.so");
+    writeFileSync(big, Buffer.alloc(9 * 1024 * 1024, 7));
     chmodSync(big, 0o755);
+    const noisy = join(appRoot, "backend/lambda_deps/native/weights.bin");
+    writeFileSync(noisy, randomBytes(9 * 1024 * 1024));
     touchAll(appRoot, files, new Date("2021-01-01T00:00:00Z"));
     const first = await buildLambdaPackage({ appRoot, backend, outFile: outFile() });
     touchAll(appRoot, files, new Date("2025-06-01T00:00:00Z"));
     const second = await buildLambdaPackage({ appRoot, backend, outFile: outFile() });
     expect(second.sha256Hex).toBe(first.sha256Hex);
-    expect(first.entries).toHaveLength(EXPECTED_FIXTURE_ENTRIES.length + 151);
+    expect(first.entries).toHaveLength(EXPECTED_FIXTURE_ENTRIES.length + 152);
     execFileSync("unzip", ["-tq", first.path]);
     const { createHash } = await import("node:crypto");
     expect(first.entries.find((e) => e.name === "native/libbig.so")?.sha256).toBe(
       createHash("sha256").update(readFileSync(big)).digest("hex"),
     );
-    expect(zipListing(first.path).find((l) => l.name === "native/libbig.so")?.mode).toBe("-rwxr-xr-x");
+    expect(first.entries.find((e) => e.name === "native/weights.bin")?.sha256).toBe(
+      createHash("sha256").update(readFileSync(noisy)).digest("hex"),
+    );
+    const listing = zipListing(first.path);
+    expect(listing.find((l) => l.name === "native/libbig.so")).toMatchObject({
+      mode: "-rwxr-xr-x",
+      method: "defN",
+    });
+    // Random bytes do not deflate: stored, as zip does.
+    expect(listing.find((l) => l.name === "native/weights.bin")?.method).toBe("stor");
+    const extracted = execFileSync("unzip", ["-p", first.path, "native/weights.bin"], {
+      maxBuffer: 32 * 1024 * 1024,
+    });
+    expect(extracted.equals(readFileSync(noisy))).toBe(true);
+    // No temp files left next to the package.
+    expect(readdirSync(dirname(first.path))).toEqual(["package.zip"]);
+  });
+
+  it("writes a zip that unzip -t accepts and unzip -Z lists with fixed times and Unix modes", async () => {
+    const { appRoot } = writeBackendFixture();
+    const pkg = await buildLambdaPackage({ appRoot, backend, outFile: outFile() });
+    const test = execFileSync("unzip", ["-t", pkg.path], { encoding: "utf8" });
+    expect(test).toMatch(/No errors detected in compressed data/);
+    const listing = zipListing(pkg.path);
+    expect(listing).toHaveLength(EXPECTED_FIXTURE_ENTRIES.length);
+    for (const line of listing) {
+      expect(line.system).toBe("unx");
+      expect(line.time).toBe("80-Jan-01 00:00");
+      expect(["-rw-r--r--", "-rwxr-xr-x"]).toContain(line.mode);
+    }
+  });
+
+  it("gives the same bytes whatever the machine's timezone", async () => {
+    const { appRoot } = writeBackendFixture();
+    const saved = process.env.TZ;
+    try {
+      process.env.TZ = "UTC";
+      const utc = await buildLambdaPackage({ appRoot, backend, outFile: outFile() });
+      process.env.TZ = "Pacific/Kiritimati";
+      const ahead = await buildLambdaPackage({ appRoot, backend, outFile: outFile() });
+      process.env.TZ = "America/Los_Angeles";
+      const behind = await buildLambdaPackage({ appRoot, backend, outFile: outFile() });
+      expect(ahead.sha256Hex).toBe(utc.sha256Hex);
+      expect(behind.sha256Hex).toBe(utc.sha256Hex);
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
+
+  it("stops when cancelled and leaves no partial zip", async () => {
+    const { appRoot } = writeBackendFixture({ extraDependencyFiles: 50, extraDependencyBytes: 1024 });
+    const controller = new AbortController();
+    const out = outFile();
+    const error = await buildLambdaPackage({
+      appRoot,
+      backend,
+      outFile: out,
+      signal: controller.signal,
+      onProgress: () => controller.abort(),
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeployError);
+    expect((error as DeployError).code).toBe("CANCELLED");
+    expect(existsSync(out)).toBe(false);
   });
 
   it("refuses a name claimed by both the app and a dependency", async () => {
