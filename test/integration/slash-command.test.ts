@@ -112,7 +112,7 @@ describe("the MCP client configs", () => {
     expect(entry?.args).toContain("--no");
     expect(entry?.args).toContain("--offline");
     expect(entry?.args).not.toContain("-y");
-    expect(pkg.files).toEqual(expect.arrayContaining(["mcp.json", ".claude"]));
+    expect(pkg.files).toEqual(expect.arrayContaining(["mcp.json", ".mcp.json", ".claude/commands"]));
   });
 
   it("pass settings through as variables with defaults, never forcing AWS_PROFILE", () => {
