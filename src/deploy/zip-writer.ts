@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
@@ -123,7 +123,7 @@ export class ZipWriter {
   private pendingBytes = 0;
   private finished = false;
 
-  private constructor(private readonly handle: import("node:fs/promises").FileHandle) {}
+  private constructor(private readonly handle: FileHandle) {}
 
   /** Creates (or truncates) `path`. */
   static async create(path: string): Promise<ZipWriter> {
