@@ -1,6 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { CancelledError, DeployError } from "../errors.js";
-import type { ReleaseHandle } from "../safety/types.js";
+import type { MutationOutcome, ReleaseHandle, ReleaseRecord } from "../safety/types.js";
 import type { ToolContext } from "../server/context.js";
 import type { BucketDiff, FrontendManifest, RemoteObject } from "./frontend-diff.js";
 import { isEntryPoint } from "./frontend-headers.js";
@@ -151,6 +151,33 @@ export async function applyFrontendRelease(
   );
   result.warnings.push(...result.integrity.warnings);
   return result;
+}
+
+/**
+ * The guarded outcome of an apply, as deploy and rollback both record it: succeeded only when
+ * nothing failed and the read-back passed; `after` names the new index.html only once it is
+ * live (before the switch the previous one still is).
+ */
+export function applyOutcome(
+  applied: ApplyResult,
+  live: { beforeIndexSha256: string | null; newIndexSha256: string; manifest: FrontendManifest },
+  record: Pick<ReleaseRecord, "artifacts" | "before"> & Pick<Partial<ReleaseRecord>, "restoredFrom">,
+): MutationOutcome<ApplyResult> {
+  const ok = applied.error === null && (applied.integrity?.ok ?? false);
+  return {
+    status: ok ? "succeeded" : "failed",
+    result: applied,
+    record: {
+      ...record,
+      after: applied.switched
+        ? { indexHtmlSha256: live.newIndexSha256, switched: true }
+        : { indexHtmlSha256: live.beforeIndexSha256, switched: false },
+      ...(applied.switched ? { manifest: live.manifest } : {}),
+      health: applied.integrity,
+      timings: applied.timings,
+      ...(applied.error ? { error: applied.error } : {}),
+    },
+  };
 }
 
 async function invalidate(

@@ -5,7 +5,7 @@ import { DeployError } from "../errors.js";
 import { runGuardedMutation } from "../safety/guard.js";
 import type { MutationOutcome } from "../safety/types.js";
 import type { ToolContext } from "../server/context.js";
-import { type ApplyResult, applyFrontendRelease } from "./frontend-apply.js";
+import { type ApplyResult, applyFrontendRelease, applyOutcome } from "./frontend-apply.js";
 import { buildFrontend } from "./frontend-build.js";
 import type { FrontendManifest } from "./frontend-diff.js";
 import { type LocalFile, walkDist } from "./frontend-files.js";
@@ -142,11 +142,10 @@ export async function deployFrontend(
         // What is live is recorded the moment it is live, before cleanup or invalidation.
         () => release.update({ manifest: desired, after: { indexHtmlSha256: indexSha256, switched: true } }),
       );
-      const ok = applied.error === null && (applied.integrity?.ok ?? false);
-      return {
-        status: ok ? "succeeded" : "failed",
-        result: applied,
-        record: {
+      return applyOutcome(
+        applied,
+        { beforeIndexSha256: before, newIndexSha256: indexSha256, manifest: desired },
+        {
           artifacts: {
             manifestSha256: manifestDigest(desired),
             files: plan.files,
@@ -158,16 +157,8 @@ export async function deployFrontend(
             buildMs: build?.durationMs ?? null,
           },
           before: { indexHtmlSha256: before },
-          // Before the switch nothing changed: `after` then names what is still live.
-          after: applied.switched
-            ? { indexHtmlSha256: indexSha256, switched: true }
-            : { indexHtmlSha256: before, switched: false },
-          ...(applied.switched ? { manifest: desired } : {}),
-          health: applied.integrity,
-          timings: applied.timings,
-          ...(applied.error ? { error: applied.error } : {}),
         },
-      };
+      );
     },
   );
 

@@ -3,7 +3,7 @@ import { DeployError } from "../errors.js";
 import { runGuardedMutation } from "../safety/guard.js";
 import type { MutationOutcome } from "../safety/types.js";
 import type { ToolContext } from "../server/context.js";
-import { type ApplyResult, applyFrontendRelease } from "./frontend-apply.js";
+import { type ApplyResult, applyFrontendRelease, applyOutcome } from "./frontend-apply.js";
 import { forEachBounded } from "./frontend-bounded.js";
 import type { FrontendManifest } from "./frontend-diff.js";
 import { knownSha256From, loadLiveHistory, toLiveRelease, wasLive } from "./frontend-history.js";
@@ -114,23 +114,15 @@ export async function rollbackFrontend(ctx: ToolContext, request: RollbackReques
             after: { indexHtmlSha256: indexSha, switched: true },
           }),
       );
-      const ok = applied.error === null && (applied.integrity?.ok ?? false);
-      return {
-        status: ok ? "succeeded" : "failed",
-        result: applied,
-        record: {
+      return applyOutcome(
+        applied,
+        { beforeIndexSha256: liveSha, newIndexSha256: indexSha, manifest: desired },
+        {
           restoredFrom: target.releaseId,
           artifacts: { restored: applied.uploadedFiles, invalidationId: applied.invalidation?.id ?? null },
           before: { indexHtmlSha256: liveSha, releaseId: current?.releaseId ?? null },
-          after: applied.switched
-            ? { indexHtmlSha256: indexSha, switched: true }
-            : { indexHtmlSha256: liveSha, switched: false },
-          ...(applied.switched ? { manifest: desired } : {}),
-          health: applied.integrity,
-          timings: applied.timings,
-          ...(applied.error ? { error: applied.error } : {}),
         },
-      };
+      );
     },
   );
 
