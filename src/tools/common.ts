@@ -23,6 +23,12 @@ export const breakLockArg = z
 
 export const summaryField = z.string().describe("One short paragraph a person can read.");
 
+/** Output of a guarded tool whose first call on a protected env returns a token to confirm with. */
+export const confirmationOutputFields = {
+  confirmationToken: z.string().optional(),
+  expiresAt: z.string().optional(),
+};
+
 export const READ_ONLY = {
   readOnlyHint: true,
   destructiveHint: false,

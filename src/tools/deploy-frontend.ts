@@ -2,6 +2,7 @@ import { z } from "zod";
 import { defineTool } from "../server/tool-definition.js";
 import {
   breakLockArg,
+  confirmationOutputFields,
   confirmationTokenArg,
   DESTRUCTIVE,
   dryRunArg,
@@ -49,8 +50,7 @@ export const deployFrontendTool = defineTool({
       buckets: z.array(z.string()),
       truncated: z.boolean().describe("uploadFiles/deleteFiles list only the first 50."),
     }),
-    confirmationToken: z.string().optional(),
-    expiresAt: z.string().optional(),
+    ...confirmationOutputFields,
     invalidation: z.object({ id: z.string(), paths: z.array(z.string()), status: z.string() }).optional(),
     releaseId: z.string().optional(),
     integrity: integritySchema.optional(),

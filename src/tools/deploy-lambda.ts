@@ -2,6 +2,7 @@ import { z } from "zod";
 import { defineTool } from "../server/tool-definition.js";
 import {
   breakLockArg,
+  confirmationOutputFields,
   confirmationTokenArg,
   DESTRUCTIVE,
   dryRunArg,
@@ -28,8 +29,7 @@ export const deployLambdaTool = defineTool({
     summary: summaryField,
     status: z.enum(["planned", "confirmation_required", "unchanged", "deployed", "rolled_back", "failed"]),
     plan: z.record(z.string(), z.unknown()),
-    confirmationToken: z.string().optional(),
-    expiresAt: z.string().optional(),
+    ...confirmationOutputFields,
     codeSha256: z.string(),
     previousVersion: z.string().optional(),
     version: z.string().optional(),

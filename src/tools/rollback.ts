@@ -2,6 +2,7 @@ import { z } from "zod";
 import { defineTool } from "../server/tool-definition.js";
 import {
   breakLockArg,
+  confirmationOutputFields,
   confirmationTokenArg,
   DESTRUCTIVE,
   dryRunArg,
@@ -28,8 +29,7 @@ export const rollbackTool = defineTool({
     from: z.string().nullable(),
     to: z.string().nullable(),
     releaseId: z.string().optional(),
-    confirmationToken: z.string().optional(),
-    expiresAt: z.string().optional(),
+    ...confirmationOutputFields,
     health: z.record(z.string(), z.unknown()).optional(),
     plan: z.record(z.string(), z.unknown()).optional(),
   },

@@ -1,6 +1,13 @@
 import { z } from "zod";
 import { defineTool } from "../server/tool-definition.js";
-import { breakLockArg, confirmationTokenArg, DESTRUCTIVE, envArg, summaryField } from "./common.js";
+import {
+  breakLockArg,
+  confirmationOutputFields,
+  confirmationTokenArg,
+  DESTRUCTIVE,
+  envArg,
+  summaryField,
+} from "./common.js";
 import { stateLockField, terraformErrorsField } from "./terraform-plan.js";
 
 const countsField = z.object({
@@ -30,8 +37,7 @@ export const terraformApplyTool = defineTool({
     status: z.enum(["confirmation_required", "applied", "failed"]),
     applied: countsField.optional(),
     releaseId: z.string().optional(),
-    confirmationToken: z.string().optional(),
-    expiresAt: z.string().optional(),
+    ...confirmationOutputFields,
     planDigest: z.string(),
     planned: countsField.describe("What the saved plan changes."),
     dataLossRisks: z.array(z.string()).describe("Addresses whose delete/replace destroys data."),

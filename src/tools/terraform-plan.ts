@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineTool } from "../server/tool-definition.js";
-import { envArg, READ_ONLY, summaryField } from "./common.js";
+import { confirmationOutputFields, envArg, READ_ONLY, summaryField } from "./common.js";
 
 const countsField = z.object({
   create: z.number(),
@@ -48,8 +48,7 @@ export const terraformPlanTool = defineTool({
         dataLossRisk: z.boolean(),
       }),
     ),
-    confirmationToken: z.string().optional(),
-    expiresAt: z.string().optional(),
+    ...confirmationOutputFields,
     dataLossRisks: z.array(z.string()).describe("Addresses whose delete/replace destroys data."),
     terraformVersion: z.string().describe("e.g. 'terraform 1.11.4'."),
     planFile: z.string().optional().describe("The saved plan file terraform_apply will apply."),
