@@ -2,7 +2,9 @@
  * Built-in VyapaarAI defaults: a deploy.config.json only holds what differs from these.
  * Envs follow the `vyaparai-{resource}-{env}` convention; prod carries today's real names.
  */
-const EXPECTED_TABLES = [
+
+/** The API's DynamoDB resources, named `vyaparai-{resource}-{env}`; list_tables checks each is there. */
+export const EXPECTED_TABLES = [
   "orders",
   "stores",
   "products",

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { createAwsClients } from "../aws/clients.js";
+import { EXPECTED_TABLES } from "../config/defaults.js";
 import { startMotoServer } from "../emulator/moto.js";
 import { startHealthServer } from "./health-server.js";
 import { writeSampleApp } from "./sample-app.js";
@@ -27,16 +28,8 @@ const NAMES: WorldNames = {
   siteBucket: "www.vyapaarai.com",
   tablePrefix: "vyaparai-",
   tableSuffix: "-prod",
-  tables: [
-    "orders",
-    "stores",
-    "products",
-    "sessions",
-    "metrics",
-    "khata-transactions",
-    "customer-balances",
-    "products-catalog",
-  ],
+  // All but one, so list_tables has a missing table to report.
+  tables: EXPECTED_TABLES.filter((table) => table !== "translation-cache"),
 };
 
 type Structured = Record<string, unknown> & { summary?: string; status?: string };
