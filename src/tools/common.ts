@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { DeployError } from "../errors.js";
 
 /** Arguments and output fields shared by several tools; each is written once here. */
 export const envArg = z
@@ -41,8 +40,3 @@ export const DESTRUCTIVE = {
   idempotentHint: false,
   openWorldHint: true,
 } as const;
-
-/** For capabilities whose implementation has not landed: an honest error, never a fake success. */
-export function notBuiltYet(tool: string): never {
-  throw new DeployError("TOOL_FAILED", `${tool} is not available in this build yet; nothing was done.`);
-}
