@@ -1,16 +1,18 @@
-import { createHash } from "node:crypto";
-import { CreateDistributionCommand } from "@aws-sdk/client-cloudfront";
 import {
   CreateLogGroupCommand,
   CreateLogStreamCommand,
   PutLogEventsCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
-import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
-import { CreateFunctionCommand } from "@aws-sdk/client-lambda";
-import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import yazl from "yazl";
 import type { AwsClients } from "../aws/clients.js";
+import {
+  createBucketIfMissing,
+  createFunction,
+  createLambdaRole,
+  createSiteDistribution,
+  putLiveArtifact,
+  zipOf,
+} from "../emulator/seed.js";
 
 /**
  * Seeds an emulator with a VyapaarAI-shaped env: the artifact bucket, the site bucket, a
@@ -36,101 +38,27 @@ export interface SeededWorld {
   logGroup: string;
 }
 
-async function tinyZip(): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  zip.addBuffer(
-    Buffer.from("def handler(event, context):\n    return {'statusCode': 200}\n"),
-    "lambda_handler.py",
-    {
-      mtime: new Date(0),
-    },
-  );
-  zip.end();
-  const chunks: Buffer[] = [];
-  for await (const chunk of zip.outputStream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 export async function seedWorld(aws: AwsClients, names: WorldNames, endpoint: string): Promise<SeededWorld> {
   const s3 = await aws.s3();
-  for (const bucket of [names.artifactBucket, names.siteBucket]) {
-    try {
-      await s3.send(
-        new CreateBucketCommand({
-          Bucket: bucket,
-          CreateBucketConfiguration: { LocationConstraint: "ap-south-1" },
-        }),
-      );
-    } catch (error) {
-      // Several envs share the artifact bucket.
-      if ((error as { name?: string }).name !== "BucketAlreadyOwnedByYou") throw error;
-    }
-  }
-  const cloudFront = await aws.cloudFront();
-  const distribution = await cloudFront.send(
-    new CreateDistributionCommand({
-      DistributionConfig: {
-        CallerReference: `vyaparai-${names.env}`,
-        Comment: `VyapaarAI ${names.env}`,
-        Enabled: true,
-        DefaultRootObject: "index.html",
-        Origins: {
-          Quantity: 1,
-          Items: [
-            {
-              Id: "site",
-              DomainName: `${names.siteBucket}.s3.amazonaws.com`,
-              S3OriginConfig: { OriginAccessIdentity: "" },
-            },
-          ],
-        },
-        DefaultCacheBehavior: {
-          TargetOriginId: "site",
-          ViewerProtocolPolicy: "redirect-to-https",
-          MinTTL: 0,
-          ForwardedValues: { QueryString: false, Cookies: { Forward: "none" } },
-          TrustedSigners: { Enabled: false, Quantity: 0 },
-        },
-      },
-    }),
-  );
-  // moto's Lambda insists on an existing role; IAM is global, so any region endpoint works.
-  const iam = new IAMClient({ region: "us-east-1", endpoint });
-  const role = await iam.send(
-    new CreateRoleCommand({
-      RoleName: `vyaparai-api-${names.env}-role`,
-      AssumeRolePolicyDocument: JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [
-          { Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" },
-        ],
-      }),
-    }),
-  );
-  iam.destroy();
-  const lambda = await aws.lambda();
-  const code = await tinyZip();
-  // The live code's artifact is where a deploy expects it, as after a first release. The
-  // tool needs it to roll back without an alias, and moto cannot serve GetFunction's
-  // Code.Location to fetch it from Lambda.
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: names.artifactBucket,
-      Key: `${names.artifactPrefix}${createHash("sha256").update(code).digest("hex")}.zip`,
-      Body: code,
-    }),
-  );
-  const fn = await lambda.send(
-    new CreateFunctionCommand({
-      FunctionName: names.functionName,
-      Runtime: "python3.11",
-      Role: role.Role?.Arn as string,
-      Handler: "lambda_handler.handler",
-      Code: { ZipFile: code },
-      MemorySize: 1024,
-      Timeout: 30,
-    }),
-  );
+  // Several envs share the artifact bucket.
+  for (const bucket of [names.artifactBucket, names.siteBucket]) await createBucketIfMissing(s3, bucket);
+  const distributionId = await createSiteDistribution(await aws.cloudFront(), {
+    callerReference: `vyaparai-${names.env}`,
+    comment: `VyapaarAI ${names.env}`,
+    siteBucket: names.siteBucket,
+    defaultRootObject: "index.html",
+  });
+  const role = await createLambdaRole(endpoint, `vyaparai-api-${names.env}-role`);
+  const code = await zipOf({
+    "lambda_handler.py": "def handler(event, context):\n    return {'statusCode': 200}\n",
+  });
+  // The live code's artifact is where a deploy expects it, as after a first release.
+  await putLiveArtifact(s3, { bucket: names.artifactBucket, prefix: names.artifactPrefix }, code);
+  const fn = await createFunction(await aws.lambda(), {
+    name: names.functionName,
+    role,
+    code: { ZipFile: code },
+  });
   const dynamo = await aws.dynamoDb();
   for (const resource of names.tables) {
     await dynamo.send(
@@ -145,9 +73,9 @@ export async function seedWorld(aws: AwsClients, names: WorldNames, endpoint: st
   const logGroup = `/aws/lambda/${names.functionName}`;
   await seedLogs(aws, logGroup);
   return {
-    distributionId: distribution.Distribution?.Id as string,
-    functionArn: fn.FunctionArn as string,
-    initialCodeSha256: fn.CodeSha256 as string,
+    distributionId,
+    functionArn: fn.functionArn,
+    initialCodeSha256: fn.codeSha256,
     logGroup,
   };
 }
