@@ -2,13 +2,13 @@ import { createHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateDistributionCommand, GetInvalidationCommand } from "@aws-sdk/client-cloudfront";
+import { GetInvalidationCommand } from "@aws-sdk/client-cloudfront";
 import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import type { DeployFrontendOutput } from "../../src/deploy/frontend-release.js";
 import type { Runtime } from "../../src/server/context.js";
 import { invokeTool } from "../../src/server/invoke.js";
 import { deployFrontendTool } from "../../src/tools/deploy-frontend.js";
-import { createBucket } from "../support/aws-fixtures.js";
+import { createBucket, createSiteDistribution } from "../support/aws-fixtures.js";
 import type { Moto } from "../support/moto.js";
 import { testRuntime } from "../support/runtime.js";
 
@@ -51,34 +51,12 @@ export async function createSite(
   await createBucket(s3, artifactBucket);
   const extraBuckets = Array.from({ length: options.extraBuckets ?? 0 }, (_, i) => `site-${name}-extra${i}`);
   for (const extra of extraBuckets) await createBucket(s3, extra);
-  const cloudFront = await clients.cloudFront();
-  const distribution = await cloudFront.send(
-    new CreateDistributionCommand({
-      DistributionConfig: {
-        CallerReference: `dist-${name}`,
-        Comment: name,
-        Enabled: true,
-        DefaultRootObject: "index.html",
-        Origins: {
-          Quantity: 1,
-          Items: [
-            {
-              Id: "site",
-              DomainName: `${bucket}.s3.amazonaws.com`,
-              S3OriginConfig: { OriginAccessIdentity: "" },
-            },
-          ],
-        },
-        DefaultCacheBehavior: {
-          TargetOriginId: "site",
-          ViewerProtocolPolicy: "redirect-to-https",
-          MinTTL: 0,
-          ForwardedValues: { QueryString: false, Cookies: { Forward: "none" } },
-          TrustedSigners: { Enabled: false, Quantity: 0 },
-        },
-      },
-    }),
-  );
+  const distributionId = await createSiteDistribution(await clients.cloudFront(), {
+    callerReference: `dist-${name}`,
+    comment: name,
+    siteBucket: bucket,
+    defaultRootObject: "index.html",
+  });
   const appRoot = mkdtempSync(join(tmpdir(), "vyaparai-fe-"));
   const runtime = testRuntime({
     moto,
@@ -89,7 +67,7 @@ export async function createSite(
           lambda: { functionName: `fn-${name}`, artifactBucket },
           frontend: {
             buckets: [bucket, ...extraBuckets],
-            distributionId: distribution.Distribution?.Id,
+            distributionId,
             url: options.url ?? null,
           },
         },
@@ -102,7 +80,7 @@ export async function createSite(
     name,
     bucket,
     artifactBucket,
-    distributionId: distribution.Distribution?.Id as string,
+    distributionId,
     appRoot,
     distDir: join(appRoot, "frontend-pwa", "dist"),
     runtime,

@@ -3,18 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetInvalidationCommand, ListInvalidationsCommand } from "@aws-sdk/client-cloudfront";
 import { GetFunctionCommand } from "@aws-sdk/client-lambda";
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-} from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalHealthServer, startHealthServer } from "../../src/demo/health-server.js";
 import { commitAll, writeBackend, writeFrontend, writeSampleApp } from "../../src/demo/sample-app.js";
 import { type SeededWorld, seedWorld, type WorldNames } from "../../src/demo/world.js";
+import { createBucket } from "../support/aws-fixtures.js";
 import { useMoto } from "../support/moto.js";
 import { connectStdio, type StdioSession } from "../support/stdio.js";
+import { motoS3Backend } from "../support/terraform-backend.js";
 
 /**
  * The /deploy sequences of the slash command, run through the built stdio server against
@@ -86,13 +83,7 @@ beforeAll(async () => {
   const aws = moto.current.clients();
   world.prod = await seedWorld(aws, names("prod"), moto.current.endpoint);
   world.dev = await seedWorld(aws, names("dev"), moto.current.endpoint);
-  const s3 = await aws.s3();
-  await s3.send(
-    new CreateBucketCommand({
-      Bucket: "vyaparai-terraform-state",
-      CreateBucketConfiguration: { LocationConstraint: "ap-south-1" },
-    }),
-  );
+  await createBucket(await aws.s3(), "vyaparai-terraform-state");
   health = await startHealthServer();
   appRoot = mkdtempSync(join(tmpdir(), "vyaparai-e2e-app-"));
   const envOverrides = (env: string) => ({
@@ -106,18 +97,11 @@ beforeAll(async () => {
     ],
     tables: { expected: TABLES },
     terraform: {
-      backendConfig: {
-        bucket: "vyaparai-terraform-state",
-        key: `infrastructure/${env}.tfstate`,
-        region: "ap-south-1",
-        endpoints: `{s3="${moto.current.endpoint}"}`,
-        use_path_style: "true",
-        skip_credentials_validation: "true",
-        skip_requesting_account_id: "true",
-        skip_metadata_api_check: "true",
-        skip_region_validation: "true",
-        use_lockfile: "true",
-      },
+      backendConfig: motoS3Backend(
+        moto.current.endpoint,
+        "vyaparai-terraform-state",
+        `infrastructure/${env}.tfstate`,
+      ),
     },
   });
   writeSampleApp({

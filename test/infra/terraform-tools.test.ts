@@ -18,6 +18,7 @@ import { terraformPlanTool } from "../../src/tools/terraform-plan.js";
 import { createBucket } from "../support/aws-fixtures.js";
 import { useMoto } from "../support/moto.js";
 import { testRuntime } from "../support/runtime.js";
+import { motoS3Backend } from "../support/terraform-backend.js";
 
 const moto = useMoto();
 const FIXTURES = join(import.meta.dirname, "../fixtures/terraform");
@@ -75,19 +76,7 @@ class InfraApp {
   }
 
   backendConfig(): Record<string, string> {
-    return {
-      bucket: STATE_BUCKET,
-      key: this.stateKey,
-      region: "ap-south-1",
-      endpoints: `{s3="${moto.current.endpoint}"}`,
-      use_path_style: "true",
-      skip_credentials_validation: "true",
-      skip_requesting_account_id: "true",
-      skip_metadata_api_check: "true",
-      skip_region_validation: "true",
-      use_lockfile: "true",
-      ...this.backendExtra,
-    };
+    return { ...motoS3Backend(moto.current.endpoint, STATE_BUCKET, this.stateKey), ...this.backendExtra };
   }
 
   runtime(): Runtime {

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CreateDistributionCommand } from "@aws-sdk/client-cloudfront";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
@@ -12,7 +11,7 @@ import { createRuntime, type Runtime, type ToolContext } from "../../src/server/
 import { invokeTool } from "../../src/server/invoke.js";
 import { createMcpServer } from "../../src/server/mcp-server.js";
 import { preflightTool } from "../../src/tools/preflight.js";
-import { createBucket, createTestFunction } from "../support/aws-fixtures.js";
+import { createBucket, createSiteDistribution, createTestFunction } from "../support/aws-fixtures.js";
 import { createGitRepo, type GitFixture } from "../support/git-fixtures.js";
 import { useMoto } from "../support/moto.js";
 import { testRuntime } from "../support/runtime.js";
@@ -66,33 +65,11 @@ async function createWorld(): Promise<World> {
   await createTestFunction(moto.current, await aws.lambda(), { name: world.functionName });
   await createBucket(await aws.s3(), world.artifactBucket);
   await createBucket(await aws.s3(), world.siteBucket);
-  const distribution = await (await aws.cloudFront()).send(
-    new CreateDistributionCommand({
-      DistributionConfig: {
-        CallerReference: unique("dist"),
-        Comment: "preflight test",
-        Enabled: true,
-        Origins: {
-          Quantity: 1,
-          Items: [
-            {
-              Id: "site",
-              DomainName: `${world.siteBucket}.s3.amazonaws.com`,
-              S3OriginConfig: { OriginAccessIdentity: "" },
-            },
-          ],
-        },
-        DefaultCacheBehavior: {
-          TargetOriginId: "site",
-          ViewerProtocolPolicy: "redirect-to-https",
-          MinTTL: 0,
-          ForwardedValues: { QueryString: false, Cookies: { Forward: "none" } },
-          TrustedSigners: { Enabled: false, Quantity: 0 },
-        },
-      },
-    }),
-  );
-  world.distributionId = distribution.Distribution?.Id as string;
+  world.distributionId = await createSiteDistribution(await aws.cloudFront(), {
+    callerReference: unique("dist"),
+    comment: "preflight test",
+    siteBucket: world.siteBucket,
+  });
   return world;
 }
 

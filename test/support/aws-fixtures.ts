@@ -3,7 +3,7 @@ import { createFunction, createLambdaRole as createRole, zipOf } from "../../src
 import type { Moto } from "./moto.js";
 
 /** Tests seed moto with the same helpers as the demo and the benchmarks. */
-export { createBucket, zipOf } from "../../src/emulator/seed.js";
+export { createBucket, createSiteDistribution, zipOf } from "../../src/emulator/seed.js";
 
 let roleCounter = 0;
 
