@@ -1,47 +1,29 @@
-import {
-  CreateAliasCommand,
-  GetAliasCommand,
-  GetFunctionCommand,
-  GetFunctionConfigurationCommand,
-  PublishVersionCommand,
-} from "@aws-sdk/client-lambda";
-import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GetFunctionConfigurationCommand } from "@aws-sdk/client-lambda";
+import { describe, expect, it } from "vitest";
 import { artifactKeyFor } from "../../src/deploy/lambda-artifact.js";
 import { invokeTool } from "../../src/server/invoke.js";
 import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
-import { createBucket, createTestFunction } from "../support/aws-fixtures.js";
+import { createTestFunction } from "../support/aws-fixtures.js";
 import { writeBackendFixture } from "../support/backend-fixture.js";
 import { powertoolsLine, seedLogEvents } from "../support/log-seeder.js";
 import { useMoto } from "../support/moto.js";
 import { testRuntime } from "../support/runtime.js";
 import {
+  aliasState,
   countCommands,
+  createAliasedFunction,
   INITIAL_FILES,
   listKeys,
+  liveCodeSha256,
   packageOf,
+  readJsonObject,
   seedInitialArtifact,
-  startHealthServer,
+  useLambdaEnv,
 } from "./lambda-support.js";
 
 const moto = useMoto();
 const BUCKET = "vyaparai-artifacts-deploy-test";
-let health: Awaited<ReturnType<typeof startHealthServer>>;
-
-beforeAll(async () => {
-  health = await startHealthServer();
-  await createBucket(await moto.current.clients().s3(), BUCKET);
-});
-afterAll(async () => {
-  await health?.close();
-});
-
-function envConfig(functionName: string, alias: string | null, prefix: string) {
-  return {
-    lambda: { functionName, alias, artifactBucket: BUCKET, artifactPrefix: prefix },
-    health: [{ name: "api", url: health.url }],
-  };
-}
+const env = useLambdaEnv(moto, BUCKET);
 
 interface DeployOut {
   status: string;
@@ -70,10 +52,9 @@ describe("deploy_lambda without an alias ($LATEST)", () => {
     const runtime = testRuntime({
       moto: moto.current,
       appRoot,
-      config: { environments: { dev: envConfig(functionName, null, prefix) } },
+      config: { environments: { dev: env.envConfig(functionName, null, prefix) } },
     });
-    const liveSha = async () =>
-      (await lambda.send(new GetFunctionCommand({ FunctionName: functionName }))).Configuration?.CodeSha256;
+    const liveSha = () => liveCodeSha256(lambda, functionName);
 
     // No saved copy of the code live today (moto cannot serve Code.Location): refused before any change.
     const refused = await invokeTool(deployLambdaTool, { env: "dev" }, runtime);
@@ -97,13 +78,7 @@ describe("deploy_lambda without an alias ($LATEST)", () => {
     expect(published.Description).toContain(out1.releaseId);
     // The artifact is content-addressed, and the release record says what happened.
     expect(await listKeys(s3, BUCKET)).toContain(artifactKeyFor(prefix, v1.sha256Hex));
-    const record = JSON.parse(
-      (await (
-        await s3.send(
-          new GetObjectCommand({ Bucket: BUCKET, Key: `releases/dev/lambda/${out1.releaseId}.json` }),
-        )
-      ).Body?.transformToString()) as string,
-    );
+    const record = await readJsonObject(s3, BUCKET, `releases/dev/lambda/${out1.releaseId}.json`);
     expect(record).toMatchObject({
       status: "succeeded",
       tool: "deploy_lambda",
@@ -147,9 +122,9 @@ describe("deploy_lambda without an alias ($LATEST)", () => {
     expect(await liveSha()).toBe(v1.codeSha256);
 
     // A failing health gate puts the previous code back.
-    health.setHealthy(false);
+    env.health.healthy = false;
     const failing = await invokeTool(deployLambdaTool, { env: "dev" }, runtime);
-    health.setHealthy(true);
+    env.health.healthy = true;
     expect(failing.isError, failing.text).toBe(false);
     const failed = failing.structured as unknown as DeployOut;
     expect(failed.status).toBe("rolled_back");
@@ -166,35 +141,27 @@ describe("deploy_lambda with an alias", () => {
 
   it("moves the alias to a new version and back when the health gate fails", async () => {
     const lambda = await moto.current.clients().lambda();
-    await createTestFunction(moto.current, lambda, { name: functionName, files: INITIAL_FILES });
-    const v0 = await lambda.send(new PublishVersionCommand({ FunctionName: functionName }));
-    await lambda.send(
-      new CreateAliasCommand({ FunctionName: functionName, Name: "live", FunctionVersion: v0.Version }),
-    );
+    const v0 = await createAliasedFunction(moto.current, lambda, functionName);
     const { appRoot } = writeBackendFixture();
     const runtime = testRuntime({
       moto: moto.current,
       appRoot,
-      config: { environments: { staging: envConfig(functionName, "live", prefix) } },
+      config: { environments: { staging: env.envConfig(functionName, "live", prefix) } },
     });
-    const aliasState = async () => {
-      const alias = await lambda.send(new GetAliasCommand({ FunctionName: functionName, Name: "live" }));
-      const fn = await lambda.send(new GetFunctionCommand({ FunctionName: functionName, Qualifier: "live" }));
-      return { version: alias.FunctionVersion, codeSha256: fn.Configuration?.CodeSha256 };
-    };
+    const live = () => aliasState(lambda, functionName);
 
     const v1 = await packageOf(appRoot);
     const first = await invokeTool(deployLambdaTool, { env: "staging" }, runtime);
     expect(first.isError, first.text).toBe(false);
     const out1 = first.structured as unknown as DeployOut;
     expect(out1).toMatchObject({ status: "deployed", previousVersion: v0.Version });
-    expect(await aliasState()).toEqual({ version: out1.version, codeSha256: v1.codeSha256 });
+    expect(await live()).toEqual({ version: out1.version, codeSha256: v1.codeSha256 });
 
     const again = await invokeTool(deployLambdaTool, { env: "staging" }, runtime);
     expect((again.structured as unknown as DeployOut).status).toBe("unchanged");
 
     writeBackendFixture({ appRoot, variant: "v2" });
-    health.setHealthy(false);
+    env.health.healthy = false;
     // The new code logs an error while the gate runs; the rolled-back answer must carry it.
     let seeding: Promise<void> | undefined;
     const logs = await moto.current.clients().logs();
@@ -215,7 +182,7 @@ describe("deploy_lambda with an alias", () => {
       },
     });
     await seeding;
-    health.setHealthy(true);
+    env.health.healthy = true;
     const failed = failing.structured as unknown as DeployOut & {
       errorLogs?: Array<{ level: string; message: string; requestId: string | null }>;
     };
@@ -224,7 +191,7 @@ describe("deploy_lambda with an alias", () => {
     expect(failed.errorLogs?.[0]?.message).toContain("KeyError");
     expect(failed.version).not.toBe(out1.version);
     // Safety: the alias never stays on the version that failed its gate.
-    expect(await aliasState()).toEqual({ version: out1.version, codeSha256: v1.codeSha256 });
+    expect(await live()).toEqual({ version: out1.version, codeSha256: v1.codeSha256 });
     runtime.close();
   });
 });

@@ -1,39 +1,22 @@
-import { GetFunctionCommand } from "@aws-sdk/client-lambda";
-import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { invokeTool } from "../../src/server/invoke.js";
 import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
-import { createBucket, createTestFunction } from "../support/aws-fixtures.js";
 import { writeBackendFixture } from "../support/backend-fixture.js";
 import { createGitRepo } from "../support/git-fixtures.js";
 import { useMoto } from "../support/moto.js";
 import { testRuntime } from "../support/runtime.js";
 import {
-  INITIAL_FILES,
+  createDeployedFunction,
   listKeys,
+  liveCodeSha256,
   packageOf,
-  seedInitialArtifact,
-  startHealthServer,
+  readJsonObject,
+  useLambdaEnv,
 } from "./lambda-support.js";
 
 const moto = useMoto();
 const BUCKET = "vyaparai-artifacts-guarded-test";
-let health: Awaited<ReturnType<typeof startHealthServer>>;
-
-beforeAll(async () => {
-  health = await startHealthServer();
-  await createBucket(await moto.current.clients().s3(), BUCKET);
-});
-afterAll(async () => {
-  await health?.close();
-});
-
-function envConfig(functionName: string, prefix: string) {
-  return {
-    lambda: { functionName, alias: null, artifactBucket: BUCKET, artifactPrefix: prefix },
-    health: [{ name: "api", url: health.url }],
-  };
-}
+const env = useLambdaEnv(moto, BUCKET);
 
 interface Out {
   status: string;
@@ -50,21 +33,16 @@ describe("deploy_lambda on a protected env", () => {
     const prefix = "backend/guarded-prod/";
     const clients = moto.current.clients();
     const lambda = await clients.lambda();
-    const initial = await createTestFunction(moto.current, lambda, {
-      name: functionName,
-      files: INITIAL_FILES,
-    });
-    await seedInitialArtifact(await clients.s3(), BUCKET, prefix, initial.codeSha256);
+    const initial = await createDeployedFunction(moto.current, BUCKET, functionName, prefix);
     const repo = createGitRepo();
     writeBackendFixture({ appRoot: repo.dir });
     const runtime = testRuntime({
       moto: moto.current,
       appRoot: repo.dir,
-      config: { environments: { prod: envConfig(functionName, prefix) } },
+      config: { environments: { prod: env.envConfig(functionName, null, prefix) } },
     });
     const head = repo.commitAll("backend");
-    const liveSha = async () =>
-      (await lambda.send(new GetFunctionCommand({ FunctionName: functionName }))).Configuration?.CodeSha256;
+    const liveSha = () => liveCodeSha256(lambda, functionName);
     const keysBefore = await listKeys(await clients.s3(), BUCKET);
 
     const ask = await invokeTool(deployLambdaTool, { env: "prod" }, runtime);
@@ -104,12 +82,10 @@ describe("deploy_lambda on a protected env", () => {
     const out = done.structured as unknown as Out;
     expect(out.status).toBe("deployed");
     expect(await liveSha()).toBe(expected.codeSha256);
-    const record = JSON.parse(
-      (await (
-        await (
-          await clients.s3()
-        ).send(new GetObjectCommand({ Bucket: BUCKET, Key: `releases/prod/lambda/${out.releaseId}.json` }))
-      ).Body?.transformToString()) as string,
+    const record = await readJsonObject(
+      await clients.s3(),
+      BUCKET,
+      `releases/prod/lambda/${out.releaseId}.json`,
     );
     expect(record).toMatchObject({ status: "succeeded", gitSha: head });
     runtime.close();
@@ -122,16 +98,12 @@ describe("cancelling deploy_lambda", () => {
     const prefix = "backend/guarded-cancel/";
     const clients = moto.current.clients();
     const lambda = await clients.lambda();
-    const initial = await createTestFunction(moto.current, lambda, {
-      name: functionName,
-      files: INITIAL_FILES,
-    });
-    await seedInitialArtifact(await clients.s3(), BUCKET, prefix, initial.codeSha256);
+    const initial = await createDeployedFunction(moto.current, BUCKET, functionName, prefix);
     const { appRoot } = writeBackendFixture();
     const runtime = testRuntime({
       moto: moto.current,
       appRoot,
-      config: { environments: { dev: envConfig(functionName, prefix) } },
+      config: { environments: { dev: env.envConfig(functionName, null, prefix) } },
     });
     const controller = new AbortController();
     const seen: string[] = [];
@@ -146,17 +118,11 @@ describe("cancelling deploy_lambda", () => {
     expect(result.isError).toBe(true);
     expect(result.text).toMatch(/cancel/i);
     expect(seen.some((m) => m.startsWith("Updating"))).toBe(false);
-    expect(
-      (await lambda.send(new GetFunctionCommand({ FunctionName: functionName }))).Configuration?.CodeSha256,
-    ).toBe(initial.codeSha256);
+    expect(await liveCodeSha256(lambda, functionName)).toBe(initial.codeSha256);
     const keys = await listKeys(await clients.s3(), BUCKET);
     expect(keys).not.toContain("locks/dev.json");
     const recordKey = keys.find((k) => k.startsWith("releases/dev/lambda/")) as string;
-    const record = JSON.parse(
-      (await (
-        await (await clients.s3()).send(new GetObjectCommand({ Bucket: BUCKET, Key: recordKey }))
-      ).Body?.transformToString()) as string,
-    );
+    const record = await readJsonObject(await clients.s3(), BUCKET, recordKey);
     expect(record.status).toBe("failed");
 
     // The next deploy runs normally: nothing was left half-done.

@@ -1,39 +1,24 @@
-import {
-  CreateAliasCommand,
-  GetAliasCommand,
-  GetFunctionCommand,
-  GetFunctionConfigurationCommand,
-  PublishVersionCommand,
-} from "@aws-sdk/client-lambda";
-import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GetAliasCommand } from "@aws-sdk/client-lambda";
+import { describe, expect, it } from "vitest";
 import { invokeTool } from "../../src/server/invoke.js";
 import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
 import { rollbackTool } from "../../src/tools/rollback.js";
-import { createBucket, createTestFunction } from "../support/aws-fixtures.js";
 import { writeBackendFixture } from "../support/backend-fixture.js";
 import { useMoto } from "../support/moto.js";
 import { testRuntime } from "../support/runtime.js";
-import { INITIAL_FILES, packageOf, seedInitialArtifact, startHealthServer } from "./lambda-support.js";
+import {
+  aliasState,
+  createAliasedFunction,
+  createDeployedFunction,
+  liveCodeSha256,
+  packageOf,
+  readJsonObject,
+  useLambdaEnv,
+} from "./lambda-support.js";
 
 const moto = useMoto();
 const BUCKET = "vyaparai-artifacts-rollback-test";
-let health: Awaited<ReturnType<typeof startHealthServer>>;
-
-beforeAll(async () => {
-  health = await startHealthServer();
-  await createBucket(await moto.current.clients().s3(), BUCKET);
-});
-afterAll(async () => {
-  await health?.close();
-});
-
-function envConfig(functionName: string, alias: string | null, prefix: string) {
-  return {
-    lambda: { functionName, alias, artifactBucket: BUCKET, artifactPrefix: prefix },
-    health: [{ name: "api", url: health.url }],
-  };
-}
+const { envConfig } = useLambdaEnv(moto, BUCKET);
 
 interface Out {
   status: string;
@@ -60,19 +45,14 @@ describe("rollback of the Lambda without an alias", () => {
     const prefix = "backend/rb-noalias/";
     const clients = moto.current.clients();
     const lambda = await clients.lambda();
-    const initial = await createTestFunction(moto.current, lambda, {
-      name: functionName,
-      files: INITIAL_FILES,
-    });
-    await seedInitialArtifact(await clients.s3(), BUCKET, prefix, initial.codeSha256);
+    await createDeployedFunction(moto.current, BUCKET, functionName, prefix);
     const { appRoot } = writeBackendFixture();
     const runtime = testRuntime({
       moto: moto.current,
       appRoot,
       config: { environments: { dev: envConfig(functionName, null, prefix) } },
     });
-    const liveSha = async () =>
-      (await lambda.send(new GetFunctionCommand({ FunctionName: functionName }))).Configuration?.CodeSha256;
+    const liveSha = () => liveCodeSha256(lambda, functionName);
 
     const v1 = await packageOf(appRoot);
     const first = await deployOk(runtime, "dev");
@@ -97,12 +77,10 @@ describe("rollback of the Lambda without an alias", () => {
     expect(out.health?.verdict).toBe("healthy");
     expect(await liveSha()).toBe(v1.codeSha256);
     // The rollback is a release of its own, naming what it restored.
-    const record = JSON.parse(
-      (await (
-        await (
-          await clients.s3()
-        ).send(new GetObjectCommand({ Bucket: BUCKET, Key: `releases/dev/lambda/${out.releaseId}.json` }))
-      ).Body?.transformToString()) as string,
+    const record = await readJsonObject(
+      await clients.s3(),
+      BUCKET,
+      `releases/dev/lambda/${out.releaseId}.json`,
     );
     expect(record).toMatchObject({
       tool: "rollback",
@@ -139,29 +117,19 @@ describe("rollback of the Lambda with an alias", () => {
   it("moves the alias back to the previous version, or to a named version", async () => {
     const functionName = "vyaparai-api-rb-alias";
     const lambda = await moto.current.clients().lambda();
-    await createTestFunction(moto.current, lambda, { name: functionName, files: INITIAL_FILES });
-    const v0 = await lambda.send(new PublishVersionCommand({ FunctionName: functionName }));
-    await lambda.send(
-      new CreateAliasCommand({ FunctionName: functionName, Name: "live", FunctionVersion: v0.Version }),
-    );
+    const v0 = await createAliasedFunction(moto.current, lambda, functionName);
     const { appRoot } = writeBackendFixture();
     const runtime = testRuntime({
       moto: moto.current,
       appRoot,
       config: { environments: { staging: envConfig(functionName, "live", "backend/rb-alias/") } },
     });
-    const aliasState = async () => {
-      const alias = await lambda.send(new GetAliasCommand({ FunctionName: functionName, Name: "live" }));
-      const fn = await lambda.send(
-        new GetFunctionConfigurationCommand({ FunctionName: functionName, Qualifier: "live" }),
-      );
-      return { version: alias.FunctionVersion, codeSha256: fn.CodeSha256 };
-    };
+    const live = () => aliasState(lambda, functionName);
     const v1 = await packageOf(appRoot);
     const first = await deployOk(runtime, "staging");
     writeBackendFixture({ appRoot, variant: "v2" });
     const second = await deployOk(runtime, "staging");
-    expect((await aliasState()).version).toBe(second.version);
+    expect((await live()).version).toBe(second.version);
 
     const back = await invokeTool(rollbackTool, { env: "staging", component: "lambda" }, runtime);
     expect(back.isError, back.text).toBe(false);
@@ -169,7 +137,7 @@ describe("rollback of the Lambda with an alias", () => {
       status: "rolled_back",
       plan: { mode: "alias", toVersion: first.version },
     });
-    expect(await aliasState()).toEqual({ version: first.version, codeSha256: v1.codeSha256 });
+    expect(await live()).toEqual({ version: first.version, codeSha256: v1.codeSha256 });
 
     const toV0 = await invokeTool(
       rollbackTool,
@@ -177,7 +145,7 @@ describe("rollback of the Lambda with an alias", () => {
       runtime,
     );
     expect(toV0.isError, toV0.text).toBe(false);
-    expect((await aliasState()).version).toBe(v0.Version);
+    expect((await live()).version).toBe(v0.Version);
     runtime.close();
   });
 });
@@ -186,11 +154,7 @@ describe("rollback on a protected env", () => {
   it("returns a plan and a token first, changes nothing, then rolls back with the token", async () => {
     const functionName = "vyaparai-api-rb-prod";
     const lambda = await moto.current.clients().lambda();
-    await createTestFunction(moto.current, lambda, { name: functionName, files: INITIAL_FILES });
-    const v0 = await lambda.send(new PublishVersionCommand({ FunctionName: functionName }));
-    await lambda.send(
-      new CreateAliasCommand({ FunctionName: functionName, Name: "live", FunctionVersion: v0.Version }),
-    );
+    const _v0 = await createAliasedFunction(moto.current, lambda, functionName);
     const { appRoot } = writeBackendFixture();
     // Deploys happen on an unprotected twin env pointing at the same function.
     const runtime = testRuntime({

@@ -1,37 +1,87 @@
 import { mkdtempSync } from "node:fs";
-import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LambdaClient } from "@aws-sdk/client-lambda";
-import { ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateAliasCommand,
+  GetAliasCommand,
+  GetFunctionCommand,
+  GetFunctionConfigurationCommand,
+  type LambdaClient,
+  PublishVersionCommand,
+} from "@aws-sdk/client-lambda";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll } from "vitest";
 import { backendSchema } from "../../src/config/schema.js";
+import { type LocalHealthServer, startHealthServer } from "../../src/demo/health-server.js";
 import { artifactKeyForCodeSha256 } from "../../src/deploy/lambda-artifact.js";
 import { buildLambdaPackage, type LambdaPackage } from "../../src/deploy/lambda-package.js";
-import { zipOf } from "../support/aws-fixtures.js";
+import { createBucket, createTestFunction, zipOf } from "../support/aws-fixtures.js";
+import type { Moto } from "../support/moto.js";
 
 /** Shared by the Lambda deploy and rollback tests (not a test file itself). */
 
-/** A real HTTP health endpoint on 127.0.0.1 that the test flips between healthy and failing. */
-export async function startHealthServer(): Promise<{
-  url: string;
-  setHealthy(ok: boolean): void;
-  close(): Promise<void>;
-}> {
-  let healthy = true;
-  const server: Server = createServer((_req, res) => {
-    res.writeHead(healthy ? 200 : 503, { "content-type": "application/json" });
-    res.end(JSON.stringify({ status: healthy ? "ok" : "down" }));
+/**
+ * Per test file: a real health endpoint on 127.0.0.1 (flip `.healthy` to fail the gate) and
+ * the artifact bucket on moto, plus the env config that points a deploy at both.
+ */
+export function useLambdaEnv(moto: { readonly current: Moto }, bucket: string) {
+  let health: LocalHealthServer | undefined;
+  beforeAll(async () => {
+    health = await startHealthServer();
+    await createBucket(await moto.current.clients().s3(), bucket);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
+  afterAll(async () => {
+    await health?.close();
+  });
   return {
-    url: `http://127.0.0.1:${port}/health`,
-    setHealthy(ok) {
-      healthy = ok;
+    get health(): LocalHealthServer {
+      return health as LocalHealthServer;
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    envConfig(functionName: string, alias: string | null, prefix: string) {
+      return {
+        lambda: { functionName, alias, artifactBucket: bucket, artifactPrefix: prefix },
+        health: [{ name: "api", url: (health as LocalHealthServer).url }],
+      };
+    },
   };
+}
+
+/** A function with INITIAL_FILES whose code is saved in the artifact bucket, as after a first release. */
+export async function createDeployedFunction(moto: Moto, bucket: string, name: string, prefix: string) {
+  const clients = moto.clients();
+  const initial = await createTestFunction(moto, await clients.lambda(), { name, files: INITIAL_FILES });
+  await seedInitialArtifact(await clients.s3(), bucket, prefix, initial.codeSha256);
+  return initial;
+}
+
+/** A function with INITIAL_FILES, published as a version that the alias "live" points at. */
+export async function createAliasedFunction(moto: Moto, lambda: LambdaClient, name: string) {
+  await createTestFunction(moto, lambda, { name, files: INITIAL_FILES });
+  const v0 = await lambda.send(new PublishVersionCommand({ FunctionName: name }));
+  await lambda.send(
+    new CreateAliasCommand({ FunctionName: name, Name: "live", FunctionVersion: v0.Version }),
+  );
+  return v0;
+}
+
+/** The CodeSha256 of $LATEST, read back from Lambda. */
+export async function liveCodeSha256(lambda: LambdaClient, name: string): Promise<string | undefined> {
+  return (await lambda.send(new GetFunctionCommand({ FunctionName: name }))).Configuration?.CodeSha256;
+}
+
+/** The version the alias "live" points at and the code that version holds, read back from Lambda. */
+export async function aliasState(lambda: LambdaClient, name: string) {
+  const alias = await lambda.send(new GetAliasCommand({ FunctionName: name, Name: "live" }));
+  const fn = await lambda.send(
+    new GetFunctionConfigurationCommand({ FunctionName: name, Qualifier: "live" }),
+  );
+  return { version: alias.FunctionVersion, codeSha256: fn.CodeSha256 };
+}
+
+/** A JSON object (e.g. a release record) read back from S3. */
+export async function readJsonObject(s3: S3Client, bucket: string, key: string) {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return JSON.parse((await out.Body?.transformToString()) as string);
 }
 
 /** Builds the fixture with the product's own packager: the CodeSha256 a deploy must make live. */
