@@ -1,6 +1,5 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { resolveEnv } from "../../src/config/load.js";
 import { listReleaseRecords } from "../../src/deploy/release-records.js";
 import { CancelledError, type DeployError, RefusalError, throwIfAborted } from "../../src/errors.js";
 import { runGuardedMutation } from "../../src/safety/guard.js";
@@ -23,7 +22,7 @@ import type { ApprovalAnswer, ApprovalRequest, Runtime, ToolContext } from "../.
 import { createBucket } from "../support/aws-fixtures.js";
 import { createGitRepo, type GitFixture } from "../support/git-fixtures.js";
 import { useMoto } from "../support/moto.js";
-import { testRuntime } from "../support/runtime.js";
+import { artifactBucketRuntime, toolContextFor } from "../support/runtime.js";
 
 const moto = useMoto();
 const SECRET = "shared-secret-for-guard-tests";
@@ -41,43 +40,18 @@ interface Setup {
 }
 
 function makeRuntime(options: Setup = {}): Runtime {
-  return testRuntime({
+  return artifactBucketRuntime({
     moto: moto.current,
     appRoot: repo.dir,
-    config: {
-      environments: {
-        prod: { lambda: { artifactBucket: bucket } },
-        staging: { lambda: { artifactBucket: bucket } },
-        dev: { lambda: { artifactBucket: bucket } },
-      },
-      ...(options.config ?? {}),
-    },
+    bucket,
+    envs: ["prod", "staging", "dev"],
+    config: options.config ?? {},
     now: () => clock,
     secret: options.secret ?? SECRET,
   });
 }
 
-function contextFor(rt: Runtime, over: Partial<ToolContext> & { envName?: string } = {}): ToolContext {
-  const { config, appRoot } = rt.loaded;
-  const envName = over.envName ?? "prod";
-  return {
-    toolName: "deploy_lambda",
-    envName,
-    env: resolveEnv(config, envName),
-    config,
-    appRoot,
-    runtime: rt,
-    aws: rt.clientsFor(envName),
-    signal: new AbortController().signal,
-    progress: () => {},
-    log: () => {},
-    askPerson: null,
-    now: rt.now,
-    run: rt.run,
-    identity: () => rt.identityFor(envName),
-    ...over,
-  };
-}
+const contextFor = toolContextFor;
 
 async function bucketKeys(): Promise<string[]> {
   const s3 = await moto.current.clients().s3();

@@ -1,12 +1,11 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { beforeEach, describe, expect, it } from "vitest";
-import { resolveEnv } from "../../src/config/load.js";
 import type { DeployError } from "../../src/errors.js";
 import { acquireDeployLock, LOCK_TTL_MINUTES, readDeployLock } from "../../src/safety/lock.js";
 import type { Runtime, ToolContext } from "../../src/server/context.js";
 import { createBucket } from "../support/aws-fixtures.js";
 import { useMoto } from "../support/moto.js";
-import { testRuntime } from "../support/runtime.js";
+import { artifactBucketRuntime, toolContextFor } from "../support/runtime.js";
 
 const moto = useMoto();
 let counter = 0;
@@ -15,32 +14,11 @@ let clock: Date;
 let runtime: Runtime;
 
 function contextFor(rt: Runtime, envName = "prod", over: Partial<ToolContext> = {}): ToolContext {
-  const { config, appRoot } = rt.loaded;
-  return {
-    toolName: "deploy_lambda",
-    envName,
-    env: resolveEnv(config, envName),
-    config,
-    appRoot,
-    runtime: rt,
-    aws: rt.clientsFor(envName),
-    signal: new AbortController().signal,
-    progress: () => {},
-    log: () => {},
-    askPerson: null,
-    now: rt.now,
-    run: rt.run,
-    identity: () => rt.identityFor(envName),
-    ...over,
-  };
+  return toolContextFor(rt, { envName, ...over });
 }
 
 function runtimeWith(now: () => Date): Runtime {
-  return testRuntime({
-    moto: moto.current,
-    config: { environments: { prod: { lambda: { artifactBucket: bucket } } } },
-    now,
-  });
+  return artifactBucketRuntime({ moto: moto.current, bucket, now });
 }
 
 async function lockObjects(): Promise<string[]> {
@@ -216,10 +194,7 @@ describe("deploy lock on moto", () => {
       releaseId: "P",
       breakLock: false,
     });
-    const runtimeDev = testRuntime({
-      moto: moto.current,
-      config: { environments: { dev: { lambda: { artifactBucket: bucket } } } },
-    });
+    const runtimeDev = artifactBucketRuntime({ moto: moto.current, bucket, envs: ["dev"] });
     const dev = await acquireDeployLock(contextFor(runtimeDev, "dev"), {
       tool: "t",
       releaseId: "D",

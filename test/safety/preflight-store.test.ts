@@ -2,7 +2,6 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
-import { resolveEnv } from "../../src/config/load.js";
 import { readGitState } from "../../src/deploy/git.js";
 import {
   evaluateTestsFirstGate,
@@ -14,7 +13,7 @@ import {
 import type { Runtime, ToolContext } from "../../src/server/context.js";
 import { createGitRepo, type GitFixture } from "../support/git-fixtures.js";
 import type { Moto } from "../support/moto.js";
-import { testRuntime } from "../support/runtime.js";
+import { testRuntime, toolContextFor } from "../support/runtime.js";
 
 // These tests touch no AWS: the runtime's clients are never used.
 const NO_MOTO = { endpoint: "http://127.0.0.1:9", port: 9 } as unknown as Moto;
@@ -27,23 +26,7 @@ function runtimeAt(appRoot: string, config: Record<string, unknown> = {}): Runti
 }
 
 function contextFor(rt: Runtime, envName = "prod"): ToolContext {
-  const { config, appRoot } = rt.loaded;
-  return {
-    toolName: "preflight",
-    envName,
-    env: resolveEnv(config, envName),
-    config,
-    appRoot,
-    runtime: rt,
-    aws: rt.clientsFor(envName),
-    signal: new AbortController().signal,
-    progress: () => {},
-    log: () => {},
-    askPerson: null,
-    now: rt.now,
-    run: rt.run,
-    identity: () => rt.identityFor(envName),
-  };
+  return toolContextFor(rt, { toolName: "preflight", envName });
 }
 
 function passing(patch: Partial<StoredPreflight> = {}): StoredPreflight {

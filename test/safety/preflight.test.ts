@@ -5,7 +5,6 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createAwsClients } from "../../src/aws/clients.js";
-import { resolveEnv } from "../../src/config/load.js";
 import { findPassingPreflight } from "../../src/safety/preflight-store.js";
 import { createRuntime, type Runtime, type ToolContext } from "../../src/server/context.js";
 import { invokeTool } from "../../src/server/invoke.js";
@@ -14,7 +13,7 @@ import { preflightTool } from "../../src/tools/preflight.js";
 import { createBucket, createSiteDistribution, createTestFunction } from "../support/aws-fixtures.js";
 import { createGitRepo, type GitFixture } from "../support/git-fixtures.js";
 import { useMoto } from "../support/moto.js";
-import { testRuntime } from "../support/runtime.js";
+import { testRuntime, toolContextFor } from "../support/runtime.js";
 
 const moto = useMoto();
 
@@ -119,23 +118,7 @@ function createApp(world: World, options: AppOptions = {}): { repo: GitFixture; 
 
 /** A ToolContext for calling the preflight store directly, as the deploy gate does. */
 function storeContext(runtime: Runtime, envName: string): ToolContext {
-  const { config, appRoot } = runtime.loaded;
-  return {
-    toolName: "deploy_lambda",
-    envName,
-    env: resolveEnv(config, envName),
-    config,
-    appRoot,
-    runtime,
-    aws: runtime.clientsFor(envName),
-    signal: new AbortController().signal,
-    progress: () => {},
-    log: () => {},
-    askPerson: null,
-    now: runtime.now,
-    run: runtime.run,
-    identity: () => runtime.identityFor(envName),
-  };
+  return toolContextFor(runtime, { envName });
 }
 
 const check = (report: Report, name: string) => {

@@ -1,6 +1,5 @@
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { beforeEach, describe, expect, it } from "vitest";
-import { resolveEnv } from "../../src/config/load.js";
 import type { DeployError } from "../../src/errors.js";
 import { digestPlan } from "../../src/safety/plan-digest.js";
 import {
@@ -13,7 +12,7 @@ import {
 import type { Runtime, ToolContext } from "../../src/server/context.js";
 import { createBucket } from "../support/aws-fixtures.js";
 import { useMoto } from "../support/moto.js";
-import { testRuntime } from "../support/runtime.js";
+import { artifactBucketRuntime, toolContextFor } from "../support/runtime.js";
 
 const moto = useMoto();
 const DIGEST = digestPlan({ change: 1 });
@@ -22,34 +21,10 @@ let bucket: string;
 let clock: Date;
 
 function makeRuntime(config: Record<string, unknown> = {}, secret = "tokens-test-secret"): Runtime {
-  return testRuntime({
-    moto: moto.current,
-    config: { environments: { prod: { lambda: { artifactBucket: bucket } } }, ...config },
-    now: () => clock,
-    secret,
-  });
+  return artifactBucketRuntime({ moto: moto.current, bucket, config, now: () => clock, secret });
 }
 
-function contextFor(rt: Runtime, over: Partial<ToolContext> = {}): ToolContext {
-  const { config, appRoot } = rt.loaded;
-  return {
-    toolName: "deploy_lambda",
-    envName: "prod",
-    env: resolveEnv(config, "prod"),
-    config,
-    appRoot,
-    runtime: rt,
-    aws: rt.clientsFor("prod"),
-    signal: new AbortController().signal,
-    progress: () => {},
-    log: () => {},
-    askPerson: null,
-    now: rt.now,
-    run: rt.run,
-    identity: () => rt.identityFor("prod"),
-    ...over,
-  };
-}
+const contextFor = toolContextFor;
 
 function decodePayload(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split(".")[1] as string, "base64url").toString());

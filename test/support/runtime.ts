@@ -2,8 +2,13 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAwsClients } from "../../src/aws/clients.js";
-import { CONFIG_FILE_NAME, loadConfig } from "../../src/config/load.js";
-import { createRuntime, type Runtime, type RuntimeOptions } from "../../src/server/context.js";
+import { CONFIG_FILE_NAME, loadConfig, resolveEnv } from "../../src/config/load.js";
+import {
+  createRuntime,
+  type Runtime,
+  type RuntimeOptions,
+  type ToolContext,
+} from "../../src/server/context.js";
 import type { Moto } from "./moto.js";
 
 export interface TestRuntimeOptions {
@@ -30,4 +35,51 @@ export function testRuntime(options: TestRuntimeOptions): Runtime {
     makeClients: (envConfig) =>
       createAwsClients({ region: envConfig.region, endpoint: options.moto.endpoint }),
   });
+}
+
+export interface ArtifactBucketRuntimeOptions extends Omit<TestRuntimeOptions, "config"> {
+  /** The artifact bucket every env keeps its locks, tokens, preflights and records in. */
+  bucket: string;
+  /** Envs to configure (prod is protected by default). */
+  envs?: string[];
+  /** Further top-level config keys. */
+  config?: Record<string, unknown>;
+}
+
+/** A runtime whose envs (prod by default) all use one artifact bucket on moto: what the safety code needs. */
+export function artifactBucketRuntime(options: ArtifactBucketRuntimeOptions): Runtime {
+  const { bucket, envs = ["prod"], config = {}, ...rest } = options;
+  return testRuntime({
+    ...rest,
+    config: {
+      environments: Object.fromEntries(envs.map((env) => [env, { lambda: { artifactBucket: bucket } }])),
+      ...config,
+    },
+  });
+}
+
+/**
+ * A ToolContext for calling domain code directly, wired to the runtime as invokeTool wires it
+ * (without its redaction, which these callers do not exercise). `over` replaces any field.
+ */
+export function toolContextFor(runtime: Runtime, over: Partial<ToolContext> = {}): ToolContext {
+  const { config, appRoot } = runtime.loaded;
+  const envName = over.envName ?? "prod";
+  return {
+    toolName: "deploy_lambda",
+    envName,
+    env: resolveEnv(config, envName),
+    config,
+    appRoot,
+    runtime,
+    aws: runtime.clientsFor(envName),
+    signal: new AbortController().signal,
+    progress: () => {},
+    log: () => {},
+    askPerson: null,
+    now: runtime.now,
+    run: runtime.run,
+    identity: () => runtime.identityFor(envName),
+    ...over,
+  };
 }
