@@ -8,6 +8,7 @@ import { invokeTool } from "../../src/server/invoke.js";
 import { deployFrontendTool } from "../../src/tools/deploy-frontend.js";
 import { writeViteDist } from "../support/dist-fixture.js";
 import { useMoto } from "../support/moto.js";
+import { markPreflightPassed } from "../support/runtime.js";
 import { createSite, deploy, getBytes, liveIndexIsWhole } from "./frontend-site.js";
 
 const moto = useMoto();
@@ -50,15 +51,7 @@ describe("deploy_frontend on a protected env", () => {
     expect(refused.result.text).toMatch(/Tests first/);
     expect((await s3.send(new ListObjectsV2Command({ Bucket: site.bucket }))).KeyCount ?? 0).toBe(0);
 
-    site.runtime.preflights.set("prod", {
-      preflightId: "pf-test",
-      env: "prod",
-      gitSha: head,
-      clean: true,
-      ok: true,
-      at: new Date().toISOString(),
-      components: ["frontend"],
-    });
+    markPreflightPassed(site.runtime, head, ["frontend"]);
     const again = await deploy(site);
     const confirmed = await deploy(site, { confirmationToken: again.out.confirmationToken });
     expect(confirmed.result.isError, confirmed.result.text).toBe(false);

@@ -4,7 +4,7 @@ import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
 import { writeBackendFixture } from "../support/backend-fixture.js";
 import { createGitRepo } from "../support/git-fixtures.js";
 import { useMoto } from "../support/moto.js";
-import { testRuntime } from "../support/runtime.js";
+import { markPreflightPassed, testRuntime } from "../support/runtime.js";
 import {
   createDeployedFunction,
   listKeys,
@@ -65,15 +65,7 @@ describe("deploy_lambda on a protected env", () => {
     expect(noPreflight.text).toMatch(/Tests first: no preflight/);
     expect(await liveSha()).toBe(initial.codeSha256);
 
-    runtime.preflights.set("prod", {
-      preflightId: "pf-test",
-      env: "prod",
-      gitSha: head,
-      clean: true,
-      ok: true,
-      at: new Date().toISOString(),
-      components: ["backend"],
-    });
+    markPreflightPassed(runtime, head, ["backend"]);
     const ask2 = await invokeTool(deployLambdaTool, { env: "prod" }, runtime);
     const token = (ask2.structured as unknown as Out).confirmationToken;
     const expected = await packageOf(repo.dir);

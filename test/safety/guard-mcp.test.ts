@@ -9,7 +9,7 @@ import { confirmationTokenArg, DESTRUCTIVE, envArg, summaryField } from "../../s
 import { createBucket } from "../support/aws-fixtures.js";
 import { createGitRepo, type GitFixture } from "../support/git-fixtures.js";
 import { useMoto } from "../support/moto.js";
-import { testRuntime } from "../support/runtime.js";
+import { markPreflightPassed, testRuntime } from "../support/runtime.js";
 
 /**
  * The guard seen the way an MCP client sees it: through invokeTool (argument validation,
@@ -89,15 +89,7 @@ describe("guard through invokeTool", () => {
     });
     repo.commitAll("config");
     // What preflight leaves behind for this HEAD (the store itself is tested on its own).
-    runtime.preflights.set("prod", {
-      preflightId: "pf",
-      env: "prod",
-      gitSha: repo.head(),
-      clean: true,
-      ok: true,
-      at: new Date().toISOString(),
-      components: ["backend"],
-    });
+    markPreflightPassed(runtime, repo.head(), ["backend"]);
   });
 
   it("the token survives redaction in structured output and in the summary, and works once", async () => {
