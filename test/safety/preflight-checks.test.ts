@@ -11,28 +11,9 @@ import { preflightTool } from "../../src/tools/preflight.js";
 import { createGitRepo, type GitFixture } from "../support/git-fixtures.js";
 import { useMoto } from "../support/moto.js";
 import { testRuntime } from "../support/runtime.js";
+import { check, type Report } from "./preflight-report.js";
 
 const moto = useMoto();
-
-interface Check {
-  name: string;
-  status: "pass" | "warn" | "fail";
-  detail: string;
-  remedy?: string;
-  output?: string;
-}
-interface Report {
-  ok: boolean;
-  summary: string;
-  checks: Check[];
-  error?: { code: string; message: string };
-}
-
-const check = (report: Report, name: string) => {
-  const found = report.checks.find((c) => c.name === name);
-  if (!found) throw new Error(`no ${name} check in ${report.checks.map((c) => c.name).join(", ")}`);
-  return found;
-};
 
 const GIT_IDENTITY = "git -c user.name=Tester -c user.email=t@example.test -c commit.gpgsign=false";
 

@@ -14,26 +14,9 @@ import { createBucket, createSiteDistribution, createTestFunction } from "../sup
 import { createGitRepo, type GitFixture } from "../support/git-fixtures.js";
 import { useMoto } from "../support/moto.js";
 import { testRuntime, toolContextFor } from "../support/runtime.js";
+import { check, type Report } from "./preflight-report.js";
 
 const moto = useMoto();
-
-interface Check {
-  name: string;
-  status: "pass" | "warn" | "fail";
-  detail: string;
-  remedy?: string;
-  output?: string;
-  testCounts?: { passed: number; failed: number; skipped: number; errors: number; total: number };
-}
-interface Report {
-  summary: string;
-  ok: boolean;
-  preflightId: string;
-  gitSha: string | null;
-  components: string[];
-  checks: Check[];
-  error?: { code: string; message: string };
-}
 
 const PASSING_PYTEST =
   "def test_orders():\n    assert 1 + 1 == 2\n\n\ndef test_stores():\n    assert 'a' in 'abc'\n";
@@ -120,12 +103,6 @@ function createApp(world: World, options: AppOptions = {}): { repo: GitFixture; 
 function storeContext(runtime: Runtime, envName: string): ToolContext {
   return toolContextFor(runtime, { envName });
 }
-
-const check = (report: Report, name: string) => {
-  const found = report.checks.find((c) => c.name === name);
-  if (!found) throw new Error(`no ${name} check in ${report.checks.map((c) => c.name).join(", ")}`);
-  return found;
-};
 
 describe("preflight against moto and real git repos", () => {
   let world: World;
