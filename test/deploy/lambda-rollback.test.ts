@@ -154,7 +154,7 @@ describe("rollback on a protected env", () => {
   it("returns a plan and a token first, changes nothing, then rolls back with the token", async () => {
     const functionName = "vyaparai-api-rb-prod";
     const lambda = await moto.current.clients().lambda();
-    const _v0 = await createAliasedFunction(moto.current, lambda, functionName);
+    await createAliasedFunction(moto.current, lambda, functionName);
     const { appRoot } = writeBackendFixture();
     // Deploys happen on an unprotected twin env pointing at the same function.
     const runtime = testRuntime({

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { queryLogs } from "../../src/observe/logs.js";
+import { type LogQueryResult, queryLogs } from "../../src/observe/logs.js";
 import { invokeTool } from "../../src/server/invoke.js";
 import { tailLogsTool } from "../../src/tools/tail-logs.js";
 import { createTestFunction } from "../support/aws-fixtures.js";
@@ -74,33 +74,8 @@ function seededInvocations(base: number): SeedEvent[] {
   return lines.map((message, i) => ({ timestamp: at(i), message }));
 }
 
-type TailOut = {
-  summary: string;
-  logGroup: string;
-  events: Array<{ timestamp: string; level: string; message: string; requestId: string | null }>;
-  stats: {
-    byLevel: Record<string, number>;
-    errorGroups: Array<{
-      message: string;
-      count: number;
-      firstSeen: string;
-      lastSeen: string;
-      sampleRequestId: string | null;
-    }>;
-    invocations: number;
-    durationP50Ms: number | null;
-    durationP95Ms: number | null;
-    durationMaxMs: number | null;
-    coldStarts: number;
-    timeouts: number;
-    maxMemoryUsedMb: number | null;
-    memorySizeMb: number | null;
-  };
-  truncated: boolean;
-  narrowHint?: string;
-  scanned: number;
-  matched: number;
-};
+/** tail_logs' structuredContent: the query result plus what the tool adds. */
+type TailOut = Pick<LogQueryResult, keyof LogQueryResult> & { summary: string; logGroup: string };
 
 const config = { environments: { prod: { lambda: { functionName: FUNCTION } } } };
 
