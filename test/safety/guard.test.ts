@@ -22,6 +22,7 @@ import type { ApprovalAnswer, ApprovalRequest, Runtime, ToolContext } from "../.
 import { createBucket } from "../support/aws-fixtures.js";
 import { createGitRepo, type GitFixture } from "../support/git-fixtures.js";
 import { useMoto } from "../support/moto.js";
+import { rejectionOf } from "../support/rejection.js";
 import { artifactBucketRuntime, toolContextFor } from "../support/runtime.js";
 
 const moto = useMoto();
@@ -119,15 +120,6 @@ async function tokenFor(ctx: ToolContext, plan: unknown = PLAN): Promise<string>
   return first.confirmationToken;
 }
 
-async function refusal(promise: Promise<unknown>): Promise<DeployError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as DeployError;
-  }
-  throw new Error("expected a refusal");
-}
-
 beforeEach(async () => {
   bucket = `guard-test-${++counter}`;
   await createBucket(await moto.current.clients().s3(), bucket);
@@ -219,7 +211,7 @@ describe("protected env: the confirmation round trip", () => {
     expect(keys.filter((k) => k.startsWith("tokens/prod/"))).toHaveLength(1);
 
     // Second use, same process.
-    const again = await refusal(
+    const again = await rejectionOf(
       runGuardedMutation(request(ctx, { confirmationToken: token }), (r) => fakeDeploy(ctx, r)),
     );
     expect(again).toBeInstanceOf(RefusalError);
@@ -229,7 +221,7 @@ describe("protected env: the confirmation round trip", () => {
     const cli = makeRuntime();
     const cliCtx = contextFor(cli);
     await passPreflight(cliCtx);
-    const fromCli = await refusal(
+    const fromCli = await rejectionOf(
       runGuardedMutation(request(cliCtx, { confirmationToken: token }), (r) => fakeDeploy(cliCtx, r)),
     );
     expect(fromCli.detail?.reason).toBe("already_used");
@@ -259,7 +251,7 @@ describe("protected env: the confirmation round trip", () => {
     await passPreflight(ctx);
     const token = await tokenFor(ctx);
     const newPlan = { ...PLAN, codeSha256: "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5PQ==" };
-    const error = await refusal(
+    const error = await rejectionOf(
       runGuardedMutation(request(ctx, { plan: newPlan, confirmationToken: token }), (r) =>
         fakeDeploy(ctx, r),
       ),
@@ -297,7 +289,7 @@ describe("protected env: the confirmation round trip", () => {
       (r) => fakeDeploy(ctx, r),
     );
     expect(result).toMatchObject({ kind: "done", planDigest });
-    const other = await refusal(
+    const other = await rejectionOf(
       runGuardedMutation(
         request(ctx, {
           component: "infra",
@@ -401,7 +393,7 @@ describe("protected env: every bad token is refused with its reason and changes 
     await passPreflight(ctx);
     const { token } = await make(ctx);
     const before = await bucketKeys();
-    const error = await refusal(
+    const error = await rejectionOf(
       runGuardedMutation(request(contextFor(runtime), { confirmationToken: token }), (r) =>
         fakeDeploy(ctx, r),
       ),
@@ -428,7 +420,7 @@ describe("protected env: every bad token is refused with its reason and changes 
     runtime = makeRuntime({
       config: { environments: { prod: { accountId: "111111111111", lambda: { artifactBucket: bucket } } } },
     });
-    const error = await refusal(
+    const error = await rejectionOf(
       runGuardedMutation(request(contextFor(runtime)), (r) => fakeDeploy(contextFor(runtime), r)),
     );
     expect(error.detail?.reason).toBe("other_account");
@@ -454,7 +446,7 @@ describe("protected env: a person approves", () => {
     const ctx = contextFor(runtime, { askPerson: asking(answer, asked) });
     await passPreflight(ctx);
     const token = await tokenFor(ctx);
-    const error = await refusal(
+    const error = await rejectionOf(
       runGuardedMutation(request(ctx, { confirmationToken: token }), (r) => fakeDeploy(ctx, r)),
     );
     expect(error.detail?.reason).toBe(reason);
@@ -482,7 +474,7 @@ describe("protected env: a person approves", () => {
     const ctx = contextFor(runtime, { askPerson: asking(new Error("client went away"), []) });
     await passPreflight(ctx);
     const token = await tokenFor(ctx);
-    const error = await refusal(
+    const error = await rejectionOf(
       runGuardedMutation(request(ctx, { confirmationToken: token }), (r) => fakeDeploy(ctx, r)),
     );
     expect(error.detail?.reason).toBe("approval_failed");
@@ -495,7 +487,7 @@ describe("protected env: a person approves", () => {
     const ctx = contextFor(runtime);
     await passPreflight(ctx);
     const token = await tokenFor(ctx);
-    const error = await refusal(
+    const error = await rejectionOf(
       runGuardedMutation(request(ctx, { confirmationToken: token }), (r) => fakeDeploy(ctx, r)),
     );
     expect(error.detail?.reason).toBe("approval_unavailable");
@@ -507,7 +499,9 @@ describe("protected env: a person approves", () => {
 describe("protected env: tests first", () => {
   async function attempt(ctx: ToolContext) {
     const token = await tokenFor(ctx);
-    return refusal(runGuardedMutation(request(ctx, { confirmationToken: token }), (r) => fakeDeploy(ctx, r)));
+    return rejectionOf(
+      runGuardedMutation(request(ctx, { confirmationToken: token }), (r) => fakeDeploy(ctx, r)),
+    );
   }
 
   it("refuses without any preflight", async () => {
@@ -584,7 +578,7 @@ describe("lock and record on every path", () => {
   it("a thrown error records failed with the (redacted) message, rethrows and unlocks", async () => {
     const { ctx, token } = await confirmedCtx();
     let releaseId = "";
-    const error = await refusal(
+    const error = await rejectionOf(
       runGuardedMutation(request(ctx, { confirmationToken: token }), async (release) => {
         releaseId = release.releaseId;
         throw new Error("UpdateFunctionCode failed for key AKIAIOSFODNN7EXAMPLE");
@@ -604,7 +598,7 @@ describe("lock and record on every path", () => {
     const controller = new AbortController();
     const { ctx, token } = await confirmedCtx({ signal: controller.signal });
     let releaseId = "";
-    const error = await refusal(
+    const error = await rejectionOf(
       runGuardedMutation(request(ctx, { confirmationToken: token }), async (release) => {
         releaseId = release.releaseId;
         await (await ctx.aws.s3()).send(
@@ -626,7 +620,7 @@ describe("lock and record on every path", () => {
   it("a mutation that itself throws CancelledError keeps it", async () => {
     const controller = new AbortController();
     const { ctx, token } = await confirmedCtx({ signal: controller.signal });
-    const error = await refusal(
+    const error = await rejectionOf(
       runGuardedMutation(request(ctx, { confirmationToken: token }), async () => {
         controller.abort();
         throwIfAborted(controller.signal);
@@ -643,7 +637,7 @@ describe("lock and record on every path", () => {
     controller.abort();
     const ctx = contextFor(runtime, { signal: controller.signal });
     const before = await bucketKeys();
-    const error = await refusal(
+    const error = await rejectionOf(
       runGuardedMutation(request(ctx, { confirmationToken: token }), (r) => fakeDeploy(ctx, r)),
     );
     expect(error).toBeInstanceOf(CancelledError);
@@ -657,7 +651,7 @@ describe("lock and record on every path", () => {
       breakLock: false,
     });
     const { ctx, token } = await confirmedCtx();
-    const error = await refusal(
+    const error = await rejectionOf(
       runGuardedMutation(request(ctx, { confirmationToken: token }), (r) => fakeDeploy(ctx, r)),
     );
     expect(error.code).toBe("LOCK_HELD");
@@ -676,7 +670,7 @@ describe("lock and record on every path", () => {
     });
     clock = new Date(clock.getTime() + (LOCK_TTL_MINUTES + 1) * 60_000);
     const { ctx, token } = await confirmedCtx();
-    const blocked = await refusal(
+    const blocked = await rejectionOf(
       runGuardedMutation(request(ctx, { confirmationToken: token }), (r) => fakeDeploy(ctx, r)),
     );
     expect(blocked.code).toBe("LOCK_HELD");

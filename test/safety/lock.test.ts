@@ -5,6 +5,7 @@ import { acquireDeployLock, LOCK_TTL_MINUTES, readDeployLock } from "../../src/s
 import type { Runtime, ToolContext } from "../../src/server/context.js";
 import { createBucket } from "../support/aws-fixtures.js";
 import { useMoto } from "../support/moto.js";
+import { rejectionOf } from "../support/rejection.js";
 import { artifactBucketRuntime, toolContextFor } from "../support/runtime.js";
 
 const moto = useMoto();
@@ -25,15 +26,6 @@ async function lockObjects(): Promise<string[]> {
   const s3 = await moto.current.clients().s3();
   const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "locks/" }));
   return (out.Contents ?? []).map((o) => o.Key as string);
-}
-
-async function caught(promise: Promise<unknown>): Promise<DeployError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as DeployError;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("deploy lock on moto", () => {
@@ -101,7 +93,7 @@ describe("deploy lock on moto", () => {
       releaseId: "LIVE",
       breakLock: false,
     });
-    const error = await caught(
+    const error = await rejectionOf(
       acquireDeployLock(contextFor(runtime), { tool: "rollback", releaseId: "X", breakLock: true }),
     );
     expect(error.code).toBe("REFUSED");
@@ -118,7 +110,7 @@ describe("deploy lock on moto", () => {
     clock = new Date(clock.getTime() + (LOCK_TTL_MINUTES + 5) * 60_000);
     const ctx = contextFor(runtime);
     expect(await readDeployLock(ctx)).toMatchObject({ releaseId: "OLD", stale: true });
-    const error = await caught(
+    const error = await rejectionOf(
       acquireDeployLock(ctx, { tool: "deploy_lambda", releaseId: "NEW", breakLock: false }),
     );
     expect(error.code).toBe("LOCK_HELD");
@@ -179,7 +171,7 @@ describe("deploy lock on moto", () => {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "locks/prod.json", Body: "garbage" }));
     const ctx = contextFor(runtime);
     expect(await readDeployLock(ctx)).toMatchObject({ holder: "unknown holder", stale: true });
-    const error = await caught(
+    const error = await rejectionOf(
       acquireDeployLock(ctx, { tool: "deploy_lambda", releaseId: "N", breakLock: false }),
     );
     expect(error.code).toBe("LOCK_HELD");
