@@ -7,7 +7,6 @@ import { createTestFunction } from "../support/aws-fixtures.js";
 import { writeBackendFixture } from "../support/backend-fixture.js";
 import { powertoolsLine, seedLogEvents } from "../support/log-seeder.js";
 import { useMoto } from "../support/moto.js";
-import { testRuntime } from "../support/runtime.js";
 import {
   aliasState,
   countCommands,
@@ -49,11 +48,7 @@ describe("deploy_lambda without an alias ($LATEST)", () => {
       files: INITIAL_FILES,
     });
     const { appRoot } = writeBackendFixture();
-    const runtime = testRuntime({
-      moto: moto.current,
-      appRoot,
-      config: { environments: { dev: env.envConfig(functionName, null, prefix) } },
-    });
+    const runtime = env.runtimeFor(appRoot, "dev", functionName, null, prefix);
     const liveSha = () => liveCodeSha256(lambda, functionName);
 
     // No saved copy of the code live today (moto cannot serve Code.Location): refused before any change.
@@ -143,11 +138,7 @@ describe("deploy_lambda with an alias", () => {
     const lambda = await moto.current.clients().lambda();
     const v0 = await createAliasedFunction(moto.current, lambda, functionName);
     const { appRoot } = writeBackendFixture();
-    const runtime = testRuntime({
-      moto: moto.current,
-      appRoot,
-      config: { environments: { staging: env.envConfig(functionName, "live", prefix) } },
-    });
+    const runtime = env.runtimeFor(appRoot, "staging", functionName, "live", prefix);
     const live = () => aliasState(lambda, functionName);
 
     const v1 = await packageOf(appRoot);

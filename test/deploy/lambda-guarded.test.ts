@@ -4,7 +4,7 @@ import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
 import { writeBackendFixture } from "../support/backend-fixture.js";
 import { createGitRepo } from "../support/git-fixtures.js";
 import { useMoto } from "../support/moto.js";
-import { markPreflightPassed, testRuntime } from "../support/runtime.js";
+import { markPreflightPassed } from "../support/runtime.js";
 import {
   createDeployedFunction,
   listKeys,
@@ -36,11 +36,7 @@ describe("deploy_lambda on a protected env", () => {
     const initial = await createDeployedFunction(moto.current, BUCKET, functionName, prefix);
     const repo = createGitRepo();
     writeBackendFixture({ appRoot: repo.dir });
-    const runtime = testRuntime({
-      moto: moto.current,
-      appRoot: repo.dir,
-      config: { environments: { prod: env.envConfig(functionName, null, prefix) } },
-    });
+    const runtime = env.runtimeFor(repo.dir, "prod", functionName, null, prefix);
     const head = repo.commitAll("backend");
     const liveSha = () => liveCodeSha256(lambda, functionName);
     const keysBefore = await listKeys(await clients.s3(), BUCKET);
@@ -92,11 +88,7 @@ describe("cancelling deploy_lambda", () => {
     const lambda = await clients.lambda();
     const initial = await createDeployedFunction(moto.current, BUCKET, functionName, prefix);
     const { appRoot } = writeBackendFixture();
-    const runtime = testRuntime({
-      moto: moto.current,
-      appRoot,
-      config: { environments: { dev: env.envConfig(functionName, null, prefix) } },
-    });
+    const runtime = env.runtimeFor(appRoot, "dev", functionName, null, prefix);
     const controller = new AbortController();
     const seen: string[] = [];
     const result = await invokeTool(deployLambdaTool, { env: "dev" }, runtime, {

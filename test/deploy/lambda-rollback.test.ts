@@ -18,7 +18,7 @@ import {
 
 const moto = useMoto();
 const BUCKET = "vyaparai-artifacts-rollback-test";
-const { envConfig } = useLambdaEnv(moto, BUCKET);
+const { envConfig, runtimeFor } = useLambdaEnv(moto, BUCKET);
 
 interface Out {
   status: string;
@@ -47,11 +47,7 @@ describe("rollback of the Lambda without an alias", () => {
     const lambda = await clients.lambda();
     await createDeployedFunction(moto.current, BUCKET, functionName, prefix);
     const { appRoot } = writeBackendFixture();
-    const runtime = testRuntime({
-      moto: moto.current,
-      appRoot,
-      config: { environments: { dev: envConfig(functionName, null, prefix) } },
-    });
+    const runtime = runtimeFor(appRoot, "dev", functionName, null, prefix);
     const liveSha = () => liveCodeSha256(lambda, functionName);
 
     const v1 = await packageOf(appRoot);
@@ -119,11 +115,7 @@ describe("rollback of the Lambda with an alias", () => {
     const lambda = await moto.current.clients().lambda();
     const v0 = await createAliasedFunction(moto.current, lambda, functionName);
     const { appRoot } = writeBackendFixture();
-    const runtime = testRuntime({
-      moto: moto.current,
-      appRoot,
-      config: { environments: { staging: envConfig(functionName, "live", "backend/rb-alias/") } },
-    });
+    const runtime = runtimeFor(appRoot, "staging", functionName, "live", "backend/rb-alias/");
     const live = () => aliasState(lambda, functionName);
     const v1 = await packageOf(appRoot);
     const first = await deployOk(runtime, "staging");

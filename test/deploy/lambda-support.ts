@@ -17,6 +17,7 @@ import { artifactKeyForCodeSha256 } from "../../src/deploy/lambda-artifact.js";
 import { buildLambdaPackage, type LambdaPackage } from "../../src/deploy/lambda-package.js";
 import { createBucket, createTestFunction, zipOf } from "../support/aws-fixtures.js";
 import type { Moto } from "../support/moto.js";
+import { testRuntime } from "../support/runtime.js";
 
 /** Shared by the Lambda deploy and rollback tests (not a test file itself). */
 
@@ -33,15 +34,22 @@ export function useLambdaEnv(moto: { readonly current: Moto }, bucket: string) {
   afterAll(async () => {
     await health?.close();
   });
+  const envConfig = (functionName: string, alias: string | null, prefix: string) => ({
+    lambda: { functionName, alias, artifactBucket: bucket, artifactPrefix: prefix },
+    health: [{ name: "api", url: (health as LocalHealthServer).url }],
+  });
   return {
     get health(): LocalHealthServer {
       return health as LocalHealthServer;
     },
-    envConfig(functionName: string, alias: string | null, prefix: string) {
-      return {
-        lambda: { functionName, alias, artifactBucket: bucket, artifactPrefix: prefix },
-        health: [{ name: "api", url: (health as LocalHealthServer).url }],
-      };
+    envConfig,
+    /** A runtime for the app at appRoot whose one env deploys the function. */
+    runtimeFor(appRoot: string, envName: string, functionName: string, alias: string | null, prefix: string) {
+      return testRuntime({
+        moto: moto.current,
+        appRoot,
+        config: { environments: { [envName]: envConfig(functionName, alias, prefix) } },
+      });
     },
   };
 }
