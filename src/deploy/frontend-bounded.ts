@@ -1,4 +1,3 @@
-import pLimit from "p-limit";
 import { throwIfAborted } from "../errors.js";
 
 /**
@@ -6,6 +5,9 @@ import { throwIfAborted } from "../errors.js";
  * cancellation) nothing new starts, the calls already in flight are awaited, and then the
  * first error is thrown. Plain `Promise.all` over p-limit would reject at once while queued
  * uploads kept running in the background — after the lock was released.
+ *
+ * A fixed set of workers takes the next item when it is free, so only `concurrency` calls
+ * (and their request objects and bodies) exist at any moment — not a queued promise per item.
  */
 export async function forEachBounded<T, R>(
   items: readonly T[],
@@ -13,24 +15,22 @@ export async function forEachBounded<T, R>(
   task: (item: T) => Promise<R>,
   signal?: AbortSignal,
 ): Promise<R[]> {
-  const limit = pLimit(concurrency);
+  const results: R[] = new Array(items.length);
   let failure: { error: unknown } | null = null;
-  const settled = await Promise.allSettled(
-    items.map((item) =>
-      limit(async () => {
-        if (failure) throw failure.error;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (!failure && next < items.length) {
+      const index = next++;
+      try {
         throwIfAborted(signal);
-        try {
-          return await task(item);
-        } catch (error) {
-          failure ??= { error };
-          throw error;
-        }
-      }),
-    ),
-  );
+        results[index] = await task(items[index] as T);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  const workers = Math.max(1, Math.min(concurrency, items.length));
+  await Promise.all(Array.from({ length: workers }, worker));
   if (failure) throw (failure as { error: unknown }).error;
-  const rejected = settled.find((result) => result.status === "rejected");
-  if (rejected) throw (rejected as PromiseRejectedResult).reason;
-  return settled.map((result) => (result as PromiseFulfilledResult<R>).value);
+  return results;
 }
