@@ -22,18 +22,25 @@ describe("runCommand", () => {
     expect(result.durationMs).toBeLessThan(10_000);
   });
 
-  // SIGUSR1 stands in for terraform's SIGINT: a shell started from a background job inherits
-  // SIGINT as ignored and cannot trap it, while Go programs re-enable it.
+  // SIGUSR1 stands in for terraform's SIGINT: a process started from a background job
+  // inherits SIGINT as ignored, which would make this test depend on how it was launched.
   it("cancellation stops the process group with the requested signal first", async () => {
     const controller = new AbortController();
-    const pending = runCommand(["sh", "-c", "trap 'echo got-usr1; exit 9' USR1; echo ready; sleep 30"], {
-      cwd: "/tmp",
-      signal: controller.signal,
-      killSignal: "SIGUSR1",
-      onLine: (line) => {
-        if (line === "ready") controller.abort();
+    const pending = runCommand(
+      [
+        process.execPath,
+        "-e",
+        "process.on('SIGUSR1', () => { console.log('got-usr1'); process.exit(9); }); console.log('ready'); setInterval(() => {}, 1000);",
+      ],
+      {
+        cwd: "/tmp",
+        signal: controller.signal,
+        killSignal: "SIGUSR1",
+        onLine: (line) => {
+          if (line === "ready") controller.abort();
+        },
       },
-    });
+    );
     const result = await pending;
     expect(result.cancelled).toBe(true);
     expect(result.tail).toContain("got-usr1");
