@@ -65,11 +65,15 @@ export async function planBuckets(
   },
 ): Promise<BucketPlan> {
   const liveManifest = options.history[0]?.manifest ?? null;
-  const diffs: BucketDiff[] = [];
+  // The buckets are independent: listing them at once costs one listing's wait, not one per bucket.
+  const diffs: BucketDiff[] = await Promise.all(
+    env.frontend.buckets.map((bucket) =>
+      diffBucket(s3, bucket, desired, { liveManifest, signal: options.signal }),
+    ),
+  );
   const stale = new Map<string, StaleDecision>();
-  for (const bucket of env.frontend.buckets) {
-    const diff = await diffBucket(s3, bucket, desired, { liveManifest, signal: options.signal });
-    diffs.push(diff);
+  for (const diff of diffs) {
+    const bucket = diff.bucket;
     const decision = decideStale(diff.stale, options.history, {
       now: options.now,
       graceHours: options.graceHours,
