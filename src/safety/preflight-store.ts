@@ -41,7 +41,7 @@ export async function recordPreflight(ctx: ToolContext, result: StoredPreflight)
 
 /** The newest stored preflight of the env (memory or file), passing or not. */
 export async function readLatestPreflight(ctx: ToolContext): Promise<StoredPreflight | null> {
-  const candidates = [asStoredPreflight(ctx.runtime.preflights.get(ctx.envName)), await readFromDisk(ctx)];
+  const candidates = [ctx.runtime.preflights.get(ctx.envName) ?? null, await readFromDisk(ctx)];
   return (
     candidates
       .filter((p): p is StoredPreflight => p !== null && p.env === ctx.envName)

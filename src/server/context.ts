@@ -4,6 +4,7 @@ import { mapAwsError } from "../aws/errors.js";
 import { type LoadedConfig, resolveEnv } from "../config/load.js";
 import type { Config, EnvConfig } from "../config/schema.js";
 import { type CommandRunner, runCommand } from "../process/run.js";
+import type { StoredPreflight } from "../safety/preflight-store.js";
 
 export type LogLevel = "debug" | "info" | "notice" | "warning" | "error";
 
@@ -34,7 +35,7 @@ export interface Runtime {
   clientsFor(envName: string): AwsClients;
   identityFor(envName: string): Promise<CallerIdentity>;
   /** Passing preflights by env, kept in memory (and on disk by safety/preflight-store). */
-  readonly preflights: Map<string, unknown>;
+  readonly preflights: Map<string, StoredPreflight>;
   close(): void;
 }
 
