@@ -172,7 +172,7 @@ async function chooseTarget(
     if (!isReleaseId(to)) {
       throw new DeployError(
         "INPUT_INVALID",
-        `"${to}" is not a frontend release id (e.g. 20261125T130512Z-3fa9c1). deploy_status lists the env's releases.`,
+        `"${to}" is not a frontend release id (e.g. 20261125T130512345Z-3fa9c1). deploy_status lists the env's releases.`,
       );
     }
     const record = await loadReleaseRecord(s3, ctx.env.lambda.artifactBucket, ctx.envName, "frontend", to);

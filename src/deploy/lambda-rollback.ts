@@ -140,7 +140,7 @@ export async function resolveRollbackTarget(input: {
   }
   throw new DeployError(
     "INPUT_INVALID",
-    `"to" must be a release id (e.g. 20261125T130512Z-3fa9c1) or a Lambda version number (e.g. 12); got "${to}".`,
+    `"to" must be a release id (e.g. 20261125T130512345Z-3fa9c1) or a Lambda version number (e.g. 12); got "${to}".`,
   );
 }
 

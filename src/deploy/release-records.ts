@@ -16,8 +16,12 @@ import type { Component, ReleaseRecord } from "../safety/types.js";
  * deploy history lives on one laptop only.
  */
 
-/** Release ids look like 20261125T130512Z-3fa9c1: lexical order is time order. */
-const RELEASE_ID = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
+/**
+ * Release ids look like 20261125T130512345Z-3fa9c1 (to the millisecond): lexical order is
+ * time order, which listings rely on when they keep only the newest N keys. Ids of the
+ * earlier second-precision form (20261125T130512Z-3fa9c1) are still read.
+ */
+const RELEASE_ID = /^\d{8}T\d{6}(\d{3})?Z-[0-9a-f]{6}$/;
 const DEFAULT_LIST_LIMIT = 20;
 const MAX_LIST_LIMIT = 100;
 // Bounds a listing to 20 pages of 1000 keys: a history longer than that is pruned by lifecycle.
@@ -27,7 +31,7 @@ export function newReleaseId(now: Date): string {
   const stamp = now
     .toISOString()
     .replace(/[-:]/g, "")
-    .replace(/\.\d{3}Z$/, "Z");
+    .replace(/\.(\d{3})Z$/, "$1Z");
   return `${stamp}-${randomBytes(3).toString("hex")}`;
 }
 
@@ -43,7 +47,7 @@ export function releaseRecordKey(env: string, component: Component | string, rel
   if (!SAFE_SEGMENT.test(env) || !SAFE_SEGMENT.test(component) || !isReleaseId(releaseId)) {
     throw new DeployError(
       "INPUT_INVALID",
-      `"${releaseId}" is not a release id (expected e.g. 20261125T130512Z-3fa9c1). Use deploy_status to list releases.`,
+      `"${releaseId}" is not a release id (expected e.g. 20261125T130512345Z-3fa9c1). Use deploy_status to list releases.`,
     );
   }
   return `${releasePrefix(env, component)}${releaseId}.json`;
@@ -170,7 +174,7 @@ export async function listReleaseRecords(
 }
 
 function compareNewestFirst(a: ReleaseRecord, b: ReleaseRecord): number {
-  // Ids share a second when two releases start in it; startedAt (ms) breaks the tie.
+  // Second-precision ids share a second when two releases start in it; startedAt breaks the tie.
   if (a.startedAt !== b.startedAt) return a.startedAt < b.startedAt ? 1 : -1;
   return a.releaseId < b.releaseId ? 1 : a.releaseId > b.releaseId ? -1 : 0;
 }

@@ -177,7 +177,7 @@ describe("protected env: the confirmation round trip", () => {
     });
     expect(result).toMatchObject({ kind: "done", status: "succeeded", planDigest: digestPlan(PLAN) });
     const { releaseId } = result as Extract<GuardResult<unknown>, { kind: "done" }>;
-    expect(releaseId).toMatch(/^20261125T130000Z-[0-9a-f]{6}$/);
+    expect(releaseId).toMatch(/^20261125T130000000Z-[0-9a-f]{6}$/);
 
     expect(seen.lock).toMatchObject({ holder: ARN, tool: "deploy_lambda", releaseId, stale: false });
     expect(seen.atStart).toMatchObject({

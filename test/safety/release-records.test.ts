@@ -40,11 +40,14 @@ describe("release records in S3 (moto)", () => {
     await createBucket(await moto.current.clients().s3(), BUCKET);
   });
 
-  it("release ids sort by time and name their second", () => {
+  it("release ids sort by time to the millisecond", () => {
     const early = newReleaseId(new Date("2026-11-25T13:05:12.900Z"));
     const late = newReleaseId(new Date("2026-11-25T13:05:13.001Z"));
-    expect(early).toMatch(/^20261125T130512Z-[0-9a-f]{6}$/);
-    expect([late, early].sort()).toEqual([early, late]);
+    const sameSecond = newReleaseId(new Date("2026-11-25T13:05:12.901Z"));
+    expect(early).toMatch(/^20261125T130512900Z-[0-9a-f]{6}$/);
+    expect([late, sameSecond, early].sort()).toEqual([early, sameSecond, late]);
+    // Records written with second-precision ids stay readable.
+    expect(isReleaseId("20261125T130512Z-3fa9c1")).toBe(true);
     expect(isReleaseId(early)).toBe(true);
     expect(isReleaseId("../locks/prod")).toBe(false);
   });
@@ -94,7 +97,7 @@ describe("release records in S3 (moto)", () => {
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) {
       const at = new Date(Date.UTC(2026, 10, 20, 10, i, 0));
-      const id = `${newReleaseId(at).slice(0, 16)}-00000${i}`;
+      const id = `${newReleaseId(at).replace(/-[0-9a-f]{6}$/, "")}-00000${i}`;
       ids.push(id);
       await writeReleaseRecord(s3, BUCKET, {
         ...record(id, at.toISOString()),
