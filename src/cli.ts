@@ -3,8 +3,8 @@ import { describeFlags, parseToolFlags } from "./cli/args.js";
 import { formatHuman } from "./cli/format.js";
 import { runInit } from "./cli/init.js";
 import { loadConfig } from "./config/load.js";
-import { createRuntime } from "./server/context.js";
 import { errorResult, invokeTool } from "./server/invoke.js";
+import { createRuntime } from "./server/runtime.js";
 import { allTools } from "./tools/index.js";
 
 const USAGE = `Usage: vyaparai-deploy <tool> [--env ENV] [flags] [--json] [--config PATH]

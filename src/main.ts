@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { loadConfig } from "./config/load.js";
-import { DeployError } from "./errors.js";
-import { createRuntime } from "./server/context.js";
+import { DeployError } from "./core/errors.js";
 import { createMcpServer } from "./server/mcp-server.js";
+import { createRuntime } from "./server/runtime.js";
+import { serveStdio } from "./server/stdio.js";
 
 interface MainArgs {
   readOnly: boolean;
@@ -35,7 +35,6 @@ async function main(): Promise<void> {
   const loaded = loadConfig({ configPath: args.configPath });
   const runtime = createRuntime({ loaded });
   const server = createMcpServer({ runtime, readOnly: args.readOnly || loaded.config.readOnly });
-  const transport = new StdioServerTransport();
   const shutdown = async () => {
     runtime.close();
     await server.close().catch(() => {});
@@ -43,8 +42,7 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", shutdown);
   process.on("SIGTERM", shutdown);
-  transport.onclose = () => runtime.close();
-  await server.connect(transport);
+  await serveStdio(server, () => runtime.close());
 }
 
 main().catch((error: unknown) => {

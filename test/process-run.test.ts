@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runCommand } from "../src/process/run.js";
+import { runCommand } from "../src/core/run-command.js";
 
 describe("runCommand", () => {
   it("streams lines and keeps the tail and exit code", async () => {

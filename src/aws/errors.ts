@@ -1,4 +1,4 @@
-import { DeployError } from "../errors.js";
+import { DeployError } from "../core/errors.js";
 
 /**
  * Turns an AWS SDK error into a DeployError whose message says what to do. `action` names

@@ -1,6 +1,6 @@
 import type { z } from "zod";
-import { DeployError } from "../errors.js";
-import type { AnyToolDefinition } from "../server/tool-definition.js";
+import { DeployError } from "../core/errors.js";
+import type { AnyToolDefinition } from "../tools/definition.js";
 
 /** The kind of CLI flag a zod field becomes. */
 type FlagKind = "boolean" | "number" | "string" | "array";

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { z } from "zod";
-import { ConfigError, DeployError } from "../errors.js";
+import { ConfigError, DeployError } from "../core/errors.js";
 import { builtInDefaults, conventionalEnv } from "./defaults.js";
 import { deepMerge, isPlainObject } from "./merge.js";
 import { type Config, configSchema, type EnvConfig } from "./schema.js";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { AnyToolDefinition } from "../server/tool-definition.js";
+import type { AnyToolDefinition } from "../tools/definition.js";
 
 /**
  * The README's tool reference, generated from the registry so it cannot drift from the

@@ -4,7 +4,7 @@ import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { CreateFunctionCommand, type FunctionCode, type LambdaClient } from "@aws-sdk/client-lambda";
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import yazl from "yazl";
-import { artifactKeyFor } from "../deploy/lambda-artifact.js";
+import { artifactKeyFor } from "../deploy/lambda/artifact.js";
 
 /**
  * Resources an emulated world starts from, written once for the demo, the benchmarks and the

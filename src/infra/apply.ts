@@ -1,7 +1,7 @@
-import { RefusalError } from "../errors.js";
-import { runGuardedMutation } from "../safety/guard.js";
-import type { MutationOutcome } from "../safety/types.js";
-import type { ToolContext } from "../server/context.js";
+import { RefusalError } from "../core/errors.js";
+import type { ToolContext } from "../release/context.js";
+import { runGuardedMutation } from "../release/run-release.js";
+import type { MutationOutcome } from "../release/types.js";
 import { errorLines, heldStateLock, isStalePlan, type StateLockInfo } from "./diagnostics.js";
 import { analysePlan, type ChangeCounts, describeCounts, type PlanAnalysis } from "./plan-analysis.js";
 import { discardPlan, verifiedPlan } from "./plan-store.js";

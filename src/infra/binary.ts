@@ -1,5 +1,5 @@
-import { DeployError } from "../errors.js";
-import type { CommandRunner } from "../process/run.js";
+import { DeployError } from "../core/errors.js";
+import type { CommandRunner } from "../core/run-command.js";
 
 export type TerraformFlavour = "terraform" | "tofu";
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ToolContext } from "../server/context.js";
+import type { ToolContext } from "../release/context.js";
 import { errorLines } from "./diagnostics.js";
 import { runTerraform, type TerraformWorkspace } from "./runner.js";
 

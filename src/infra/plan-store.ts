@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { RefusalError } from "../errors.js";
+import { RefusalError } from "../core/errors.js";
 
 /**
  * Saved plan files, named by their SHA-256 (the planDigest a person reviewed). They live in

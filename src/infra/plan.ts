@@ -1,5 +1,5 @@
 import { rm } from "node:fs/promises";
-import type { ToolContext } from "../server/context.js";
+import type { ToolContext } from "../release/context.js";
 import { errorLines, heldStateLock, type StateLockInfo } from "./diagnostics.js";
 import { ensureInitialised } from "./init.js";
 import { analysePlan, type PlanAnalysis } from "./plan-analysis.js";

@@ -1,6 +1,7 @@
-import { CancelledError } from "../errors.js";
-import type { RunResult } from "../process/run.js";
-import type { ProgressReporter, ToolContext } from "../server/context.js";
+import type { ProgressReporter } from "../core/context.js";
+import { CancelledError } from "../core/errors.js";
+import type { RunResult } from "../core/run-command.js";
+import type { ToolContext } from "../release/context.js";
 import type { TerraformBinary } from "./binary.js";
 
 /** Where and how terraform runs for one env. */

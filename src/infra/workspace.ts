@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { DeployError } from "../errors.js";
-import type { ToolContext } from "../server/context.js";
+import { DeployError } from "../core/errors.js";
+import type { ToolContext } from "../release/context.js";
 import { findTerraformBinary } from "./binary.js";
 import type { TerraformWorkspace } from "./runner.js";
 

@@ -2,8 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { GetFunctionConfigurationCommand, type LambdaClient } from "@aws-sdk/client-lambda";
 import { mapAwsError } from "../aws/errors.js";
 import type { HealthTarget } from "../config/schema.js";
-import { CancelledError, throwIfAborted } from "../errors.js";
-import { redactText } from "../safety/redact.js";
+import { CancelledError, throwIfAborted } from "../core/errors.js";
+import { redactText } from "../core/redact.js";
 import { percentile } from "./log-stats.js";
 
 export type HealthVerdict = "healthy" | "degraded" | "unhealthy";

@@ -8,8 +8,8 @@ import {
   StartLiveTailCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
-import { CancelledError, DeployError, throwIfAborted } from "../errors.js";
-import { redactText } from "../safety/redact.js";
+import { CancelledError, DeployError, throwIfAborted } from "../core/errors.js";
+import { redactText } from "../core/redact.js";
 import { levelRank, normaliseLevel, parseLogEvent } from "./log-parse.js";
 import { type LogStats, LogStatsCollector } from "./log-stats.js";
 

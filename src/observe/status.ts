@@ -8,9 +8,9 @@ import {
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
 import type { EnvConfig } from "../config/schema.js";
-import { listReleaseRecords } from "../deploy/release-records.js";
-import { DeployError } from "../errors.js";
-import type { Component, ReleaseRecord } from "../safety/types.js";
+import { DeployError } from "../core/errors.js";
+import { listReleaseRecords } from "../release/records.js";
+import type { Component, ReleaseRecord } from "../release/types.js";
 
 export interface LambdaLiveStatus {
   functionName: string;

@@ -7,7 +7,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
-import { throwIfAborted } from "../errors.js";
+import { throwIfAborted } from "../core/errors.js";
 
 export interface TableNaming {
   prefix: string;

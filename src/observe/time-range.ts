@@ -1,4 +1,4 @@
-import { DeployError } from "../errors.js";
+import { DeployError } from "../core/errors.js";
 
 const UNIT_MS: Record<string, number> = {
   s: 1000,

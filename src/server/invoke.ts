@@ -1,16 +1,11 @@
 import { z } from "zod";
 import { resolveEnv } from "../config/load.js";
-import { DeployError } from "../errors.js";
-import { redactDeep, redactText } from "../safety/redact.js";
-import type {
-  ApprovalAnswer,
-  ApprovalRequest,
-  LogLevel,
-  ProgressReporter,
-  Runtime,
-  ToolContext,
-} from "./context.js";
-import type { AnyToolDefinition } from "./tool-definition.js";
+import type { ApprovalAnswer, ApprovalRequest, LogLevel, ProgressReporter } from "../core/context.js";
+import { DeployError } from "../core/errors.js";
+import { redactDeep, redactText } from "../core/redact.js";
+import type { ToolContext } from "../release/context.js";
+import type { AnyToolDefinition } from "../tools/definition.js";
+import type { Runtime } from "./runtime.js";
 
 /** What the caller (MCP glue or CLI) provides to one tool call. */
 export interface InvocationHooks {
@@ -81,7 +76,6 @@ function buildContext(
     env,
     config,
     appRoot,
-    runtime,
     aws: runtime.clientsFor(envName),
     signal: hooks.signal ?? new AbortController().signal,
     progress: (message, progress, total) => hooks.progress?.(redactText(message), progress, total),
@@ -89,6 +83,8 @@ function buildContext(
     askPerson: hooks.askPerson ?? null,
     now: runtime.now,
     run: runtime.run,
+    tokens: runtime.signer,
+    session: runtime.session,
     identity: () => runtime.identityFor(envName),
   };
 }

@@ -1,11 +1,12 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
+import type { ApprovalAnswer, ApprovalRequest, LogLevel } from "../core/context.js";
+import type { Runtime } from "../server/runtime.js";
+import type { AnyToolDefinition } from "../tools/definition.js";
 import { allTools } from "../tools/index.js";
-import type { ApprovalAnswer, ApprovalRequest, LogLevel, Runtime } from "./context.js";
 import { type InvocationHooks, invokeTool } from "./invoke.js";
 import { selectTools } from "./registry.js";
-import type { AnyToolDefinition } from "./tool-definition.js";
 
 export const SERVER_NAME = "vyaparai-deploy";
 export const SERVER_VERSION = "0.1.0";

@@ -1,4 +1,4 @@
-import type { AnyToolDefinition } from "./tool-definition.js";
+import type { AnyToolDefinition } from "../tools/definition.js";
 
 export interface RegistryFilter {
   readOnly: boolean;

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { defineTool } from "../server/tool-definition.js";
 import {
   breakLockArg,
   confirmationOutputFields,
@@ -9,6 +8,7 @@ import {
   envArg,
   summaryField,
 } from "./common.js";
+import { defineTool } from "./definition.js";
 
 const integritySchema = z.object({
   ok: z.boolean(),
@@ -60,7 +60,7 @@ export const deployFrontendTool = defineTool({
   annotations: DESTRUCTIVE,
   async handler(args, ctx) {
     // Lazy: the release path pulls in the S3 and CloudFront clients, which tools/list must not pay for.
-    const { deployFrontend } = await import("../deploy/frontend-release.js");
+    const { deployFrontend } = await import("../deploy/frontend/deploy.js");
     return deployFrontend(ctx, {
       dryRun: args.dryRun,
       skipBuild: args.skipBuild,

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { defineTool } from "../server/tool-definition.js";
 import {
   breakLockArg,
   confirmationOutputFields,
@@ -9,6 +8,7 @@ import {
   envArg,
   summaryField,
 } from "./common.js";
+import { defineTool } from "./definition.js";
 
 export const deployLambdaTool = defineTool({
   name: "deploy_lambda",
@@ -53,7 +53,7 @@ export const deployLambdaTool = defineTool({
   annotations: DESTRUCTIVE,
   async handler(args, ctx) {
     // Lazy: the release code pulls in the AWS SDK, which `tools/list` must not pay for.
-    const { deployLambda } = await import("../deploy/lambda-deploy.js");
+    const { deployLambda } = await import("../deploy/lambda/deploy.js");
     return deployLambda(ctx, {
       dryRun: args.dryRun,
       force: args.force,

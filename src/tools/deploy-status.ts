@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineTool } from "../server/tool-definition.js";
 import { envArg, READ_ONLY, summaryField } from "./common.js";
+import { defineTool } from "./definition.js";
 
 export const deployStatusTool = defineTool({
   name: "deploy_status",
@@ -19,7 +19,7 @@ export const deployStatusTool = defineTool({
   async handler(_args, ctx) {
     // Lazy: these modules pull in AWS SDK clients, which tools/list must not pay for.
     const { readDeployStatus } = await import("../observe/status.js");
-    const { LOCK_TTL_MINUTES } = await import("../safety/lock.js");
+    const { LOCK_TTL_MINUTES } = await import("../release/lock.js");
     const report = await readDeployStatus({
       lambda: await ctx.aws.lambda(),
       s3: await ctx.aws.s3(),

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { type EnvConfig, type HealthTarget, healthTargetSchema } from "../config/schema.js";
-import { DeployError } from "../errors.js";
-import { defineTool } from "../server/tool-definition.js";
+import { DeployError } from "../core/errors.js";
 import { envArg, READ_ONLY, summaryField } from "./common.js";
+import { defineTool } from "./definition.js";
 
 export const healthCheckTool = defineTool({
   name: "health_check",

@@ -1,4 +1,4 @@
-import type { AnyToolDefinition } from "../server/tool-definition.js";
+import type { AnyToolDefinition } from "./definition.js";
 import { deployFrontendTool } from "./deploy-frontend.js";
 import { deployLambdaTool } from "./deploy-lambda.js";
 import { deployStatusTool } from "./deploy-status.js";

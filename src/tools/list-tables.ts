@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineTool } from "../server/tool-definition.js";
 import { envArg, READ_ONLY, summaryField } from "./common.js";
+import { defineTool } from "./definition.js";
 
 const tableSchema = z.object({
   name: z.string(),

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineTool } from "../server/tool-definition.js";
 import { envArg, READ_ONLY, summaryField } from "./common.js";
+import { defineTool } from "./definition.js";
 
 const componentEnum = z.enum(["backend", "frontend", "infra"]);
 
@@ -48,7 +48,7 @@ export const preflightTool = defineTool({
   annotations: { ...READ_ONLY, idempotentHint: false },
   async handler(args, ctx) {
     // Lazy: the checks pull in several AWS SDK clients, which tools/list must not pay for.
-    const { runPreflight } = await import("../safety/preflight.js");
+    const { runPreflight } = await import("../preflight/run-preflight.js");
     return runPreflight(ctx, { components: args.components, skipTests: args.skipTests });
   },
 });

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { defineTool } from "../server/tool-definition.js";
 import {
   breakLockArg,
   confirmationOutputFields,
@@ -9,6 +8,7 @@ import {
   envArg,
   summaryField,
 } from "./common.js";
+import { defineTool } from "./definition.js";
 
 export const rollbackTool = defineTool({
   name: "rollback",
@@ -43,10 +43,10 @@ export const rollbackTool = defineTool({
     };
     // Lazy: the rollback code pulls in the AWS SDK, which `tools/list` must not pay for.
     if (args.component === "frontend") {
-      const { rollbackFrontend } = await import("../deploy/frontend-rollback.js");
+      const { rollbackFrontend } = await import("../deploy/frontend/rollback.js");
       return rollbackFrontend(ctx, request);
     }
-    const { rollbackLambda } = await import("../deploy/lambda-rollback.js");
+    const { rollbackLambda } = await import("../deploy/lambda/rollback.js");
     return rollbackLambda(ctx, request);
   },
 });

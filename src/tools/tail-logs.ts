@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { DeployError } from "../errors.js";
+import { DeployError } from "../core/errors.js";
 import type { LogEventOut, LogQueryResult } from "../observe/logs.js";
 import { parseTimeRange } from "../observe/time-range.js";
-import type { ToolContext } from "../server/context.js";
-import { defineTool } from "../server/tool-definition.js";
+import type { ToolContext } from "../release/context.js";
 import { envArg, READ_ONLY, summaryField } from "./common.js";
+import { defineTool } from "./definition.js";
 
 export const tailLogsTool = defineTool({
   name: "tail_logs",

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { defineTool } from "../server/tool-definition.js";
 import {
   breakLockArg,
   confirmationOutputFields,
@@ -8,6 +7,7 @@ import {
   envArg,
   summaryField,
 } from "./common.js";
+import { defineTool } from "./definition.js";
 import { stateLockField, terraformErrorsField } from "./terraform-plan.js";
 
 const countsField = z.object({

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineTool } from "../server/tool-definition.js";
 import { confirmationOutputFields, envArg, READ_ONLY, summaryField } from "./common.js";
+import { defineTool } from "./definition.js";
 
 const countsField = z.object({
   create: z.number(),
@@ -110,7 +110,7 @@ export const terraformPlanTool = defineTool({
         summary: `Plan for ${ctx.envName}: ${describeCounts(outcome.counts)}.${risk} To apply it, call terraform_apply with this planDigest.`,
       };
     }
-    const { issueConfirmationToken } = await import("../safety/tokens.js");
+    const { issueConfirmationToken } = await import("../release/tokens.js");
     const token = await issueConfirmationToken(ctx, {
       tool: "terraform_apply",
       planDigest: outcome.planDigest,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { describeFlags, kebab, parseToolFlags } from "../../src/cli/args.js";
-import { DeployError } from "../../src/errors.js";
+import { DeployError } from "../../src/core/errors.js";
 import { deployFrontendTool } from "../../src/tools/deploy-frontend.js";
 import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
 import { healthCheckTool } from "../../src/tools/health-check.js";

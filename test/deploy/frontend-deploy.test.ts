@@ -1,6 +1,6 @@
 import { CopyObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
-import { listReleaseRecords } from "../../src/deploy/release-records.js";
+import { listReleaseRecords } from "../../src/release/records.js";
 import { type DistFixture, rebuildWithOneChunkChanged, writeViteDist } from "../support/dist-fixture.js";
 import { useMoto } from "../support/moto.js";
 import {

@@ -1,7 +1,7 @@
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
-import { listReleaseRecords, loadReleaseRecord } from "../../src/deploy/release-records.js";
 import type { RollbackOutput } from "../../src/deploy/rollback-types.js";
+import { listReleaseRecords, loadReleaseRecord } from "../../src/release/records.js";
 import { invokeTool } from "../../src/server/invoke.js";
 import { rollbackTool } from "../../src/tools/rollback.js";
 import { type DistFixture, rebuildWithOneChunkChanged, writeViteDist } from "../support/dist-fixture.js";

@@ -1,16 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { frontendSchema } from "../../src/config/schema.js";
-import { forEachBounded } from "../../src/deploy/frontend-bounded.js";
-import type { RemoteObject } from "../../src/deploy/frontend-diff.js";
+import { forEachBounded } from "../../src/deploy/frontend/bounded.js";
+import type { RemoteObject } from "../../src/deploy/frontend/diff.js";
 import {
   cacheControlFor,
   contentTypeFor,
   globToRegExp,
   isEntryPoint,
-} from "../../src/deploy/frontend-headers.js";
-import { referencedKeys } from "../../src/deploy/frontend-integrity.js";
-import { invalidationPaths } from "../../src/deploy/frontend-invalidation.js";
-import { decideStale, type LiveRelease } from "../../src/deploy/frontend-stale.js";
+} from "../../src/deploy/frontend/headers.js";
+import { referencedKeys } from "../../src/deploy/frontend/integrity.js";
+import { invalidationPaths } from "../../src/deploy/frontend/invalidation.js";
+import { decideStale, type LiveRelease } from "../../src/deploy/frontend/stale.js";
 
 const frontend = frontendSchema.parse({});
 const IMMUTABLE = "public, max-age=31536000, immutable";

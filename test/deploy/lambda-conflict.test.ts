@@ -6,7 +6,7 @@ import {
 } from "@aws-sdk/client-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { updateCodeFromS3 } from "../../src/deploy/lambda-code.js";
+import { updateCodeFromS3 } from "../../src/deploy/lambda/code.js";
 
 // moto never answers ResourceConflictException (a function mid-update), so this fault is mocked.
 function conflict(): Error {

@@ -1,6 +1,6 @@
 import { GetFunctionConfigurationCommand } from "@aws-sdk/client-lambda";
 import { describe, expect, it } from "vitest";
-import { artifactKeyFor } from "../../src/deploy/lambda-artifact.js";
+import { artifactKeyFor } from "../../src/deploy/lambda/artifact.js";
 import { invokeTool } from "../../src/server/invoke.js";
 import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
 import { createTestFunction } from "../support/aws-fixtures.js";

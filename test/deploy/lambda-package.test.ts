@@ -14,8 +14,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { backendSchema } from "../../src/config/schema.js";
-import { buildLambdaPackage, checkUnzippedSize, codeSha256ToHex } from "../../src/deploy/lambda-package.js";
-import { DeployError } from "../../src/errors.js";
+import { DeployError } from "../../src/core/errors.js";
+import { buildLambdaPackage, checkUnzippedSize, codeSha256ToHex } from "../../src/deploy/lambda/package.js";
 import { EXPECTED_FIXTURE_ENTRIES, touchAll, writeBackendFixture } from "../support/backend-fixture.js";
 
 const backend = backendSchema.parse({});

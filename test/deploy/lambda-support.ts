@@ -13,8 +13,8 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client
 import { afterAll, beforeAll } from "vitest";
 import { backendSchema } from "../../src/config/schema.js";
 import { type LocalHealthServer, startHealthServer } from "../../src/demo/health-server.js";
-import { artifactKeyForCodeSha256 } from "../../src/deploy/lambda-artifact.js";
-import { buildLambdaPackage, type LambdaPackage } from "../../src/deploy/lambda-package.js";
+import { artifactKeyForCodeSha256 } from "../../src/deploy/lambda/artifact.js";
+import { buildLambdaPackage, type LambdaPackage } from "../../src/deploy/lambda/package.js";
 import { createBucket, createTestFunction, zipOf } from "../support/aws-fixtures.js";
 import type { Moto } from "../support/moto.js";
 import { testRuntime } from "../support/runtime.js";

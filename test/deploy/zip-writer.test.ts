@@ -12,7 +12,7 @@ import {
   METHOD_DEFLATED,
   METHOD_STORED,
   ZipWriter,
-} from "../../src/deploy/zip-writer.js";
+} from "../../src/deploy/lambda/zip-writer.js";
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "vyaparai-zipw-"));

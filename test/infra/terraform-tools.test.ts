@@ -9,10 +9,10 @@ import {
 } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import type { RunOptions } from "../../src/process/run.js";
-import { runCommand } from "../../src/process/run.js";
-import type { Runtime } from "../../src/server/context.js";
+import type { RunOptions } from "../../src/core/run-command.js";
+import { runCommand } from "../../src/core/run-command.js";
 import { invokeTool } from "../../src/server/invoke.js";
+import type { Runtime } from "../../src/server/runtime.js";
 import { terraformApplyTool } from "../../src/tools/terraform-apply.js";
 import { terraformPlanTool } from "../../src/tools/terraform-plan.js";
 import { createBucket } from "../support/aws-fixtures.js";

@@ -1,4 +1,4 @@
-import type { DeployError } from "../../src/errors.js";
+import type { DeployError } from "../../src/core/errors.js";
 
 /** The error a promise rejects with, to assert on its code and message; fails the test if it resolves. */
 export async function rejectionOf(promise: Promise<unknown>): Promise<DeployError> {

@@ -3,12 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAwsClients } from "../../src/aws/clients.js";
 import { CONFIG_FILE_NAME, loadConfig, resolveEnv } from "../../src/config/load.js";
-import {
-  createRuntime,
-  type Runtime,
-  type RuntimeOptions,
-  type ToolContext,
-} from "../../src/server/context.js";
+import type { ToolContext } from "../../src/release/context.js";
+import { createRuntime, type Runtime, type RuntimeOptions } from "../../src/server/runtime.js";
 import type { Moto } from "./moto.js";
 
 export interface TestRuntimeOptions {
@@ -71,7 +67,6 @@ export function toolContextFor(runtime: Runtime, over: Partial<ToolContext> = {}
     env: resolveEnv(config, envName),
     config,
     appRoot,
-    runtime,
     aws: runtime.clientsFor(envName),
     signal: new AbortController().signal,
     progress: () => {},
@@ -79,6 +74,8 @@ export function toolContextFor(runtime: Runtime, over: Partial<ToolContext> = {}
     askPerson: null,
     now: runtime.now,
     run: runtime.run,
+    tokens: runtime.signer,
+    session: runtime.session,
     identity: () => runtime.identityFor(envName),
     ...over,
   };
@@ -94,7 +91,7 @@ export function markPreflightPassed(
   components: string[],
   env = "prod",
 ): void {
-  runtime.preflights.set(env, {
+  runtime.session.preflights.set(env, {
     preflightId: "pf-test",
     env,
     gitSha,

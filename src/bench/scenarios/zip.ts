@@ -1,7 +1,7 @@
 import { rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { backendSchema } from "../../config/schema.js";
-import { buildLambdaPackage } from "../../deploy/lambda-package.js";
+import { buildLambdaPackage } from "../../deploy/lambda/package.js";
 import { iterations, type Scenario, TARGETS } from "../context.js";
 import { measuredRow } from "../results.js";
 import { timed, timedProgram } from "../timing.js";

@@ -1,0 +1,177 @@
+import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { isAwsErrorNamed, mapAwsError } from "../../aws/errors.js";
+import { throwIfAborted } from "../../core/errors.js";
+import { forEachBounded } from "./bounded.js";
+import { isImmutable } from "./headers.js";
+
+/** What a release says about one file: its content and the headers it is served with. */
+export interface ManifestEntry {
+  sha256: string;
+  md5: string;
+  size: number;
+  contentType: string;
+  cacheControl: string;
+}
+
+/** key → entry; kept in the release record so rollback and deploy_status know what is live. */
+export type FrontendManifest = Record<string, ManifestEntry>;
+
+export interface RemoteObject {
+  key: string;
+  /** ETag without quotes. */
+  etag: string;
+  size: number;
+  lastModified: Date;
+}
+
+export type UploadReason = "new" | "changed" | "headers";
+
+export interface PlannedUpload {
+  key: string;
+  reason: UploadReason;
+  /** SHA-256 of the content this upload overwrites (kept before overwriting); null if none/unknown. */
+  replacedSha256: string | null;
+}
+
+export interface BucketDiff {
+  bucket: string;
+  upload: PlannedUpload[];
+  unchanged: string[];
+  /** Objects in the bucket that the desired manifest does not contain. */
+  stale: RemoteObject[];
+  /** HeadObject calls the diff needed (0 when the live manifest described the bucket). */
+  headRequests: number;
+}
+
+export async function listBucket(
+  s3: S3Client,
+  bucket: string,
+  signal?: AbortSignal,
+): Promise<RemoteObject[]> {
+  const objects: RemoteObject[] = [];
+  let token: string | undefined;
+  do {
+    throwIfAborted(signal);
+    try {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+      for (const item of page.Contents ?? []) {
+        if (!item.Key) continue;
+        objects.push({
+          key: item.Key,
+          etag: stripQuotes(item.ETag ?? ""),
+          size: item.Size ?? 0,
+          lastModified: item.LastModified ?? new Date(0),
+        });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } catch (error) {
+      throw mapAwsError(error, "s3:ListObjectsV2", `bucket ${bucket}`);
+    }
+  } while (token);
+  return objects;
+}
+
+export interface RemoteFacts {
+  sha256: string | null;
+  etag: string;
+  contentType: string | null;
+  cacheControl: string | null;
+}
+
+export async function headRemote(s3: S3Client, bucket: string, key: string): Promise<RemoteFacts | null> {
+  try {
+    const out = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return {
+      sha256: out.Metadata?.sha256 ?? null,
+      etag: stripQuotes(out.ETag ?? ""),
+      contentType: out.ContentType ?? null,
+      cacheControl: out.CacheControl ?? null,
+    };
+  } catch (error) {
+    if (isAwsErrorNamed(error, "NotFound", "NoSuchKey")) return null;
+    throw mapAwsError(error, "s3:HeadObject", `s3://${bucket}/${key}`);
+  }
+}
+
+/**
+ * Classifies every desired file as upload (new, changed content, or headers that no longer
+ * match the rules) or unchanged, and every other object in the bucket as stale.
+ *
+ * HeadObject only where needed: an immutable asset whose listed ETag and size equal what the
+ * live release's manifest recorded is exactly the object that release uploaded, so its sha256
+ * and headers are known without asking (a rule change still shows: the manifest's headers
+ * differ from the new rule's). Non-immutable files are few and are always read. Anything else (a first deploy over `aws s3 sync` output,
+ * a multipart or SSE-KMS ETag that is not an MD5, an object changed behind our back) is read
+ * with HeadObject and compared by our `sha256` metadata, falling back to the MD5 ETag.
+ */
+export async function diffBucket(
+  s3: S3Client,
+  bucket: string,
+  desired: FrontendManifest,
+  options: { liveManifest: FrontendManifest | null; concurrency?: number; signal?: AbortSignal },
+): Promise<BucketDiff> {
+  const remote = await listBucket(s3, bucket, options.signal);
+  const remoteByKey = new Map(remote.map((object) => [object.key, object]));
+  const upload: PlannedUpload[] = [];
+  const unchanged: string[] = [];
+  let headRequests = 0;
+
+  await forEachBounded(
+    Object.keys(desired),
+    options.concurrency ?? 32,
+    async (key) => {
+      const want = desired[key] as ManifestEntry;
+      const object = remoteByKey.get(key);
+      if (!object) {
+        upload.push({ key, reason: "new", replacedSha256: null });
+        return;
+      }
+      const live = options.liveManifest?.[key];
+      let facts: RemoteFacts;
+      // Only immutable assets are trusted without asking: the few others (entry points, icons)
+      // are read so a header changed behind our back is put right too.
+      if (live && live.md5 === object.etag && live.size === object.size && isImmutable(want.cacheControl)) {
+        facts = {
+          sha256: live.sha256,
+          etag: object.etag,
+          contentType: live.contentType,
+          cacheControl: live.cacheControl,
+        };
+      } else {
+        throwIfAborted(options.signal);
+        headRequests++;
+        const head = await headRemote(s3, bucket, key);
+        if (!head) {
+          upload.push({ key, reason: "new", replacedSha256: null });
+          return;
+        }
+        facts = head;
+      }
+      const sameContent =
+        facts.sha256 !== null
+          ? facts.sha256 === want.sha256
+          : isSinglePartEtag(facts.etag) && facts.etag === want.md5 && object.size === want.size;
+      if (!sameContent) {
+        upload.push({ key, reason: "changed", replacedSha256: facts.sha256 });
+      } else if (facts.contentType !== want.contentType || facts.cacheControl !== want.cacheControl) {
+        upload.push({ key, reason: "headers", replacedSha256: null });
+      } else {
+        unchanged.push(key);
+      }
+    },
+    options.signal,
+  );
+  upload.sort((a, b) => a.key.localeCompare(b.key));
+  unchanged.sort();
+  const stale = remote.filter((object) => !(object.key in desired));
+  return { bucket, upload, unchanged, stale, headRequests };
+}
+
+/** Multipart ETags end in `-<parts>` and are not the MD5 of the content. */
+export function isSinglePartEtag(etag: string): boolean {
+  return /^[0-9a-f]{32}$/i.test(etag);
+}
+
+export function stripQuotes(etag: string): string {
+  return etag.replace(/^W\//, "").replace(/"/g, "");
+}

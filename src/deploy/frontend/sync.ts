@@ -1,0 +1,242 @@
+import { readFile } from "node:fs/promises";
+import {
+  CopyObjectCommand,
+  DeleteObjectsCommand,
+  PutObjectCommand,
+  type PutObjectCommandInput,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { mapAwsError } from "../../aws/errors.js";
+import type { ProgressReporter } from "../../core/context.js";
+import { throwIfAborted } from "../../core/errors.js";
+import { forEachBounded } from "./bounded.js";
+import type { BucketDiff, FrontendManifest, ManifestEntry, PlannedUpload, RemoteObject } from "./diff.js";
+import { headRemote } from "./diff.js";
+import { copySource, preserveObject, storeKey } from "./store.js";
+
+/** Where the bytes of a desired file come from: the local build, or the content store (rollback). */
+export type ContentSource = { kind: "file"; path: string } | { kind: "store" };
+
+export interface SyncContext {
+  s3: S3Client;
+  artifactBucket: string;
+  isEntryPoint: (key: string) => boolean;
+  sourceOf: (key: string) => ContentSource;
+  desired: FrontendManifest;
+  concurrency: number;
+  signal: AbortSignal;
+  progress: ProgressReporter;
+  /** Hashes already in the content store during this run. */
+  kept: Set<string>;
+}
+
+export interface PhaseStats {
+  files: number;
+  bytes: number;
+}
+
+/** Files above this go through a multipart upload (their ETag is then not an MD5). */
+const SINGLE_PUT_LIMIT = 32 * 1024 * 1024;
+
+/**
+ * Phase 1: every non-entry file to every bucket, with bounded concurrency. Nothing a visitor
+ * loads by a fixed name changes here, so a failure leaves the live site as it was.
+ */
+export async function uploadAssets(sync: SyncContext, diffs: BucketDiff[]): Promise<PhaseStats> {
+  const work = diffs.flatMap((diff) =>
+    diff.upload.filter((u) => !sync.isEntryPoint(u.key)).map((upload) => ({ bucket: diff.bucket, upload })),
+  );
+  const tracker = progressTracker(sync, "assets", work);
+  await forEachBounded(
+    work,
+    sync.concurrency,
+    async (item) => {
+      await writeObject(sync, item.bucket, item.upload);
+      tracker.done(item.upload.key);
+    },
+    sync.signal,
+  );
+  return tracker.stats();
+}
+
+/**
+ * Phase 2: entry points, after every asset is in place, one at a time: first the others
+ * (`which: "others"`: sw.js, the manifest, registerSW.js, other HTML) in every bucket, then
+ * (`which: "index"`) `index.html` in every bucket — it is the switch that makes a release live.
+ */
+export async function publishEntryPoints(
+  sync: SyncContext,
+  diffs: BucketDiff[],
+  which: "others" | "index",
+): Promise<PhaseStats> {
+  const work = diffs.flatMap((diff) =>
+    diff.upload
+      .filter((u) => sync.isEntryPoint(u.key) && (u.key === "index.html") === (which === "index"))
+      .map((upload) => ({ bucket: diff.bucket, upload })),
+  );
+  const tracker = progressTracker(sync, "entry points", work);
+  for (const item of work) {
+    await writeObject(sync, item.bucket, item.upload);
+    tracker.done(item.upload.key);
+  }
+  return tracker.stats();
+}
+
+async function writeObject(sync: SyncContext, bucket: string, upload: PlannedUpload): Promise<void> {
+  throwIfAborted(sync.signal);
+  const entry = sync.desired[upload.key] as ManifestEntry;
+  if (upload.reason === "changed" && upload.replacedSha256 && upload.replacedSha256 !== entry.sha256) {
+    await preserveObject(
+      sync.s3,
+      sync.artifactBucket,
+      { bucket, key: upload.key, sha256: upload.replacedSha256 },
+      sync.kept,
+    );
+  }
+  const headers = {
+    ContentType: entry.contentType,
+    CacheControl: entry.cacheControl,
+    Metadata: { sha256: entry.sha256 },
+  };
+  try {
+    if (upload.reason === "headers") {
+      // Same bytes, new headers: a server-side copy onto itself rewrites them without re-sending.
+      await sync.s3.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: upload.key,
+          CopySource: copySource(bucket, upload.key),
+          MetadataDirective: "REPLACE",
+          ...headers,
+        }),
+      );
+      return;
+    }
+    const source = sync.sourceOf(upload.key);
+    if (source.kind === "store") {
+      await sync.s3.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: upload.key,
+          CopySource: copySource(sync.artifactBucket, storeKey(entry.sha256)),
+          MetadataDirective: "REPLACE",
+          ...headers,
+        }),
+      );
+      return;
+    }
+    const input: PutObjectCommandInput = { Bucket: bucket, Key: upload.key, ...headers };
+    if (entry.size > SINGLE_PUT_LIMIT) {
+      const { createReadStream } = await import("node:fs");
+      const { Upload } = await import("@aws-sdk/lib-storage");
+      await new Upload({
+        client: sync.s3,
+        params: { ...input, Body: createReadStream(source.path) },
+        abortController: abortControllerFor(sync.signal),
+      }).done();
+      return;
+    }
+    const body = await readFile(source.path);
+    await sync.s3.send(
+      new PutObjectCommand({
+        ...input,
+        Body: body,
+        ContentLength: body.length,
+        // S3 rejects the upload if the bytes arrive different from what we hashed.
+        ContentMD5: Buffer.from(entry.md5, "hex").toString("base64"),
+      }),
+      { abortSignal: sync.signal },
+    );
+  } catch (error) {
+    throw mapAwsError(
+      error,
+      upload.reason === "headers" || sync.sourceOf(upload.key).kind === "store"
+        ? "s3:CopyObject"
+        : "s3:PutObject",
+      `s3://${bucket}/${upload.key}`,
+    );
+  }
+}
+
+function abortControllerFor(signal: AbortSignal): AbortController {
+  const controller = new AbortController();
+  if (signal.aborted) controller.abort();
+  else signal.addEventListener("abort", () => controller.abort(), { once: true });
+  return controller;
+}
+
+/**
+ * Deletes stale objects, each kept in the content store first when its content is known (our
+ * uploads carry `sha256` metadata), so a rollback to the release that used them still works.
+ */
+export async function deleteStale(
+  sync: SyncContext,
+  bucket: string,
+  objects: RemoteObject[],
+  knownSha256: (object: RemoteObject) => string | null,
+): Promise<number> {
+  await forEachBounded(
+    objects,
+    sync.concurrency,
+    async (object) => {
+      const sha256 = knownSha256(object) ?? (await headRemote(sync.s3, bucket, object.key))?.sha256 ?? null;
+      if (sha256)
+        await preserveObject(sync.s3, sync.artifactBucket, { bucket, key: object.key, sha256 }, sync.kept);
+    },
+    sync.signal,
+  );
+  let deleted = 0;
+  for (let start = 0; start < objects.length; start += 1000) {
+    const batch = objects.slice(start, start + 1000);
+    try {
+      const out = await sync.s3.send(
+        new DeleteObjectsCommand({
+          Bucket: bucket,
+          Delete: { Objects: batch.map((object) => ({ Key: object.key })), Quiet: true },
+        }),
+      );
+      if (out.Errors?.length) {
+        const first = out.Errors[0];
+        throw new Error(`${out.Errors.length} object(s) not deleted, e.g. ${first?.Key}: ${first?.Code}`);
+      }
+      deleted += batch.length;
+    } catch (error) {
+      throw mapAwsError(error, "s3:DeleteObjects", `bucket ${bucket}`);
+    }
+  }
+  return deleted;
+}
+
+function progressTracker(
+  sync: SyncContext,
+  phase: string,
+  work: Array<{ upload: PlannedUpload }>,
+): { done(key: string): void; stats(): PhaseStats } {
+  const totalFiles = work.length;
+  const totalBytes = work.reduce((sum, item) => sum + (sync.desired[item.upload.key]?.size ?? 0), 0);
+  let files = 0;
+  let bytes = 0;
+  let lastReport = 0;
+  return {
+    done(key) {
+      files++;
+      bytes += sync.desired[key]?.size ?? 0;
+      const now = Date.now();
+      // A progress note per file would flood the client on a 2,000-file first deploy.
+      if (now - lastReport < 250 && files !== totalFiles) return;
+      lastReport = now;
+      sync.progress(
+        `Uploading ${phase}: ${files}/${totalFiles} files, ${formatBytes(bytes)}/${formatBytes(totalBytes)}`,
+        bytes,
+        totalBytes,
+      );
+    },
+    stats: () => ({ files, bytes }),
+  };
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}

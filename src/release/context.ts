@@ -1,0 +1,37 @@
+import type { AwsClients } from "../aws/clients.js";
+import type { Config, EnvConfig } from "../config/schema.js";
+import type {
+  ApprovalAnswer,
+  ApprovalRequest,
+  CallerIdentity,
+  Clock,
+  LogLevel,
+  ProgressReporter,
+  SessionState,
+  TokenSigner,
+} from "../core/context.js";
+import type { CommandRunner } from "../core/run-command.js";
+
+/**
+ * The call context: what one tool call may use, built per call by the invocation wrapper.
+ * It lives here, above config and aws, because it is made of them; domain code below the
+ * tools never takes it whole (the architecture test says so).
+ */
+export interface ToolContext {
+  readonly toolName: string;
+  readonly envName: string;
+  readonly env: EnvConfig;
+  readonly config: Config;
+  readonly appRoot: string;
+  readonly aws: AwsClients;
+  readonly signal: AbortSignal;
+  readonly progress: ProgressReporter;
+  readonly log: (level: LogLevel, message: string) => void;
+  /** Asks a person (MCP form elicitation); null when the client cannot ask. */
+  readonly askPerson: ((request: ApprovalRequest) => Promise<ApprovalAnswer>) | null;
+  readonly now: Clock;
+  readonly run: CommandRunner;
+  readonly tokens: TokenSigner;
+  readonly session: SessionState;
+  identity(): Promise<CallerIdentity>;
+}

@@ -1,0 +1,210 @@
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
+import type { StoredPreflight } from "../core/context.js";
+import type { ToolContext } from "./context.js";
+import type { GitState } from "./git.js";
+
+/**
+ * Where passing preflights are kept for the tests-first gate (DESIGN.md §3.3): in the
+ * server's memory and in <git dir>/vyaparai-deploy/preflight-<env>.json, so a deploy from the
+ * CLI honours a preflight the server ran (and the reverse). The git dir is never committed,
+ * and it belongs to the same clone the gate checks.
+ */
+export type { StoredPreflight } from "../core/context.js";
+
+export async function recordPreflight(ctx: ToolContext, result: StoredPreflight): Promise<void> {
+  ctx.session.preflights.set(result.env, result);
+  const dir = await preflightDir(ctx);
+  if (!dir) return;
+  try {
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `preflight-${result.env}.json`);
+    const temp = `${file}.${process.pid}.tmp`;
+    await writeFile(temp, `${JSON.stringify(result, null, 2)}\n`, "utf8");
+    // Atomic replace: a CLI reading at the same moment sees the old or the new file, whole.
+    await rename(temp, file);
+  } catch (error) {
+    ctx.log(
+      "warning",
+      `Could not save the preflight result under ${dir} (${(error as Error).message}); only this process will honour it.`,
+    );
+  }
+}
+
+/** The newest stored preflight of the env (memory or file), passing or not. */
+export async function readLatestPreflight(ctx: ToolContext): Promise<StoredPreflight | null> {
+  const candidates = [ctx.session.preflights.get(ctx.envName) ?? null, await readFromDisk(ctx)];
+  return (
+    candidates
+      .filter((p): p is StoredPreflight => p !== null && p.env === ctx.envName)
+      .sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0] ?? null
+  );
+}
+
+/** A preflight that unlocks the gate for `gitSha`: ok, clean, same HEAD, young enough. */
+export async function findPassingPreflight(
+  ctx: ToolContext,
+  gitSha: string,
+): Promise<StoredPreflight | null> {
+  const latest = await readLatestPreflight(ctx);
+  return latest && judgePreflight(ctx, latest, gitSha) === null ? latest : null;
+}
+
+export type GateVerdict =
+  | { ok: true; preflight: StoredPreflight }
+  | { ok: false; reason: GateRefusalReason; message: string };
+export type GateRefusalReason =
+  | "not_a_repo"
+  | "no_commit"
+  | "tree_dirty"
+  | "no_preflight"
+  | "preflight_failed"
+  | "preflight_other_sha"
+  | "preflight_dirty"
+  | "preflight_too_old"
+  | "preflight_other_components";
+
+/** Preflight's component names for what a guarded mutation changes. */
+const PREFLIGHT_COMPONENT: Record<string, string> = {
+  lambda: "backend",
+  frontend: "frontend",
+  infra: "infra",
+};
+
+/**
+ * The tests-first gate: a clean tree whose HEAD has a passing preflight younger than
+ * preflightMaxAgeMinutes. The message names what is missing and what to run.
+ */
+export async function evaluateTestsFirstGate(
+  ctx: ToolContext,
+  git: GitState,
+  component?: string,
+): Promise<GateVerdict> {
+  const refuse = (reason: GateRefusalReason, message: string): GateVerdict => ({
+    ok: false,
+    reason,
+    message: `Tests first: ${message}`,
+  });
+  if (!git.isRepo) {
+    return refuse(
+      "not_a_repo",
+      `${ctx.appRoot} is not a git repository, so no preflight can vouch for what would be deployed. Deploy to "${ctx.envName}" from a clone of the app repo.`,
+    );
+  }
+  if (!git.sha) return refuse("no_commit", "the repository has no commit yet; commit, then run preflight.");
+  if (!git.clean) {
+    const files = git.dirtyFiles.slice(0, 10).join(", ");
+    return refuse(
+      "tree_dirty",
+      `the working tree is dirty (${files}${git.dirtyFiles.length > 10 ? ", …" : ""}); commit or stash those changes, then run preflight.`,
+    );
+  }
+  const latest = await readLatestPreflight(ctx);
+  if (!latest) {
+    return refuse(
+      "no_preflight",
+      `no preflight has been run for env "${ctx.envName}"; run preflight (env "${ctx.envName}") and deploy once it passes.`,
+    );
+  }
+  const problem = judgePreflight(ctx, latest, git.sha);
+  if (problem) return refuse(problem.reason, problem.message);
+  const needed = component ? (PREFLIGHT_COMPONENT[component] ?? component) : null;
+  // Safety: a preflight of the frontend alone does not vouch for the backend's tests.
+  if (needed && !latest.components.includes(needed)) {
+    const checked = latest.components.length ? latest.components.join(", ") : "no component";
+    return refuse(
+      "preflight_other_components",
+      `the last preflight (${latest.preflightId}) checked ${checked}, not ${needed}; run preflight with components including "${needed}".`,
+    );
+  }
+  return { ok: true, preflight: latest };
+}
+
+function judgePreflight(
+  ctx: ToolContext,
+  preflight: StoredPreflight,
+  gitSha: string,
+): { reason: GateRefusalReason; message: string } | null {
+  const short = (sha: string | null) => (sha ? sha.slice(0, 12) : "no commit");
+  if (preflight.gitSha !== gitSha) {
+    return {
+      reason: "preflight_other_sha",
+      message: `the last preflight (${preflight.preflightId}) ran on ${short(preflight.gitSha)}, but HEAD is ${short(gitSha)}; run preflight again.`,
+    };
+  }
+  if (!preflight.ok) {
+    return {
+      reason: "preflight_failed",
+      message: `the last preflight for HEAD ${short(gitSha)} (${preflight.preflightId}) failed; fix the failing checks and run preflight again.`,
+    };
+  }
+  if (!preflight.clean) {
+    return {
+      reason: "preflight_dirty",
+      message: `the last preflight (${preflight.preflightId}) ran on a dirty tree; commit, then run preflight again.`,
+    };
+  }
+  const ageMs = ctx.now().getTime() - Date.parse(preflight.at);
+  const maxMinutes = ctx.config.preflightMaxAgeMinutes;
+  // Safety: an unreadable time or one in the future (clock skew, hand edit) vouches for nothing.
+  if (!Number.isFinite(ageMs) || ageMs < -60_000 || ageMs > maxMinutes * 60_000) {
+    const age = Number.isFinite(ageMs) ? `${Math.round(ageMs / 60_000)} min old` : "of unknown age";
+    return {
+      reason: "preflight_too_old",
+      message: `the passing preflight is ${age} (max ${maxMinutes} min, preflightMaxAgeMinutes); run preflight again.`,
+    };
+  }
+  return null;
+}
+
+async function preflightDir(ctx: ToolContext): Promise<string | null> {
+  try {
+    const result = await ctx.run(["git", "rev-parse", "--absolute-git-dir"], {
+      cwd: ctx.appRoot,
+      env: { GIT_OPTIONAL_LOCKS: "0", LC_ALL: "C" },
+      timeoutMs: 15_000,
+      tailBytes: 1_000,
+    });
+    const gitDir = result.stdout.trim();
+    if (result.exitCode !== 0 || !gitDir || !isAbsolute(gitDir)) return null;
+    return join(gitDir, "vyaparai-deploy");
+  } catch {
+    return null;
+  }
+}
+
+async function readFromDisk(ctx: ToolContext): Promise<StoredPreflight | null> {
+  const dir = await preflightDir(ctx);
+  if (!dir) return null;
+  try {
+    return asStoredPreflight(JSON.parse(await readFile(join(dir, `preflight-${ctx.envName}.json`), "utf8")));
+  } catch {
+    return null;
+  }
+}
+
+function asStoredPreflight(value: unknown): StoredPreflight | null {
+  const p = value as Partial<StoredPreflight> | null | undefined;
+  if (
+    !p ||
+    typeof p !== "object" ||
+    typeof p.preflightId !== "string" ||
+    typeof p.env !== "string" ||
+    (p.gitSha !== null && typeof p.gitSha !== "string") ||
+    typeof p.clean !== "boolean" ||
+    typeof p.ok !== "boolean" ||
+    typeof p.at !== "string" ||
+    !Array.isArray(p.components)
+  ) {
+    return null;
+  }
+  return {
+    preflightId: p.preflightId,
+    env: p.env,
+    gitSha: p.gitSha,
+    clean: p.clean,
+    ok: p.ok,
+    at: p.at,
+    components: p.components.filter((c): c is string => typeof c === "string"),
+  };
+}

@@ -1,0 +1,180 @@
+import { randomBytes } from "node:crypto";
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
+import { DeployError } from "../core/errors.js";
+import type { Component, ReleaseRecord } from "./types.js";
+
+/**
+ * Release records: releases/<env>/<component>/<releaseId>.json in the env's artifact bucket.
+ * They are the audit trail (DESIGN.md §3.7) and what rollback and deploy_status read, so no
+ * deploy history lives on one laptop only.
+ */
+
+/**
+ * Release ids look like 20261125T130512345Z-3fa9c1 (to the millisecond): lexical order is
+ * time order, which listings rely on when they keep only the newest N keys. Ids of the
+ * earlier second-precision form (20261125T130512Z-3fa9c1) are still read.
+ */
+const RELEASE_ID = /^\d{8}T\d{6}(\d{3})?Z-[0-9a-f]{6}$/;
+const DEFAULT_LIST_LIMIT = 20;
+const MAX_LIST_LIMIT = 100;
+// Bounds a listing to 20 pages of 1000 keys: a history longer than that is pruned by lifecycle.
+const MAX_LIST_PAGES = 20;
+
+export function newReleaseId(now: Date): string {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.(\d{3})Z$/, "$1Z");
+  return `${stamp}-${randomBytes(3).toString("hex")}`;
+}
+
+export function isReleaseId(value: string): boolean {
+  return RELEASE_ID.test(value);
+}
+
+const SAFE_SEGMENT = /^[a-z][a-z0-9-]*$/;
+
+export function releaseRecordKey(env: string, component: Component | string, releaseId: string): string {
+  // Safety: the release id can come from a tool argument (rollback `to`); it must never
+  // address an object outside the release prefix.
+  if (!SAFE_SEGMENT.test(env) || !SAFE_SEGMENT.test(component) || !isReleaseId(releaseId)) {
+    throw new DeployError(
+      "INPUT_INVALID",
+      `"${releaseId}" is not a release id (expected e.g. 20261125T130512345Z-3fa9c1). Use deploy_status to list releases.`,
+    );
+  }
+  return `${releasePrefix(env, component)}${releaseId}.json`;
+}
+
+function releasePrefix(env: string, component: string): string {
+  return `releases/${env}/${component}/`;
+}
+
+export async function writeReleaseRecord(s3: S3Client, bucket: string, record: ReleaseRecord): Promise<void> {
+  const key = releaseRecordKey(record.env, record.component, record.releaseId);
+  try {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: `${JSON.stringify(record, null, 2)}\n`,
+        ContentType: "application/json",
+        CacheControl: "no-store",
+      }),
+    );
+  } catch (error) {
+    throw mapAwsError(error, "s3:PutObject", `s3://${bucket}/${key}`);
+  }
+}
+
+export async function loadReleaseRecord(
+  s3: S3Client,
+  bucket: string,
+  env: string,
+  component: Component | string,
+  releaseId: string,
+): Promise<ReleaseRecord | null> {
+  if (!isReleaseId(releaseId)) return null;
+  return loadByKey(s3, bucket, releaseRecordKey(env, component, releaseId));
+}
+
+async function loadByKey(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  options: { skipCorrupt?: boolean } = {},
+): Promise<ReleaseRecord | null> {
+  let text: string;
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    text = (await out.Body?.transformToString("utf8")) ?? "";
+  } catch (error) {
+    if (isAwsErrorNamed(error, "NoSuchKey", "NotFound")) return null;
+    throw mapAwsError(error, "s3:GetObject", `s3://${bucket}/${key}`);
+  }
+  const parsed = parseReleaseRecord(text);
+  if ("record" in parsed) return parsed.record;
+  if (options.skipCorrupt) return null;
+  throw new DeployError(
+    "AWS_ERROR",
+    `Release record s3://${bucket}/${key} ${parsed.problem}; inspect or delete that object.`,
+  );
+}
+
+function parseReleaseRecord(text: string): { record: ReleaseRecord } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { problem: "is not valid JSON" };
+  }
+  const record = value as Partial<ReleaseRecord> | null;
+  if (
+    !record ||
+    typeof record !== "object" ||
+    typeof record.releaseId !== "string" ||
+    typeof record.status !== "string" ||
+    typeof record.startedAt !== "string"
+  ) {
+    return { problem: "lacks releaseId/status/startedAt" };
+  }
+  return { record: { artifacts: {}, before: {}, after: {}, timings: {}, ...record } as ReleaseRecord };
+}
+
+/** The newest records of one env and component, newest first (at most `limit`, default 20). */
+export async function listReleaseRecords(
+  s3: S3Client,
+  bucket: string,
+  env: string,
+  component: Component | string,
+  options: { limit?: number; pageSize?: number } = {},
+): Promise<ReleaseRecord[]> {
+  const limit = Math.max(1, Math.min(options.limit ?? DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT));
+  const prefix = releasePrefix(env, component);
+  const ids: string[] = [];
+  let token: string | undefined;
+  for (let page = 0; page < MAX_LIST_PAGES; page++) {
+    let out: ListObjectsV2CommandOutput;
+    try {
+      out = await s3.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: prefix,
+          ContinuationToken: token,
+          ...(options.pageSize ? { MaxKeys: options.pageSize } : {}),
+        }),
+      );
+    } catch (error) {
+      throw mapAwsError(error, "s3:ListObjectsV2", `s3://${bucket}/${prefix}`);
+    }
+    for (const object of out.Contents ?? []) {
+      const name = object.Key?.slice(prefix.length) ?? "";
+      const id = name.endsWith(".json") ? name.slice(0, -".json".length) : "";
+      if (isReleaseId(id)) ids.push(id);
+    }
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    if (!token) break;
+  }
+  const newest = ids.sort().reverse().slice(0, limit);
+  // One corrupt object must not blind deploy_status and rollback to every other release;
+  // loadReleaseRecord still reports it when asked for by id.
+  const records = await Promise.all(
+    newest.map((id) => loadByKey(s3, bucket, `${prefix}${id}.json`, { skipCorrupt: true })),
+  );
+  return records
+    .filter((record): record is ReleaseRecord => record !== null)
+    .sort((a, b) => compareNewestFirst(a, b));
+}
+
+function compareNewestFirst(a: ReleaseRecord, b: ReleaseRecord): number {
+  // Second-precision ids share a second when two releases start in it; startedAt breaks the tie.
+  if (a.startedAt !== b.startedAt) return a.startedAt < b.startedAt ? 1 : -1;
+  return a.releaseId < b.releaseId ? 1 : a.releaseId > b.releaseId ? -1 : 0;
+}

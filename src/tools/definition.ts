@@ -1,0 +1,51 @@
+import type { z } from "zod";
+import type { ToolContext } from "../release/context.js";
+
+/** Flat MCP tool annotations; every tool sets all four explicitly. */
+export interface ToolAnnotations {
+  readOnlyHint: boolean;
+  destructiveHint: boolean;
+  idempotentHint: boolean;
+  openWorldHint: boolean;
+}
+
+/** Every tool's output carries a one-paragraph `summary` a person can read. */
+export interface ToolOutputBase {
+  summary: string;
+}
+
+/**
+ * One tool: everything the registry, the MCP server, the CLI and the docs need.
+ * The handler gets validated arguments and a context (env, AWS clients, progress, signal)
+ * and returns the complete structured output; it throws DeployError for failures.
+ */
+export interface ToolDefinition<
+  In extends z.ZodRawShape = z.ZodRawShape,
+  Out extends z.ZodRawShape = z.ZodRawShape,
+> {
+  name: string;
+  title: string;
+  description: string;
+  inputSchema: In;
+  outputSchema: Out;
+  annotations: ToolAnnotations;
+  /** Whether the handler needs an env context (all tools today). */
+  handler: (
+    args: z.infer<z.ZodObject<In>>,
+    ctx: ToolContext,
+  ) => Promise<z.infer<z.ZodObject<Out>> & ToolOutputBase>;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the registry holds tools of every shape.
+export type AnyToolDefinition = ToolDefinition<any, any>;
+
+/** Identity helper that keeps the schema types of a tool definition inferred. */
+export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(
+  definition: ToolDefinition<In, Out>,
+): ToolDefinition<In, Out> {
+  return definition;
+}
+
+export function isDestructive(tool: AnyToolDefinition): boolean {
+  return !tool.annotations.readOnlyHint;
+}

@@ -1,0 +1,365 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createAwsClients } from "../../src/aws/clients.js";
+import type { ToolContext } from "../../src/release/context.js";
+import { findPassingPreflight } from "../../src/release/preflight-records.js";
+import { invokeTool } from "../../src/server/invoke.js";
+import { createMcpServer } from "../../src/server/mcp-server.js";
+import { createRuntime, type Runtime } from "../../src/server/runtime.js";
+import { preflightTool } from "../../src/tools/preflight.js";
+import { createBucket, createSiteDistribution, createTestFunction } from "../support/aws-fixtures.js";
+import { createGitRepo, type GitFixture } from "../support/git-fixtures.js";
+import { useMoto } from "../support/moto.js";
+import { testRuntime, toolContextFor } from "../support/runtime.js";
+import { check, type Report } from "./preflight-report.js";
+
+const moto = useMoto();
+
+const PASSING_PYTEST =
+  "def test_orders():\n    assert 1 + 1 == 2\n\n\ndef test_stores():\n    assert 'a' in 'abc'\n";
+const FAILING_PYTEST =
+  "def test_orders():\n    assert 1 + 1 == 2\n\n\ndef test_khata():\n    assert 2 + 2 == 5\n";
+const PASSING_NODE_TEST =
+  'import test from "node:test";\nimport assert from "node:assert";\ntest("a", () => assert.ok(true));\ntest("b", () => assert.ok(true));\ntest("c", () => assert.ok(true));\n';
+
+let counter = 0;
+const unique = (what: string) => `pf-${what}-${process.pid}-${++counter}`;
+
+/** AWS side of one env: function, artifact bucket, site bucket and distribution on moto. */
+interface World {
+  functionName: string;
+  artifactBucket: string;
+  siteBucket: string;
+  distributionId: string;
+}
+
+async function createWorld(): Promise<World> {
+  const aws = moto.current.clients();
+  const world = {
+    functionName: unique("api"),
+    artifactBucket: unique("artifacts"),
+    siteBucket: unique("site"),
+    distributionId: "",
+  };
+  await createTestFunction(moto.current, await aws.lambda(), { name: world.functionName });
+  await createBucket(await aws.s3(), world.artifactBucket);
+  await createBucket(await aws.s3(), world.siteBucket);
+  world.distributionId = await createSiteDistribution(await aws.cloudFront(), {
+    callerReference: unique("dist"),
+    comment: "preflight test",
+    siteBucket: world.siteBucket,
+  });
+  return world;
+}
+
+interface AppOptions {
+  pytest?: string;
+  backendTestCommand?: string;
+  frontendTestCommand?: string;
+  extraFiles?: Record<string, string>;
+  envOverrides?: Record<string, unknown>;
+  backendOverrides?: Record<string, unknown>;
+}
+
+/** A real git repo shaped like the app, with deploy.config.json committed; tree clean. */
+function createApp(world: World, options: AppOptions = {}): { repo: GitFixture; runtime: Runtime } {
+  const repo = createGitRepo({
+    files: {
+      ".gitignore": "__pycache__/\n.pytest_cache/\nnode_modules/\n",
+      "backend/app/__init__.py": "",
+      "backend/tests/test_app.py": options.pytest ?? PASSING_PYTEST,
+      "frontend-pwa/app.test.mjs": PASSING_NODE_TEST,
+      "infrastructure/terraform/main.tf": 'resource "terraform_data" "marker" {}\n',
+      ...options.extraFiles,
+    },
+  });
+  const envConfig = {
+    accountId: "123456789012",
+    lambda: { functionName: world.functionName, artifactBucket: world.artifactBucket },
+    frontend: { buckets: [world.siteBucket], distributionId: world.distributionId, url: null },
+    health: [],
+    ...options.envOverrides,
+  };
+  const runtime = testRuntime({
+    moto: moto.current,
+    appRoot: repo.dir,
+    config: {
+      environments: { prod: envConfig, dev: { ...envConfig } },
+      backend: {
+        testCommand: options.backendTestCommand ?? "python3 -m pytest -q",
+        ...options.backendOverrides,
+      },
+      frontend: { testCommand: options.frontendTestCommand ?? "node --test app.test.mjs" },
+    },
+  });
+  repo.commitAll("app with deploy config");
+  return { repo, runtime };
+}
+
+/** A ToolContext for calling the preflight store directly, as the deploy gate does. */
+function storeContext(runtime: Runtime, envName: string): ToolContext {
+  return toolContextFor(runtime, { envName });
+}
+
+describe("preflight against moto and real git repos", () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await createWorld();
+  });
+
+  it("passes on a clean repo with passing tests and existing resources, and unlocks the gate", async () => {
+    const { repo, runtime } = createApp(world);
+    const progress: string[] = [];
+    const result = await invokeTool(preflightTool, { env: "prod" }, runtime, {
+      progress: (message) => progress.push(message),
+    });
+    const report = result.structured as unknown as Report;
+    expect(result.isError).toBe(false);
+    expect(report.checks.filter((c) => c.status === "fail")).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.gitSha).toBe(repo.head());
+    expect(report.components).toEqual(["backend", "frontend", "infra"]);
+    expect(report.checks.map((c) => c.name)).toEqual([
+      "aws-identity",
+      "region",
+      "git",
+      "tests:backend",
+      "tests:frontend",
+      "binaries",
+      "resources",
+      "terraform-dir",
+      "lock",
+    ]);
+    expect(check(report, "aws-identity")).toMatchObject({ status: "pass" });
+    expect(check(report, "aws-identity").detail).toContain("123456789012");
+    expect(check(report, "tests:backend")).toMatchObject({
+      status: "pass",
+      testCounts: { passed: 2, failed: 0, total: 2 },
+    });
+    expect(check(report, "tests:frontend")).toMatchObject({
+      status: "pass",
+      testCounts: { passed: 3, failed: 0, total: 3 },
+    });
+    expect(check(report, "binaries").detail).toMatch(/python3 .*node .*npm .*terraform/);
+    expect(check(report, "resources").detail).toContain(`Lambda ${world.functionName}`);
+    expect(check(report, "resources").detail).toContain(`CloudFront distribution ${world.distributionId}`);
+    // moto creates no log group until the function logs: a warning, never a failure.
+    expect(check(report, "resources")).toMatchObject({ status: "warn" });
+    expect(check(report, "lock")).toMatchObject({ status: "pass" });
+    // No upstream in a fresh repo: a warning only.
+    expect(check(report, "git")).toMatchObject({ status: "warn" });
+    expect(report.summary).toContain("passed");
+    expect(progress.some((m) => m.startsWith("tests:backend:"))).toBe(true);
+
+    // The gate reads it back from .git/vyaparai-deploy/, also in a fresh process's runtime.
+    const stored = JSON.parse(
+      readFileSync(join(repo.dir, ".git", "vyaparai-deploy", "preflight-prod.json"), "utf8"),
+    );
+    expect(stored).toMatchObject({
+      preflightId: report.preflightId,
+      gitSha: repo.head(),
+      ok: true,
+      clean: true,
+    });
+    const fresh = createRuntime({
+      loaded: runtime.loaded,
+      env: {},
+      makeClients: (env) => createAwsClients({ region: env.region, endpoint: moto.current.endpoint }),
+    });
+    const passing = await findPassingPreflight(storeContext(fresh, "prod"), repo.head());
+    expect(passing?.preflightId).toBe(report.preflightId);
+    runtime.close();
+    fresh.close();
+  });
+
+  it("fails on failing tests with parsed counts, the output tail and a remedy", async () => {
+    const { repo, runtime } = createApp(world, { pytest: FAILING_PYTEST });
+    const result = await invokeTool(preflightTool, { env: "prod", components: ["backend"] }, runtime);
+    const report = result.structured as unknown as Report;
+    expect(result.isError).toBe(false);
+    expect(report.ok).toBe(false);
+    const tests = check(report, "tests:backend");
+    expect(tests.status).toBe("fail");
+    expect(tests.testCounts).toMatchObject({ passed: 1, failed: 1, total: 2 });
+    expect(tests.detail).toContain("1 failed, 1 passed");
+    expect(tests.remedy).toMatch(/Fix the failing backend tests/);
+    expect(tests.output).toContain("test_khata");
+    // Test output stays in `output`: the detail and summary carry counts only.
+    expect(tests.detail).not.toContain("test_khata");
+    expect(report.summary).not.toContain("test_khata");
+    expect(report.summary).toMatch(/First failure — tests:backend/);
+    expect(report.checks.map((c) => c.name)).not.toContain("tests:frontend");
+    const stored = JSON.parse(
+      readFileSync(join(repo.dir, ".git", "vyaparai-deploy", "preflight-prod.json"), "utf8"),
+    );
+    expect(stored).toMatchObject({ ok: false, gitSha: repo.head(), components: ["backend"] });
+    expect(await findPassingPreflight(storeContext(runtime, "prod"), repo.head())).toBeNull();
+    runtime.close();
+  });
+
+  it("fails on a dirty tree on prod, listing the files; warns on dev", async () => {
+    const { repo, runtime } = createApp(world);
+    repo.dirty("backend/app/scratch.py");
+    const prod = (await invokeTool(preflightTool, { env: "prod", components: ["backend"] }, runtime))
+      .structured as unknown as Report;
+    expect(prod.ok).toBe(false);
+    expect(check(prod, "git")).toMatchObject({ status: "fail" });
+    expect(check(prod, "git").detail).toContain("backend/app/scratch.py");
+    expect(check(prod, "git").remedy).toMatch(/Commit or stash/);
+    expect(await findPassingPreflight(storeContext(runtime, "prod"), repo.head())).toBeNull();
+
+    const dev = (await invokeTool(preflightTool, { env: "dev", components: ["backend"] }, runtime))
+      .structured as unknown as Report;
+    expect(check(dev, "git")).toMatchObject({ status: "warn" });
+    expect(dev.ok).toBe(true);
+    runtime.close();
+  });
+
+  it("fails on the wrong account, naming both ids", async () => {
+    const { runtime } = createApp(world, { envOverrides: { accountId: "111122223333" } });
+    const report = (await invokeTool(preflightTool, { env: "prod", components: ["infra"] }, runtime))
+      .structured as unknown as Report;
+    expect(report.ok).toBe(false);
+    const identity = check(report, "aws-identity");
+    expect(identity.status).toBe("fail");
+    expect(identity.detail).toContain("123456789012");
+    expect(identity.detail).toContain("111122223333");
+    expect(identity.remedy).toContain("111122223333");
+    runtime.close();
+  });
+
+  it("refuses skipTests on prod without running anything, and reports it as skipped on dev", async () => {
+    const { repo, runtime } = createApp(world, {
+      backendTestCommand: "touch ran.marker && python3 -m pytest -q",
+    });
+    const refused = await invokeTool(preflightTool, { env: "prod", skipTests: true }, runtime);
+    expect(refused.isError).toBe(true);
+    expect((refused.structured as unknown as Report).error?.code).toBe("REFUSED");
+    expect(refused.text).toMatch(/skipTests is refused on protected env "prod"/);
+    expect(existsSync(join(repo.dir, "backend", "ran.marker"))).toBe(false);
+    expect(existsSync(join(repo.dir, ".git", "vyaparai-deploy", "preflight-prod.json"))).toBe(false);
+
+    const dev = (await invokeTool(preflightTool, { env: "dev", skipTests: true }, runtime))
+      .structured as unknown as Report;
+    expect(check(dev, "tests:backend")).toMatchObject({ status: "warn" });
+    expect(check(dev, "tests:backend").detail).toMatch(/Skipped/);
+    expect(existsSync(join(repo.dir, "backend", "ran.marker"))).toBe(false);
+    runtime.close();
+  });
+
+  it("never lets a secret printed by the tests reach the result or the progress messages", async () => {
+    const printer = [
+      'console.log("connecting with AKIAIOSFODNN7EXAMPLE");',
+      'console.log("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");',
+      'console.log("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEyMyJ9.c2lnbmF0dXJlLXNlY3JldA");',
+      'console.log("bare wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");',
+    ].join("\n");
+    const { runtime } = createApp(world, {
+      extraFiles: { "backend/print_env.mjs": `${printer}\nprocess.exit(1);\n` },
+      backendTestCommand: "node print_env.mjs",
+    });
+    const progress: string[] = [];
+    const result = await invokeTool(preflightTool, { env: "dev", components: ["backend"] }, runtime, {
+      progress: (message) => progress.push(message),
+    });
+    const everything = `${JSON.stringify(result.structured)}\n${result.text}\n${progress.join("\n")}`;
+    expect(everything).toContain("connecting with"); // the output is there, minus the secrets
+    for (const secret of [
+      "AKIAIOSFODNN7EXAMPLE",
+      "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+      "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEyMyJ9",
+    ]) {
+      expect(everything).not.toContain(secret);
+    }
+    expect(check(result.structured as unknown as Report, "tests:backend").status).toBe("fail");
+    runtime.close();
+  });
+
+  it("reports a held lock as a failure with holder and age, a stale one as a warning", async () => {
+    // Its own artifact bucket: the locks planted here must not block the other tests.
+    const lockWorld = await createWorld();
+    const { runtime } = createApp(lockWorld);
+    const s3 = await moto.current.clients().s3();
+    const now = Date.now();
+    const putLock = (env: string, startedMsAgo: number, expiresInMs: number) =>
+      s3.send(
+        new PutObjectCommand({
+          Bucket: lockWorld.artifactBucket,
+          Key: `locks/${env}.json`,
+          Body: JSON.stringify({
+            holder: "arn:aws:sts::123456789012:assumed-role/ci/runner-7",
+            tool: "deploy_lambda",
+            releaseId: "20261125T130512Z-3fa9c1",
+            startedAt: new Date(now - startedMsAgo).toISOString(),
+            expiresAt: new Date(now + expiresInMs).toISOString(),
+          }),
+        }),
+      );
+    await putLock("prod", 5 * 60_000, 55 * 60_000);
+    await putLock("dev", 3 * 3_600_000, -2 * 3_600_000);
+    const held = (await invokeTool(preflightTool, { env: "prod", components: ["infra"] }, runtime))
+      .structured as unknown as Report;
+    expect(check(held, "lock").status).toBe("fail");
+    expect(check(held, "lock").detail).toContain("arn:aws:sts::123456789012:assumed-role/ci/runner-7");
+    expect(check(held, "lock").detail).toMatch(/started 5 min ago/);
+    expect(held.ok).toBe(false);
+
+    const stale = (await invokeTool(preflightTool, { env: "dev", components: ["infra"] }, runtime))
+      .structured as unknown as Report;
+    expect(check(stale, "lock").status).toBe("warn");
+    expect(check(stale, "lock").remedy).toMatch(/breakLock: true/);
+    runtime.close();
+  });
+
+  it("fails resources that do not exist, naming each", async () => {
+    const { runtime } = createApp(world, {
+      envOverrides: {
+        lambda: { functionName: unique("missing-fn"), artifactBucket: world.artifactBucket },
+        frontend: {
+          buckets: [world.siteBucket, "pf-no-such-bucket"],
+          distributionId: "E0NOSUCHDIST00",
+          url: null,
+        },
+      },
+    });
+    const report = (await invokeTool(preflightTool, { env: "dev", skipTests: true }, runtime))
+      .structured as unknown as Report;
+    const resources = check(report, "resources");
+    expect(resources.status).toBe("fail");
+    expect(resources.detail).toMatch(/Lambda pf-missing-fn-\S+: not found/);
+    expect(resources.detail).toContain("bucket pf-no-such-bucket: not found");
+    expect(resources.detail).toContain("CloudFront distribution E0NOSUCHDIST00: not found");
+    expect(resources.detail).toContain(`bucket ${world.siteBucket}: found`);
+    expect(resources.remedy).toMatch(/functionName/);
+    runtime.close();
+  });
+
+  it("answers over MCP with structuredContent that fits the outputSchema, with progress", async () => {
+    const { repo, runtime } = createApp(world);
+    const server = createMcpServer({ runtime });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverSide);
+    const client = new Client({ name: "preflight-test", version: "1.0.0" });
+    await client.connect(clientSide);
+    const progress: string[] = [];
+    // The SDK client validates structuredContent against the tool's outputSchema itself.
+    const result = await client.callTool(
+      { name: "preflight", arguments: { env: "prod", components: ["backend", "infra"] } },
+      undefined,
+      { onprogress: (p) => progress.push(p.message ?? "") },
+    );
+    expect(result.isError).toBeFalsy();
+    const report = result.structuredContent as unknown as Report;
+    expect(report.checks.filter((c) => c.status === "fail")).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.gitSha).toBe(repo.head());
+    expect(progress.length).toBeGreaterThan(0);
+    await client.close();
+    await server.close();
+    runtime.close();
+  });
+});
