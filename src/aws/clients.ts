@@ -30,7 +30,12 @@ export interface ClientSettings {
   /** Override for all services (tests); otherwise the SDK reads AWS_ENDPOINT_URL[_<SERVICE>]. */
   endpoint?: string | undefined;
   maxAttempts?: number;
+  /** An answer that does not come within this is abandoned (and retried by the SDK). */
+  requestTimeoutMs?: number;
 }
+
+/** Default bound on one unanswered AWS request (config release.requestTimeoutSeconds overrides). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 20_000;
 
 /** True when some endpoint override is in force, i.e. we talk to an emulator or a proxy. */
 export function hasEndpointOverride(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -40,10 +45,11 @@ export function hasEndpointOverride(env: NodeJS.ProcessEnv = process.env): boole
 export function clientSettingsFor(
   envConfig: EnvConfig,
   env: NodeJS.ProcessEnv = process.env,
+  requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
 ): ClientSettings {
   // An explicit AWS_PROFILE wins over the config's profile, as with the AWS CLI.
   const profile = env.AWS_PROFILE ? undefined : (envConfig.profile ?? undefined);
-  return { region: envConfig.region, profile };
+  return { region: envConfig.region, profile, requestTimeoutMs };
 }
 
 export function createAwsClients(settings: ClientSettings): AwsClients {
@@ -51,6 +57,12 @@ export function createAwsClients(settings: ClientSettings): AwsClients {
   const base = {
     region: settings.region,
     maxAttempts: settings.maxAttempts ?? 4,
+    // Safety: without these a request that is never answered holds a deploy (and its lock) for
+    // minutes. requestTimeout is the socket's idle time, so a long upload that moves is fine.
+    requestHandler: {
+      connectionTimeout: 5_000,
+      requestTimeout: settings.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    },
     ...(settings.profile ? { profile: settings.profile } : {}),
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
   };

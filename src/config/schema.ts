@@ -175,6 +175,30 @@ export const frontendSchema = z
   })
   .strict();
 
+export const releaseTuningSchema = z
+  .object({
+    lockTtlSeconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(900)
+      .default(120)
+      .describe("Deploy lock lifetime without a heartbeat: a dead deploy frees the env after this long."),
+    undoBudgetSeconds: z
+      .number()
+      .min(1)
+      .max(600)
+      .default(45)
+      .describe("How long the automatic undo keeps retrying before it reports what is live and how to fix it."),
+    requestTimeoutSeconds: z
+      .number()
+      .min(1)
+      .max(300)
+      .default(20)
+      .describe("An AWS request with no answer for this long is abandoned and retried."),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     $schema: z.string().optional(),
@@ -191,6 +215,7 @@ export const configSchema = z
       .default(false)
       .describe("Refuse protected mutations when the client cannot ask."),
     readOnly: z.boolean().default(false).describe("Hide destructive tools."),
+    release: releaseTuningSchema.default(releaseTuningSchema.parse({})),
     statefulTypes: z
       .array(nonEmpty)
       .default([

@@ -1,144 +1,182 @@
-import { RefusalError } from "../core/errors.js";
-import type { ToolContext } from "../release/context.js";
-import { runGuardedMutation } from "../release/run-release.js";
-import type { MutationOutcome } from "../release/types.js";
+import { DeployError, RefusalError } from "../core/errors.js";
+import type { ReleaseSpec } from "../release/spec.js";
+import type { InfraDeps } from "./deps.js";
 import { errorLines, heldStateLock, isStalePlan, type StateLockInfo } from "./diagnostics.js";
-import { analysePlan, type ChangeCounts, describeCounts, type PlanAnalysis } from "./plan-analysis.js";
+import {
+  analysePlan,
+  type ChangeCounts,
+  describeCounts,
+  type PlanAnalysis,
+  type PlannedChange,
+} from "./plan-analysis.js";
 import { discardPlan, verifiedPlan } from "./plan-store.js";
+import { infraRecoveryPlan } from "./recover.js";
 import { runTerraform, type TerraformWorkspace } from "./runner.js";
 
 export interface ApplyRequest {
   planDigest: string;
   allowDataLoss: boolean;
-  confirmationToken?: string | undefined;
-  breakLock?: boolean | undefined;
 }
 
-interface ApplyFailure {
+/** A saved plan that was re-hashed and re-read, ready to go through the release flow. */
+export interface PreparedApply {
+  planDigest: string;
+  planFile: string;
+  /** Read from the plan file itself, not from what the plan call said. */
+  plan: PlanAnalysis;
+  workspace: TerraformWorkspace;
+}
+
+/** The canonical plan of an apply; the token confirms the saved plan file's digest. */
+export interface InfraApplyPlan {
+  planDigest: string;
+  counts: ChangeCounts;
+  changes: PlannedChange[];
+}
+
+/** Why terraform apply exited non-zero, as far as its output tells. */
+export interface ApplyFailure {
+  exitCode: number | null;
   /** Terraform refused the plan because the state changed after it was made. */
   stale: boolean;
+  /** The holder of terraform's state lock when it could not take it. */
   lock: StateLockInfo | null;
   /** Untrusted terraform output: the lines that explain the failure. */
   errors: string[];
+  /** Untrusted: the end of terraform's output. */
   outputTail: string;
 }
 
-export type ApplyOutcome =
-  | {
-      status: "confirmation_required";
-      planDigest: string;
-      confirmationToken: string;
-      expiresAt: string;
-      plan: PlanAnalysis;
-    }
-  | { status: "applied"; releaseId: string; applied: ChangeCounts; plan: PlanAnalysis; durationMs: number }
-  | ({ status: "failed"; releaseId: string; plan: PlanAnalysis } & ApplyFailure);
+/** What the apply step learns; the tool reports the failure facts in their own fields. */
+export interface InfraApplyState {
+  /** The counts applied, once terraform exited 0. */
+  applied: ChangeCounts | null;
+  durationMs: number | null;
+  failure: ApplyFailure | null;
+}
 
-/** What the mutation inside the guard reports back. */
-type ApplyRun = { ok: true; durationMs: number } | ({ ok: false } & ApplyFailure);
+/** What the apply left in place, as the step saw it (terraform reports no more without a new plan). */
+export interface InfraApplyLive {
+  applied: ChangeCounts | null;
+}
+
+export type InfraApplySpec = ReleaseSpec<InfraApplyPlan, InfraApplyState, InfraApplyLive>;
+
+export interface InfraApplySpecInput {
+  confirmationToken?: string | undefined;
+  breakLock: boolean;
+}
 
 const FAILURE_TAIL_CHARS = 4_000;
+/** Applies can create databases and CDNs: an hour before the flow gives up on one. */
+const APPLY_DEADLINE_MS = 60 * 60_000;
 
 /**
- * Applies exactly the saved plan named by `planDigest`: the file is re-hashed, its changes
- * re-read from the file itself (not from what the plan call said), data-loss changes need
- * `allowDataLoss`, and the guard handles token, approval, deploy lock and release record.
+ * Everything before the release, read-only: the saved plan named by `planDigest` is
+ * re-hashed, its changes re-read from the file, and data-loss changes are refused without
+ * `allowDataLoss` (before the flow, so a refusal here spends no confirmation token).
  */
-export async function applySavedPlan(
-  ctx: ToolContext,
+export async function prepareApply(
+  deps: Pick<InfraDeps, "run" | "signal" | "progress" | "env" | "statefulTypes">,
   workspace: TerraformWorkspace,
   request: ApplyRequest,
-): Promise<ApplyOutcome> {
+): Promise<PreparedApply> {
   const planFile = await verifiedPlan(workspace.dataDir, request.planDigest);
-  const show = await runTerraform(ctx, workspace, ["show", "-json", "-no-color", planFile]);
+  const show = await runTerraform(deps, workspace, ["show", "-json", "-no-color", planFile]);
   if (show.exitCode !== 0) {
     throw new RefusalError(
       `terraform could not read the saved plan ${request.planDigest}; nothing was applied. Run terraform_plan again.`,
       { errors: errorLines(show.tail) },
     );
   }
-  const plan = analysePlan(JSON.parse(show.stdout), ctx.config.statefulTypes);
-  // Safety: checked before the guard, so a refusal here consumes no confirmation token.
+  const plan = analysePlan(JSON.parse(show.stdout), deps.statefulTypes);
   if (plan.dataLossRisks.length > 0 && !request.allowDataLoss) {
     throw new RefusalError(
       `This plan deletes or replaces stateful resources, which destroys their data: ${plan.dataLossRisks.join(", ")}. Nothing was applied. Only if the user explicitly accepts losing that data, call terraform_apply again with allowDataLoss: true (and the same planDigest); otherwise change the configuration and plan again.`,
       { dataLossRisks: plan.dataLossRisks },
     );
   }
+  return { planDigest: request.planDigest, planFile, plan, workspace };
+}
 
-  const guarded = await runGuardedMutation(
-    {
-      ctx,
-      component: "infra",
-      plan: { planDigest: request.planDigest, counts: plan.counts, changes: plan.changes },
-      planDigest: request.planDigest,
-      planSummary: approvalText(ctx.envName, plan),
-      confirmationToken: request.confirmationToken,
-      breakLock: request.breakLock,
-      requirePreflight: false,
+/**
+ * terraform_apply as a release: one step, `terraform apply <saved plan>`. An apply cannot be
+ * undone (there is no previous state to put back safely), so there is no undo and no
+ * verify: a failure is reported with what terraform said, and the next plan shows the rest.
+ */
+export function infraApplySpec(
+  deps: Pick<InfraDeps, "envName" | "run" | "signal" | "progress" | "env">,
+  prepared: PreparedApply,
+  input: InfraApplySpecInput,
+): InfraApplySpec {
+  const { plan, planFile, workspace } = prepared;
+  const state: InfraApplyState = { applied: null, durationMs: null, failure: null };
+  return {
+    component: "infra",
+    plan: { planDigest: prepared.planDigest, counts: plan.counts, changes: plan.changes },
+    planDigest: prepared.planDigest,
+    approvalText: approvalText(deps.envName, plan),
+    requirePreflight: false,
+    confirmationToken: input.confirmationToken,
+    breakLock: input.breakLock,
+    state,
+    record: {
+      artifacts: {
+        planDigest: prepared.planDigest,
+        terraformVersion: `${workspace.binary.command} ${workspace.binary.version}`,
+      },
     },
-    async (): Promise<MutationOutcome<ApplyRun>> => {
-      const apply = await runTerraform(ctx, workspace, [
-        "apply",
-        "-input=false",
-        "-no-color",
-        `-lock-timeout=${ctx.env.terraform.lockTimeout}`,
-        planFile,
-      ]);
-      if (apply.exitCode === 0) {
-        // A plan applies once; keeping it would only invite applying a stale copy.
-        await discardPlan(planFile);
-        return {
-          status: "succeeded",
-          result: { ok: true, durationMs: apply.durationMs },
-          record: {
-            artifacts: { planDigest: request.planDigest, terraformVersion: workspace.binary.version },
-            after: { applied: plan.counts, changes: plan.changes },
-            timings: { apply: apply.durationMs },
-          },
-        };
-      }
-      const failure: ApplyFailure = {
-        stale: isStalePlan(apply.tail),
-        lock: heldStateLock(apply.tail),
-        errors: errorLines(apply.tail),
-        outputTail: apply.tail.slice(-FAILURE_TAIL_CHARS),
-      };
-      // A stale plan can never apply; removing it makes the next attempt ask for a new plan.
-      if (failure.stale) await discardPlan(planFile);
-      return {
-        status: "failed",
-        result: { ok: false, ...failure },
-        record: {
-          artifacts: { planDigest: request.planDigest, terraformVersion: workspace.binary.version },
-          error: failure.stale ? "saved plan is stale" : `terraform apply exited with ${apply.exitCode}`,
-          timings: { apply: apply.durationMs },
+    recoveryPlan: (phase) => infraRecoveryPlan(deps.envName, phase),
+    steps: [
+      {
+        name: "terraform-apply",
+        phase: "switching",
+        touchesLive: true,
+        deadlineMs: APPLY_DEADLINE_MS,
+        async run(s, io) {
+          const apply = await runTerraform({ ...deps, signal: io.signal, progress: io.progress }, workspace, [
+            "apply",
+            "-input=false",
+            "-no-color",
+            `-lock-timeout=${deps.env.terraform.lockTimeout}`,
+            planFile,
+          ]);
+          s.durationMs = apply.durationMs;
+          if (apply.exitCode === 0) {
+            s.applied = plan.counts;
+            // A plan applies once; keeping it would only invite applying a stale copy.
+            await discardPlan(planFile);
+            return;
+          }
+          const failure: ApplyFailure = {
+            exitCode: apply.exitCode,
+            stale: isStalePlan(apply.tail),
+            lock: heldStateLock(apply.tail),
+            errors: errorLines(apply.tail),
+            outputTail: apply.tail.slice(-FAILURE_TAIL_CHARS),
+          };
+          s.failure = failure;
+          // A stale plan can never apply; removing it makes the next attempt ask for a new plan.
+          if (failure.stale) await discardPlan(planFile);
+          throw new DeployError("TOOL_FAILED", failureMessage(failure));
         },
-      };
-    },
-  );
+      },
+    ],
+    readLive: async () => ({ applied: state.applied }),
+    recordLive: (live, _s, status) =>
+      status === "succeeded" && live.applied
+        ? { after: { applied: live.applied, changes: plan.changes } }
+        : {},
+  };
+}
 
-  if (guarded.kind === "confirmation_required") {
-    return {
-      status: "confirmation_required",
-      planDigest: guarded.planDigest,
-      confirmationToken: guarded.confirmationToken,
-      expiresAt: guarded.expiresAt,
-      plan,
-    };
-  }
-  const result = guarded.result;
-  if (result.ok) {
-    return {
-      status: "applied",
-      releaseId: guarded.releaseId,
-      applied: plan.counts,
-      plan,
-      durationMs: result.durationMs,
-    };
-  }
-  const { ok: _ok, ...failure } = result;
-  return { status: "failed", releaseId: guarded.releaseId, plan, ...failure };
+/** The step's failure in the server's own words (terraform's text stays in errors/outputTail). */
+function failureMessage(failure: ApplyFailure): string {
+  const exit = `terraform apply exited with ${failure.exitCode ?? "no exit code"}`;
+  if (failure.stale)
+    return `${exit}: the saved plan is stale (the state changed after it was made); nothing from it was applied and the plan file was discarded.`;
+  if (failure.lock) return `${exit}: the terraform state lock is held by another run; nothing was applied.`;
+  return `${exit}; some changes may have been made. Run terraform_plan to see what remains.`;
 }
 
 function approvalText(envName: string, plan: PlanAnalysis): string {

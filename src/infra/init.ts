@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ToolContext } from "../release/context.js";
+import type { InfraDeps } from "./deps.js";
 import { errorLines } from "./diagnostics.js";
 import { runTerraform, type TerraformWorkspace } from "./runner.js";
 
@@ -20,10 +20,10 @@ export type InitOutcome =
  * a second or more with real providers; a plan should not pay it every time.
  */
 export async function ensureInitialised(
-  ctx: Pick<ToolContext, "run" | "signal" | "progress" | "env">,
+  deps: Pick<InfraDeps, "run" | "signal" | "progress" | "env">,
   workspace: TerraformWorkspace,
 ): Promise<InitOutcome> {
-  const fingerprint = await initFingerprint(workspace, ctx.env.terraform.backendConfig);
+  const fingerprint = await initFingerprint(workspace, deps.env.terraform.backendConfig);
   const recordPath = join(workspace.dataDir, FINGERPRINT_FILE);
   if (
     existsSync(join(workspace.dataDir, "terraform.tfstate")) &&
@@ -32,12 +32,12 @@ export async function ensureInitialised(
     return { ran: false };
 
   await mkdir(workspace.dataDir, { recursive: true });
-  const backendArgs = Object.entries(ctx.env.terraform.backendConfig)
+  const backendArgs = Object.entries(deps.env.terraform.backendConfig)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([key, value]) => `-backend-config=${key}=${value}`);
   // Safety: -reconfigure, never state migration: a changed backend config means "this env's
   // state lives elsewhere now", and copying one env's state into another would be a disaster.
-  const result = await runTerraform(ctx, workspace, [
+  const result = await runTerraform(deps, workspace, [
     "init",
     "-input=false",
     "-no-color",

@@ -1,5 +1,5 @@
 import { rm } from "node:fs/promises";
-import type { ToolContext } from "../release/context.js";
+import type { InfraDeps } from "./deps.js";
 import { errorLines, heldStateLock, type StateLockInfo } from "./diagnostics.js";
 import { ensureInitialised } from "./init.js";
 import { analysePlan, type PlanAnalysis } from "./plan-analysis.js";
@@ -26,16 +26,16 @@ const FAILURE_TAIL_CHARS = 4_000;
  * nothing to apply).
  */
 export async function planInfrastructure(
-  ctx: Pick<ToolContext, "run" | "signal" | "progress" | "env" | "config" | "now">,
+  deps: Pick<InfraDeps, "run" | "signal" | "progress" | "env" | "statefulTypes" | "now">,
   workspace: TerraformWorkspace,
   targets: readonly string[] = [],
 ): Promise<PlanOutcome> {
-  const init = await ensureInitialised(ctx, workspace);
+  const init = await ensureInitialised(deps, workspace);
   if (init.ran && !init.ok) return failure("init", init.outputTail);
 
-  const terraform = ctx.env.terraform;
-  const written = await newPlanPath(workspace.dataDir, ctx.now());
-  const plan = await runTerraform(ctx, workspace, [
+  const terraform = deps.env.terraform;
+  const written = await newPlanPath(workspace.dataDir, deps.now());
+  const plan = await runTerraform(deps, workspace, [
     "plan",
     "-input=false",
     "-no-color",
@@ -53,17 +53,17 @@ export async function planInfrastructure(
     return failure("plan", plan.tail);
   }
 
-  const show = await runTerraform(ctx, workspace, ["show", "-json", "-no-color", written]);
+  const show = await runTerraform(deps, workspace, ["show", "-json", "-no-color", written]);
   if (show.exitCode !== 0) {
     await rm(written, { force: true });
     return failure("show", show.tail);
   }
-  const analysis = analysePlan(JSON.parse(show.stdout), ctx.config.statefulTypes);
+  const analysis = analysePlan(JSON.parse(show.stdout), deps.statefulTypes);
   if (plan.exitCode === 0) {
     await rm(written, { force: true });
     return { status: "no_changes", planDigest: "", planFile: null, ...analysis };
   }
-  const saved = await savePlan(workspace.dataDir, written, ctx.now());
+  const saved = await savePlan(workspace.dataDir, written, deps.now());
   return { status: "changes", ...saved, ...analysis };
 }
 

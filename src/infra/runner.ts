@@ -1,8 +1,8 @@
 import type { ProgressReporter } from "../core/context.js";
 import { CancelledError } from "../core/errors.js";
 import type { RunResult } from "../core/run-command.js";
-import type { ToolContext } from "../release/context.js";
 import type { TerraformBinary } from "./binary.js";
+import type { InfraDeps } from "./deps.js";
 
 /** Where and how terraform runs for one env. */
 export interface TerraformWorkspace {
@@ -32,17 +32,17 @@ const PROGRESS_LINE_MAX = 200;
  * releases the state lock it holds (SIGKILL only follows if it does not exit).
  */
 export async function runTerraform(
-  ctx: Pick<ToolContext, "run" | "signal" | "progress" | "env">,
+  deps: Pick<InfraDeps, "run" | "signal" | "progress" | "env">,
   workspace: TerraformWorkspace,
   args: string[],
   options: { timeoutMs?: number } = {},
 ): Promise<TerraformRun> {
   const [subcommand = "", ...rest] = args;
   const argv = [workspace.binary.command, subcommand, ...rest];
-  const report = progressFor(ctx.progress, subcommand);
-  const result = await ctx.run(argv, {
+  const report = progressFor(deps.progress, subcommand);
+  const result = await deps.run(argv, {
     cwd: workspace.dir,
-    signal: ctx.signal,
+    signal: deps.signal,
     killSignal: "SIGINT",
     tailBytes: OUTPUT_TAIL_BYTES,
     onLine: report,
@@ -53,7 +53,7 @@ export async function runTerraform(
       TF_DATA_DIR: workspace.dataDir,
       // The env's profile reaches the S3 backend the same way it reaches our SDK clients,
       // unless the person already chose one explicitly.
-      ...(ctx.env.profile && !process.env.AWS_PROFILE ? { AWS_PROFILE: ctx.env.profile } : {}),
+      ...(deps.env.profile && !process.env.AWS_PROFILE ? { AWS_PROFILE: deps.env.profile } : {}),
     },
   });
   if (result.cancelled) {

@@ -8,59 +8,36 @@ import {
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
 import type { EnvConfig } from "../config/schema.js";
+import type { Clock } from "../core/context.js";
 import { DeployError } from "../core/errors.js";
-import { listReleaseRecords } from "../release/records.js";
-import type { Component, ReleaseRecord } from "../release/types.js";
+import { findInterruptedReleases, type InterruptedRelease } from "../release/interrupted.js";
+import { type LockInfo, readDeployLock } from "../release/lock.js";
+import { isReleaseId, listReleaseRecords } from "../release/records.js";
+import type { Component, FinalStatus, ReleaseRecord } from "../release/types.js";
+import type {
+  ComponentVerdict,
+  FrontendLiveStatus,
+  InterruptedReleaseStatus,
+  LambdaLiveStatus,
+  LockStatus,
+  ReleaseSummary,
+} from "./status-schema.js";
 
-export interface LambdaLiveStatus {
-  functionName: string;
-  exists: boolean;
-  alias: string | null;
-  /** The version the alias points at, or "$LATEST" when no alias is configured. */
-  liveVersion: string | null;
-  codeSha256: string | null;
-  lastModified: string | null;
-  state: string | null;
-  lastUpdateStatus: string | null;
-  /** Release whose recorded live code equals what is live now. */
-  matchedReleaseId: string | null;
-  error?: string;
-}
-
-export interface FrontendLiveStatus {
-  bucket: string;
-  url: string | null;
-  indexHtmlPresent: boolean;
-  /** SHA-256 (hex) of the live index.html content. */
-  indexHtmlSha256: string | null;
-  /** The `sha256` user metadata deploy_frontend stores with each object. */
-  metadataSha256: string | null;
-  lastModified: string | null;
-  matchedReleaseId: string | null;
-  error?: string;
-}
-
-export interface ReleaseSummary {
-  component: string;
-  releaseId: string;
-  tool: string;
-  status: string;
-  who: string | null;
-  startedAt: string;
-  finishedAt: string | null;
-  gitSha: string | null;
-  version?: string;
-  codeSha256?: string;
-  indexHtmlSha256?: string;
-  restoredFrom?: string;
-  error?: string;
-}
+export type {
+  FrontendLiveStatus,
+  InterruptedReleaseStatus,
+  LambdaLiveStatus,
+  LockStatus,
+  ReleaseSummary,
+} from "./status-schema.js";
 
 export interface DeployStatusReport {
   lambda: LambdaLiveStatus;
   frontend: FrontendLiveStatus;
   releases: ReleaseSummary[];
   drift: string[];
+  lock: LockStatus;
+  interrupted: InterruptedReleaseStatus[];
   summary: string;
 }
 
@@ -69,53 +46,176 @@ export interface ReadDeployStatusOptions {
   s3: S3Client;
   env: EnvConfig;
   envName: string;
-  now: Date;
-  /** An in_progress record older than this is reported (its deploy likely died). */
-  staleAfterMinutes: number;
+  now: Clock;
   releasesPerComponent?: number;
 }
 
 // index.html is a small entry point; a bigger object is not something we hash in a status call.
 const MAX_INDEX_BYTES = 5 * 1024 * 1024;
+/** Longest recovery plan / reason shown; the server writes a sentence or two. */
+const TEXT_CHARS = 600;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what we remove.
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
 
 /**
- * What is live per component, the last releases, and drift: live state that no release
- * record explains (a hand deploy, a half-finished release, a missing entry point).
+ * Statuses whose record's `after` says what the release left live. A `recovered` record's
+ * `after` is what was live once a later call settled it.
+ */
+const FINISHED: ReadonlySet<ReleaseRecord["status"]> = new Set<FinalStatus>([
+  "succeeded",
+  "rolled_back",
+  "failed",
+  "recovered",
+]);
+
+/**
+ * What is live per component, the last releases, the env's deploy lock, interrupted releases,
+ * and drift: live state that the newest finished release record does not explain (a hand
+ * deploy, a missing entry point). A component that a release is changing right now, or that
+ * a release died in the middle of changing, is reported as in_progress / interrupted instead:
+ * its live state is expected to differ from the records until that release is settled.
  */
 export async function readDeployStatus(options: ReadDeployStatusOptions): Promise<DeployStatusReport> {
-  const { env, envName } = options;
+  const { env, envName, s3, now } = options;
   const limit = options.releasesPerComponent ?? 5;
   const bucket = env.lambda.artifactBucket;
   const drift: string[] = [];
-  const [lambda, frontend, lambdaRecords, frontendRecords] = await Promise.all([
+  // The lock first: a release that starts after this read has a record but no lock here, and
+  // is checked again below before it is called interrupted.
+  const firstLock = await readLock(s3, bucket, envName, now);
+  const [lambda, frontend, lambdaRecords, frontendRecords, found] = await Promise.all([
     readLambdaLive(options.lambda, env),
-    readFrontendLive(options.s3, env),
-    readRecords(options.s3, bucket, envName, "lambda", limit, drift),
-    readRecords(options.s3, bucket, envName, "frontend", limit, drift),
+    readFrontendLive(s3, env),
+    readRecords(s3, bucket, envName, "lambda", limit, drift),
+    readRecords(s3, bucket, envName, "frontend", limit, drift),
+    readInterrupted(s3, bucket, envName, firstLock),
   ]);
+  const { lock, interrupted } = await withoutStartedMeanwhile(s3, bucket, envName, now, firstLock, found);
 
   lambda.matchedReleaseId =
     lambdaRecords.find((r) => sameCode(lambda.codeSha256, r.after.codeSha256))?.releaseId ?? null;
-  drift.push(...lambdaDrift(lambda, lambdaRecords));
   frontend.matchedReleaseId =
     frontendRecords.find(
       (r) => frontend.indexHtmlSha256 !== null && r.after.indexHtmlSha256 === frontend.indexHtmlSha256,
     )?.releaseId ?? null;
-  drift.push(...frontendDrift(frontend, frontendRecords));
-  drift.push(
-    ...staleInProgress([...lambdaRecords, ...frontendRecords], options.now, options.staleAfterMinutes),
+
+  const lambdaFindings = judge(lambda, openRelease("lambda", lambdaRecords, lock, interrupted), () =>
+    lambdaDrift(lambda, lambdaRecords),
   );
+  const frontendFindings = judge(frontend, openRelease("frontend", frontendRecords, lock, interrupted), () =>
+    frontendDrift(frontend, frontendRecords),
+  );
+  drift.push(...lambdaFindings, ...frontendFindings);
 
   const releases = [...lambdaRecords, ...frontendRecords]
     .sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0))
     .map(summariseRecord);
+  const lockStatus = lock ? showLock(lock) : null;
+  const interruptedStatus = interrupted.map(showInterrupted);
   return {
     lambda,
     frontend,
     releases,
     drift,
-    summary: summarise(envName, lambda, frontend, releases, drift),
+    lock: lockStatus,
+    interrupted: interruptedStatus,
+    summary: summarise(envName, {
+      lambda,
+      frontend,
+      releases,
+      drift,
+      lock: lockStatus,
+      interrupted: interruptedStatus,
+    }),
   };
+}
+
+/** The env's lock; null when there is none, or when the artifact bucket does not exist yet. */
+async function readLock(s3: S3Client, bucket: string, envName: string, now: Clock): Promise<LockInfo | null> {
+  try {
+    return await readDeployLock({ s3, bucket, envName, now });
+  } catch (error) {
+    // A missing artifact bucket holds no lock; readRecords reports the bucket itself.
+    if (error instanceof DeployError && error.code === "AWS_NOT_FOUND") return null;
+    throw error;
+  }
+}
+
+async function readInterrupted(
+  s3: S3Client,
+  bucket: string,
+  envName: string,
+  lock: LockInfo | null,
+): Promise<InterruptedRelease[]> {
+  try {
+    return await findInterruptedReleases(s3, bucket, envName, lock);
+  } catch (error) {
+    if (error instanceof DeployError && error.code === "AWS_NOT_FOUND") return [];
+    throw error;
+  }
+}
+
+/**
+ * A deploy that took the lock between our lock read and the record listing is running, not
+ * interrupted: when anything looks interrupted, the lock is read again and the release a live
+ * lock names is dropped. The newer reading is the one reported.
+ */
+async function withoutStartedMeanwhile(
+  s3: S3Client,
+  bucket: string,
+  envName: string,
+  now: Clock,
+  lock: LockInfo | null,
+  found: InterruptedRelease[],
+): Promise<{ lock: LockInfo | null; interrupted: InterruptedRelease[] }> {
+  if (found.length === 0) return { lock, interrupted: found };
+  const again = await readLock(s3, bucket, envName, now);
+  if (again?.state !== "live") return { lock: again, interrupted: found };
+  return { lock: again, interrupted: found.filter(({ record }) => record.releaseId !== again.releaseId) };
+}
+
+interface OpenRelease {
+  verdict: "in_progress" | "interrupted";
+  releaseId: string;
+}
+
+/**
+ * The release changing (or left half-way through changing) a component, if any. An interrupted
+ * one comes first: it is settled before anything else runs. A live lock for the component
+ * counts even before its record is written (the call is still recovering or starting).
+ */
+function openRelease(
+  component: Component,
+  records: ReleaseRecord[],
+  lock: LockInfo | null,
+  interrupted: InterruptedRelease[],
+): OpenRelease | null {
+  const stuck = interrupted.find(({ record }) => record.component === component);
+  if (stuck) return { verdict: "interrupted", releaseId: stuck.record.releaseId };
+  if (lock?.state === "live" && lock.component === component) {
+    return { verdict: "in_progress", releaseId: lock.releaseId };
+  }
+  // An in_progress record that is neither interrupted nor the lock's: it started or finished
+  // between our reads. Not compared either way.
+  const running = records.find((r) => r.status === "in_progress");
+  return running ? { verdict: "in_progress", releaseId: running.releaseId } : null;
+}
+
+/** Sets the component's verdict; its drift findings, unless a release is open on it. */
+function judge(
+  live: LambdaLiveStatus | FrontendLiveStatus,
+  open: OpenRelease | null,
+  findDrift: () => { drift: string[]; deployed: boolean },
+): string[] {
+  if (open) {
+    live.verdict = open.verdict;
+    live.openReleaseId = open.releaseId;
+    return [];
+  }
+  const { drift, deployed } = findDrift();
+  const verdict: ComponentVerdict = drift.length > 0 ? "drift" : deployed ? "matches" : "nothing_deployed";
+  live.verdict = verdict;
+  return drift;
 }
 
 async function readRecords(
@@ -151,6 +251,8 @@ async function readLambdaLive(lambda: LambdaClient, env: EnvConfig): Promise<Lam
     state: null,
     lastUpdateStatus: null,
     matchedReleaseId: null,
+    verdict: "nothing_deployed",
+    openReleaseId: null,
   };
   try {
     let qualifier: string | undefined;
@@ -198,6 +300,8 @@ async function readFrontendLive(s3: S3Client, env: EnvConfig): Promise<FrontendL
     metadataSha256: null,
     lastModified: null,
     matchedReleaseId: null,
+    verdict: "nothing_deployed",
+    openReleaseId: null,
   };
   try {
     const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "index.html" }));
@@ -228,53 +332,80 @@ function sameCode(live: string | null, recorded: unknown): boolean {
   return /^[0-9a-f]{64}$/i.test(recorded) && Buffer.from(recorded, "hex").toString("base64") === live;
 }
 
-/**
- * The newest finished record's `after` is what should be live: a rolled-back or failed
- * release records the code it left live, so a clean rollback is not drift.
- */
-function expectedLive(records: ReleaseRecord[], field: string): ReleaseRecord | undefined {
-  return records.find((r) => r.status !== "in_progress" && typeof r.after?.[field] === "string");
+/** A release id as it may appear in server text: ids read from S3 must have the id shape. */
+function idOf(releaseId: string): string {
+  return isReleaseId(releaseId) ? releaseId : "(a release with an unreadable id)";
 }
 
-function lambdaDrift(live: LambdaLiveStatus, records: ReleaseRecord[]): string[] {
+/**
+ * The newest finished record whose `after` holds `field` is what should be live: a rolled-back,
+ * failed or recovered release records what it left live, so a clean rollback is not drift.
+ */
+function expectedLive(records: ReleaseRecord[], field: string): ReleaseRecord | undefined {
+  return records.find((r) => FINISHED.has(r.status) && typeof r.after?.[field] === "string");
+}
+
+/** A recovery that found live state from neither release leaves it unexplained. */
+function unresolvedRecovery(what: string, records: ReleaseRecord[]): string[] {
+  const newest = records.find((r) => FINISHED.has(r.status));
+  if (newest?.status !== "recovered" || newest.recovery?.outcome !== "unresolved") return [];
+  return [
+    `${what}: interrupted release ${idOf(newest.releaseId)} was settled as unresolved (live state was neither its previous nor its new release) — check it by hand`,
+  ];
+}
+
+function lambdaDrift(
+  live: LambdaLiveStatus,
+  records: ReleaseRecord[],
+): { drift: string[]; deployed: boolean } {
   if (!live.exists) {
-    return records.length
+    const drift = records.length
       ? [
           `Lambda ${live.functionName} is not there although releases were recorded (${live.error ?? "not found"})`,
         ]
       : [];
+    return { drift, deployed: false };
   }
   const expected = expectedLive(records, "codeSha256");
   if (!expected) {
-    return [
-      `Lambda ${live.functionName}: live code ${live.codeSha256 ?? "?"} matches no release record (deployed outside these tools, or before them)`,
-    ];
+    return {
+      drift: [
+        `Lambda ${live.functionName}: live code ${live.codeSha256 ?? "?"} matches no release record (deployed outside these tools, or before them)`,
+      ],
+      deployed: true,
+    };
   }
-  const drift: string[] = [];
+  const drift = unresolvedRecovery(`Lambda ${live.functionName}`, records);
   if (!sameCode(live.codeSha256, expected.after.codeSha256)) {
     const older = live.matchedReleaseId
-      ? `; it matches older release ${live.matchedReleaseId}`
+      ? `; it matches older release ${idOf(live.matchedReleaseId)}`
       : "; it matches no release";
     drift.push(
-      `Lambda ${live.functionName}: live CodeSha256 ${live.codeSha256 ?? "?"} (last modified ${live.lastModified ?? "?"}) differs from release ${expected.releaseId} (${String(expected.after.codeSha256)})${older} — changed outside the deploy tools`,
+      `Lambda ${live.functionName}: live CodeSha256 ${live.codeSha256 ?? "?"} (last modified ${live.lastModified ?? "?"}) differs from release ${idOf(expected.releaseId)} (${String(expected.after.codeSha256)})${older} — changed outside the deploy tools`,
     );
   }
   const recordedVersion = expected.after.version;
   if (live.alias && typeof recordedVersion === "string" && recordedVersion !== live.liveVersion) {
     drift.push(
-      `Lambda alias ${live.alias} points at version ${live.liveVersion ?? "?"}, but release ${expected.releaseId} left it at ${recordedVersion}`,
+      `Lambda alias ${live.alias} points at version ${live.liveVersion ?? "?"}, but release ${idOf(expected.releaseId)} left it at ${recordedVersion}`,
     );
   }
-  return drift;
+  return { drift, deployed: true };
 }
 
-function frontendDrift(live: FrontendLiveStatus, records: ReleaseRecord[]): string[] {
+function frontendDrift(
+  live: FrontendLiveStatus,
+  records: ReleaseRecord[],
+): { drift: string[]; deployed: boolean } {
   const where = `s3://${live.bucket}/index.html`;
-  if (live.error) return [`Frontend: ${live.error}`];
+  if (live.error) return { drift: [`Frontend: ${live.error}`], deployed: live.indexHtmlPresent };
   if (!live.indexHtmlPresent) {
-    return records.length ? [`Frontend: ${where} is missing although releases were recorded`] : [];
+    return {
+      drift: records.length ? [`Frontend: ${where} is missing although releases were recorded`] : [],
+      deployed: false,
+    };
   }
-  const drift: string[] = [];
+  const drift = unresolvedRecovery("Frontend", records);
   if (live.metadataSha256 === null) {
     drift.push(`Frontend: ${where} has no sha256 metadata (uploaded outside deploy_frontend)`);
   } else if (live.metadataSha256 !== live.indexHtmlSha256) {
@@ -289,21 +420,42 @@ function frontendDrift(live: FrontendLiveStatus, records: ReleaseRecord[]): stri
     );
   } else if (expected.after.indexHtmlSha256 !== live.indexHtmlSha256) {
     const older = live.matchedReleaseId
-      ? `; it matches older release ${live.matchedReleaseId}`
+      ? `; it matches older release ${idOf(live.matchedReleaseId)}`
       : "; it matches no release";
-    drift.push(`Frontend: live index.html differs from release ${expected.releaseId}${older}`);
+    drift.push(`Frontend: live index.html differs from release ${idOf(expected.releaseId)}${older}`);
   }
-  return drift;
+  return { drift, deployed: true };
 }
 
-function staleInProgress(records: ReleaseRecord[], now: Date, staleAfterMinutes: number): string[] {
-  const cutoff = now.getTime() - staleAfterMinutes * 60_000;
-  return records
-    .filter((r) => r.status === "in_progress" && Date.parse(r.startedAt) < cutoff)
-    .map(
-      (r) =>
-        `Release ${r.releaseId} (${r.component}, ${r.tool}) has been in progress since ${r.startedAt}, longer than the ${staleAfterMinutes}-minute lock timeout: it likely died mid-way; check the live state above and the deploy lock`,
-    );
+function showLock(lock: LockInfo): NonNullable<LockStatus> {
+  return {
+    state: lock.state,
+    releaseId: lock.releaseId,
+    tool: lock.tool,
+    component: lock.component,
+    startedAt: lock.startedAt,
+    expiresAt: lock.expiresAt,
+    holder: lock.holder,
+  };
+}
+
+function showInterrupted({ record, why }: InterruptedRelease): InterruptedReleaseStatus {
+  return {
+    releaseId: record.releaseId,
+    component: record.component,
+    tool: record.tool,
+    phase: record.phase ?? null,
+    startedAt: record.startedAt,
+    why: bounded(why) ?? "",
+    recoveryPlan: bounded(record.recoveryPlan),
+  };
+}
+
+/** Text read back from S3, on one line and bounded. */
+function bounded(text: string | undefined): string | null {
+  const flat = (text ?? "").replace(CONTROL_CHARS, " ").replace(/\s+/g, " ").trim();
+  if (!flat) return null;
+  return flat.length > TEXT_CHARS ? `${flat.slice(0, TEXT_CHARS - 1)}…` : flat;
 }
 
 function summariseRecord(r: ReleaseRecord): ReleaseSummary {
@@ -316,6 +468,7 @@ function summariseRecord(r: ReleaseRecord): ReleaseSummary {
     releaseId: r.releaseId,
     tool: r.tool,
     status: r.status,
+    phase: r.phase ?? null,
     who: r.who,
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
@@ -324,29 +477,44 @@ function summariseRecord(r: ReleaseRecord): ReleaseSummary {
     ...(codeSha256 ? { codeSha256 } : {}),
     ...(indexHtmlSha256 ? { indexHtmlSha256 } : {}),
     ...(r.restoredFrom ? { restoredFrom: r.restoredFrom } : {}),
+    ...(r.recovery ? { recovery: { ...r.recovery, note: bounded(r.recovery.note) ?? "" } } : {}),
     ...(r.error ? { error: r.error.slice(0, 300) } : {}),
   };
 }
 
-function summarise(
-  envName: string,
-  lambda: LambdaLiveStatus,
-  frontend: FrontendLiveStatus,
-  releases: ReleaseSummary[],
-  drift: string[],
-): string {
+/**
+ * One paragraph in the server's own words: names from the config, counts, release ids (of the
+ * id shape), statuses, phases and verdicts. Never a lock holder, a record's caller, an error
+ * or a recovery plan read back from S3: those stay in their own fields.
+ */
+function summarise(envName: string, report: Omit<DeployStatusReport, "summary">): string {
+  const { lambda, frontend, releases, drift, lock, interrupted } = report;
   const lambdaText = lambda.exists
-    ? `Lambda ${lambda.functionName} ${lambda.alias ? `alias ${lambda.alias} → ` : ""}version ${lambda.liveVersion}${lambda.matchedReleaseId ? ` (release ${lambda.matchedReleaseId})` : ""}`
+    ? `Lambda ${lambda.functionName} ${lambda.alias ? `alias ${lambda.alias} → ` : ""}version ${lambda.liveVersion}${lambda.matchedReleaseId ? ` (release ${idOf(lambda.matchedReleaseId)})` : ""}`
     : `Lambda ${lambda.functionName} not found`;
   const frontendText = frontend.indexHtmlPresent
-    ? `frontend index.html ${frontend.indexHtmlSha256?.slice(0, 12) ?? "?"}${frontend.matchedReleaseId ? ` (release ${frontend.matchedReleaseId})` : ""}`
+    ? `frontend index.html ${frontend.indexHtmlSha256?.slice(0, 12) ?? "?"}${frontend.matchedReleaseId ? ` (release ${idOf(frontend.matchedReleaseId)})` : ""}`
     : `frontend index.html ${frontend.error ?? "missing"}`;
+  const lockText = lock ? `deploy lock ${lock.state} (release ${idOf(lock.releaseId)})` : "no deploy lock";
+  const interruptedText = interrupted.length
+    ? `; ${interrupted.length} interrupted release(s): ${interrupted
+        .map((i) => `${idOf(i.releaseId)} (${i.component}, phase ${i.phase ?? "none"})`)
+        .join(", ")} — the next guarded call settles them`
+    : "";
   const last = releases[0];
   const lastText = last
-    ? `last release ${last.releaseId} (${last.component}, ${last.status}, by ${last.who ?? "?"})`
+    ? `last release ${idOf(last.releaseId)} (${last.component}, ${last.status}${last.phase ? `, phase ${last.phase}` : ""})`
     : "no releases recorded";
+  const notCompared = [lambda, frontend]
+    .map((c, i) =>
+      c.verdict === "in_progress" || c.verdict === "interrupted"
+        ? `${i === 0 ? "lambda" : "frontend"} not compared (${c.verdict === "in_progress" ? "release in progress" : "interrupted release"})`
+        : null,
+    )
+    .filter((t): t is string => t !== null);
   const driftText = drift.length
     ? `${drift.length} drift finding(s): ${drift[0]}${drift.length > 1 ? " …" : ""}`
     : "no drift";
-  return `${envName}: ${lambdaText}; ${frontendText}; ${lastText}; ${driftText}.`;
+  const compared = notCompared.length ? `${notCompared.join(", ")}; ` : "";
+  return `${envName}: ${lambdaText}; ${frontendText}; ${lockText}${interruptedText}; ${lastText}; ${compared}${driftText}.`;
 }

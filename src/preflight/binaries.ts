@@ -1,8 +1,17 @@
 import { constants } from "node:fs";
 import { access, readdir, stat } from "node:fs/promises";
 import { delimiter, isAbsolute, join, resolve } from "node:path";
-import type { ToolContext } from "../release/context.js";
+import type { Config } from "../config/schema.js";
+import type { PreflightDeps } from "./deps.js";
 import type { PreflightCheck, PreflightComponent } from "./types.js";
+
+/** What `binaries` reads: the test/build commands, their folders and the env's terraform binary. */
+export type BinariesDeps = Pick<PreflightDeps, "appRoot" | "envName" | "env"> & {
+  config: Pick<Config, "backend" | "frontend">;
+};
+
+/** What `terraform-dir` reads. */
+export type TerraformDirDeps = Pick<PreflightDeps, "appRoot" | "envName" | "env">;
 
 /** A program some step needs; any one of `alternatives` will do (terraform or tofu). */
 interface Requirement {
@@ -74,34 +83,34 @@ export async function findExecutable(
   return null;
 }
 
-function requirementsFor(ctx: ToolContext, components: PreflightComponent[]): Requirement[] {
+function requirementsFor(deps: BinariesDeps, components: PreflightComponent[]): Requirement[] {
   const needs: Requirement[] = [];
-  const partDir = (dir: string) => resolve(ctx.appRoot, dir);
-  if (components.includes("backend") && ctx.config.backend.testCommand) {
-    const program = commandProgram(ctx.config.backend.testCommand);
+  const partDir = (dir: string) => resolve(deps.appRoot, dir);
+  if (components.includes("backend") && deps.config.backend.testCommand) {
+    const program = commandProgram(deps.config.backend.testCommand);
     if (program)
       needs.push({
         alternatives: [program],
         neededBy: "backend.testCommand",
-        cwd: partDir(ctx.config.backend.dir),
+        cwd: partDir(deps.config.backend.dir),
       });
   }
   if (components.includes("frontend")) {
-    const cwd = partDir(ctx.config.frontend.dir);
+    const cwd = partDir(deps.config.frontend.dir);
     needs.push({ alternatives: ["node"], neededBy: "the frontend build", cwd });
     needs.push({ alternatives: ["npm"], neededBy: "the frontend build", cwd });
     for (const key of ["testCommand", "buildCommand"] as const) {
-      const command = ctx.config.frontend[key];
+      const command = deps.config.frontend[key];
       const program = command ? commandProgram(command) : null;
       if (program) needs.push({ alternatives: [program], neededBy: `frontend.${key}`, cwd });
     }
   }
   if (components.includes("infra")) {
-    const forced = ctx.env.terraform.binary;
+    const forced = deps.env.terraform.binary;
     needs.push({
       alternatives: forced ? [forced] : ["terraform", "tofu"],
-      neededBy: forced ? `environments.${ctx.envName}.terraform.binary` : "terraform_plan / terraform_apply",
-      cwd: ctx.appRoot,
+      neededBy: forced ? `environments.${deps.envName}.terraform.binary` : "terraform_plan / terraform_apply",
+      cwd: deps.appRoot,
     });
   }
   // One line per program: the first requirement naming it says why it is needed.
@@ -116,11 +125,11 @@ function requirementsFor(ctx: ToolContext, components: PreflightComponent[]): Re
 
 /** `binaries`: every program the chosen components need is installed. */
 export async function checkBinaries(
-  ctx: ToolContext,
+  deps: BinariesDeps,
   components: PreflightComponent[],
   pathVariable: string | undefined,
 ): Promise<PreflightCheck> {
-  const needs = requirementsFor(ctx, components);
+  const needs = requirementsFor(deps, components);
   if (needs.length === 0) {
     return { name: "binaries", status: "pass", detail: "No local programs are needed for these components." };
   }
@@ -150,10 +159,10 @@ export async function checkBinaries(
 }
 
 /** `terraform-dir`: the env's Terraform folder exists and holds .tf files. */
-export async function checkTerraformDir(ctx: ToolContext): Promise<PreflightCheck> {
-  const relative = ctx.env.terraform.dir;
-  const dir = resolve(ctx.appRoot, relative);
-  const key = `environments.${ctx.envName}.terraform.dir`;
+export async function checkTerraformDir(deps: TerraformDirDeps): Promise<PreflightCheck> {
+  const relative = deps.env.terraform.dir;
+  const dir = resolve(deps.appRoot, relative);
+  const key = `environments.${deps.envName}.terraform.dir`;
   let entries: string[];
   try {
     entries = await readdir(dir);
@@ -161,7 +170,7 @@ export async function checkTerraformDir(ctx: ToolContext): Promise<PreflightChec
     return {
       name: "terraform-dir",
       status: "fail",
-      detail: `The Terraform folder ${relative} does not exist under ${ctx.appRoot}.`,
+      detail: `The Terraform folder ${relative} does not exist under ${deps.appRoot}.`,
       remedy: `Set ${key} in deploy.config.json to the folder holding the .tf files.`,
     };
   }

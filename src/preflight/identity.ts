@@ -1,15 +1,23 @@
+import type { AwsClients } from "../aws/clients.js";
+import type { CallerIdentity } from "../core/context.js";
 import { DeployError } from "../core/errors.js";
-import type { ToolContext } from "../release/context.js";
+import type { PreflightDeps } from "./deps.js";
 import { checkFromFindings, type Finding, type PreflightCheck } from "./types.js";
 
+/** What `aws-identity` reads: the caller and the env's account, profile and protection. */
+export type IdentityDeps = Pick<PreflightDeps, "envName" | "env" | "identity">;
+
+/** What `region` reads: the env's region and the region the AWS clients were built for. */
+export type RegionDeps = Pick<PreflightDeps, "envName" | "env"> & { aws: Pick<AwsClients, "region"> };
+
 /** `aws-identity`: who the credentials belong to, and whether that is the env's account. */
-export async function checkIdentity(ctx: ToolContext): Promise<PreflightCheck> {
-  let identity: Awaited<ReturnType<ToolContext["identity"]>>;
+export async function checkIdentity(deps: IdentityDeps): Promise<PreflightCheck> {
+  let identity: CallerIdentity;
   try {
-    identity = await ctx.identity();
+    identity = await deps.identity();
   } catch (error) {
     const known = error instanceof DeployError ? error : null;
-    const profileHint = ctx.env.profile ? ` --profile ${ctx.env.profile}` : "";
+    const profileHint = deps.env.profile ? ` --profile ${deps.env.profile}` : "";
     return {
       name: "aws-identity",
       status: "fail",
@@ -21,18 +29,18 @@ export async function checkIdentity(ctx: ToolContext): Promise<PreflightCheck> {
     };
   }
   const findings: Finding[] = [{ status: "pass", text: `Account ${identity.account} as ${identity.arn}.` }];
-  const expected = ctx.env.accountId;
+  const expected = deps.env.accountId;
   if (expected && identity.account !== expected) {
     findings.push({
       status: "fail",
-      text: `These credentials are for account ${identity.account}, but environments.${ctx.envName}.accountId is ${expected}.`,
-      remedy: `Use credentials for account ${expected} (AWS_PROFILE or environments.${ctx.envName}.profile), or correct accountId in deploy.config.json if ${identity.account} is really ${ctx.envName}.`,
+      text: `These credentials are for account ${identity.account}, but environments.${deps.envName}.accountId is ${expected}.`,
+      remedy: `Use credentials for account ${expected} (AWS_PROFILE or environments.${deps.envName}.profile), or correct accountId in deploy.config.json if ${identity.account} is really ${deps.envName}.`,
     });
-  } else if (!expected && ctx.env.protected) {
+  } else if (!expected && deps.env.protected) {
     findings.push({
       status: "warn",
-      text: `No accountId is configured for protected env "${ctx.envName}", so credentials for any account are accepted.`,
-      remedy: `Set environments.${ctx.envName}.accountId to "${identity.account}" in deploy.config.json if that is the right account.`,
+      text: `No accountId is configured for protected env "${deps.envName}", so credentials for any account are accepted.`,
+      remedy: `Set environments.${deps.envName}.accountId to "${identity.account}" in deploy.config.json if that is the right account.`,
     });
   }
   return checkFromFindings("aws-identity", findings);
@@ -44,23 +52,23 @@ const REGION_NAME = /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+$/;
  * `region`: the env's configured region is well formed and is the one our clients use. A
  * different shell default is only a warning: our tools ignore it, hand-run aws commands do not.
  */
-export function checkRegion(ctx: ToolContext, processEnv: NodeJS.ProcessEnv): PreflightCheck {
-  const region = ctx.env.region;
+export function checkRegion(deps: RegionDeps, processEnv: NodeJS.ProcessEnv): PreflightCheck {
+  const region = deps.env.region;
   const findings: Finding[] = [];
   if (!REGION_NAME.test(region)) {
     findings.push({
       status: "fail",
-      text: `environments.${ctx.envName}.region "${region}" is not an AWS region name.`,
-      remedy: `Set environments.${ctx.envName}.region to a region such as "ap-south-1".`,
+      text: `environments.${deps.envName}.region "${region}" is not an AWS region name.`,
+      remedy: `Set environments.${deps.envName}.region to a region such as "ap-south-1".`,
     });
-  } else if (ctx.aws.region !== region) {
+  } else if (deps.aws.region !== region) {
     findings.push({
       status: "fail",
-      text: `The AWS clients use ${ctx.aws.region}, but environments.${ctx.envName}.region is ${region}.`,
+      text: `The AWS clients use ${deps.aws.region}, but environments.${deps.envName}.region is ${region}.`,
       remedy: "Restart the server so its clients are rebuilt from the current config.",
     });
   } else {
-    findings.push({ status: "pass", text: `${region} (environments.${ctx.envName}.region).` });
+    findings.push({ status: "pass", text: `${region} (environments.${deps.envName}.region).` });
   }
   const shellRegion = processEnv.AWS_REGION || processEnv.AWS_DEFAULT_REGION;
   if (shellRegion && shellRegion !== region) {

@@ -2,9 +2,15 @@ import { GetDistributionCommand } from "@aws-sdk/client-cloudfront";
 import { DescribeLogGroupsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { GetFunctionConfigurationCommand } from "@aws-sdk/client-lambda";
 import { HeadBucketCommand } from "@aws-sdk/client-s3";
+import type { AwsClients } from "../aws/clients.js";
 import { mapAwsError } from "../aws/errors.js";
-import type { ToolContext } from "../release/context.js";
+import type { PreflightDeps } from "./deps.js";
 import { checkFromFindings, type Finding, type PreflightCheck, type PreflightComponent } from "./types.js";
+
+/** What `resources` reads: the env's targets and the clients that probe them. */
+export type ResourcesDeps = Pick<PreflightDeps, "envName" | "env" | "signal"> & {
+  aws: Pick<AwsClients, "lambda" | "s3" | "cloudFront" | "logs">;
+};
 
 /**
  * `resources`: the AWS resources the chosen components deploy to exist and are reachable
@@ -12,7 +18,7 @@ import { checkFromFindings, type Finding, type PreflightCheck, type PreflightCom
  * (Lambda creates it on first invocation).
  */
 export async function checkResources(
-  ctx: ToolContext,
+  deps: ResourcesDeps,
   components: PreflightComponent[],
 ): Promise<PreflightCheck> {
   const probes: Array<Promise<Finding>> = [];
@@ -21,19 +27,20 @@ export async function checkResources(
   if (backend || frontend) {
     // Zips, locks, release records and frontend snapshots all live in the artifact bucket.
     probes.push(
-      probeBucket(ctx, ctx.env.lambda.artifactBucket, `environments.${ctx.envName}.lambda.artifactBucket`),
+      probeBucket(deps, deps.env.lambda.artifactBucket, `environments.${deps.envName}.lambda.artifactBucket`),
     );
   }
   if (backend) {
-    const fn = probeFunction(ctx);
+    const fn = probeFunction(deps);
     probes.push(fn.then((r) => r.finding));
-    probes.push(fn.then((r) => probeLogGroup(ctx, r.logGroup)));
+    probes.push(fn.then((r) => probeLogGroup(deps, r.logGroup)));
   }
   if (frontend) {
-    for (const bucket of ctx.env.frontend.buckets) {
-      probes.push(probeBucket(ctx, bucket, `environments.${ctx.envName}.frontend.buckets`));
+    for (const bucket of deps.env.frontend.buckets) {
+      probes.push(probeBucket(deps, bucket, `environments.${deps.envName}.frontend.buckets`));
     }
-    if (ctx.env.frontend.distributionId) probes.push(probeDistribution(ctx, ctx.env.frontend.distributionId));
+    if (deps.env.frontend.distributionId)
+      probes.push(probeDistribution(deps, deps.env.frontend.distributionId));
   }
   if (probes.length === 0) {
     return { name: "resources", status: "pass", detail: "No AWS resources to check for these components." };
@@ -64,17 +71,17 @@ function failureFinding(error: unknown, action: string, what: string, key: strin
   };
 }
 
-async function probeFunction(ctx: ToolContext): Promise<{ finding: Finding; logGroup: string }> {
-  const name = ctx.env.lambda.functionName;
+async function probeFunction(deps: ResourcesDeps): Promise<{ finding: Finding; logGroup: string }> {
+  const name = deps.env.lambda.functionName;
   const what = `Lambda ${name}`;
-  const fallbackLogGroup = ctx.env.logGroup ?? `/aws/lambda/${name}`;
+  const fallbackLogGroup = deps.env.logGroup ?? `/aws/lambda/${name}`;
   try {
-    const lambda = await ctx.aws.lambda();
+    const lambda = await deps.aws.lambda();
     const out = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }), {
-      abortSignal: ctx.signal,
+      abortSignal: deps.signal,
     });
     // The configured logGroup wins; else the function's LoggingConfig is the truth.
-    const logGroup = ctx.env.logGroup ?? out.LoggingConfig?.LogGroup ?? fallbackLogGroup;
+    const logGroup = deps.env.logGroup ?? out.LoggingConfig?.LogGroup ?? fallbackLogGroup;
     const state = `${out.State ?? "unknown"}/${out.LastUpdateStatus ?? "unknown"}`;
     const facts = `${what} (${out.Runtime ?? "container image"}, ${state})`;
     if (out.State === "Failed" || out.LastUpdateStatus === "Failed") {
@@ -106,21 +113,21 @@ async function probeFunction(ctx: ToolContext): Promise<{ finding: Finding; logG
         error,
         "lambda:GetFunctionConfiguration",
         what,
-        `environments.${ctx.envName}.lambda.functionName`,
+        `environments.${deps.envName}.lambda.functionName`,
       ),
     };
   }
 }
 
-async function probeBucket(ctx: ToolContext, bucket: string, key: string): Promise<Finding> {
+async function probeBucket(deps: ResourcesDeps, bucket: string, key: string): Promise<Finding> {
   const what = `bucket ${bucket}`;
   try {
-    const s3 = await ctx.aws.s3();
-    const out = await s3.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: ctx.signal });
-    if (out.BucketRegion && out.BucketRegion !== ctx.env.region) {
+    const s3 = await deps.aws.s3();
+    const out = await s3.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: deps.signal });
+    if (out.BucketRegion && out.BucketRegion !== deps.env.region) {
       return {
         status: "warn",
-        text: `${what}: found in ${out.BucketRegion}, not ${ctx.env.region}.`,
+        text: `${what}: found in ${out.BucketRegion}, not ${deps.env.region}.`,
         remedy: `Check that ${key} names the intended bucket; cross-region uploads are slower and cost transfer.`,
       };
     }
@@ -131,11 +138,11 @@ async function probeBucket(ctx: ToolContext, bucket: string, key: string): Promi
   }
 }
 
-async function probeDistribution(ctx: ToolContext, id: string): Promise<Finding> {
+async function probeDistribution(deps: ResourcesDeps, id: string): Promise<Finding> {
   const what = `CloudFront distribution ${id}`;
   try {
-    const cloudFront = await ctx.aws.cloudFront();
-    const out = await cloudFront.send(new GetDistributionCommand({ Id: id }), { abortSignal: ctx.signal });
+    const cloudFront = await deps.aws.cloudFront();
+    const out = await cloudFront.send(new GetDistributionCommand({ Id: id }), { abortSignal: deps.signal });
     const enabled = out.Distribution?.DistributionConfig?.Enabled;
     const status = out.Distribution?.Status ?? "unknown";
     if (enabled === false) {
@@ -151,17 +158,17 @@ async function probeDistribution(ctx: ToolContext, id: string): Promise<Finding>
       error,
       "cloudfront:GetDistribution",
       what,
-      `environments.${ctx.envName}.frontend.distributionId`,
+      `environments.${deps.envName}.frontend.distributionId`,
     );
   }
 }
 
-async function probeLogGroup(ctx: ToolContext, logGroup: string): Promise<Finding> {
+async function probeLogGroup(deps: ResourcesDeps, logGroup: string): Promise<Finding> {
   const what = `log group ${logGroup}`;
   try {
-    const logs = await ctx.aws.logs();
+    const logs = await deps.aws.logs();
     const out = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: logGroup, limit: 5 }), {
-      abortSignal: ctx.signal,
+      abortSignal: deps.signal,
     });
     if (out.logGroups?.some((group) => group.logGroupName === logGroup)) {
       return { status: "pass", text: `${what}: found.` };
@@ -169,7 +176,7 @@ async function probeLogGroup(ctx: ToolContext, logGroup: string): Promise<Findin
     return {
       status: "warn",
       text: `${what}: not found (Lambda creates it on the first invocation; tail_logs finds nothing until then).`,
-      remedy: `If the function logs elsewhere, set environments.${ctx.envName}.logGroup in deploy.config.json.`,
+      remedy: `If the function logs elsewhere, set environments.${deps.envName}.logGroup in deploy.config.json.`,
     };
   } catch (error) {
     const mapped = mapAwsError(error, "logs:DescribeLogGroups", what);

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { CancelledError, DeployError, RefusalError, throwIfAborted } from "../core/errors.js";
-import type { ToolContext } from "../release/context.js";
 import { type GitState, readGitState } from "../release/git.js";
-import { recordPreflight } from "../release/preflight-records.js";
 import { checkBinaries, checkTerraformDir } from "./binaries.js";
+import type { PreflightDeps } from "./deps.js";
 import { checkGit } from "./git-checks.js";
 import { checkIdentity, checkRegion } from "./identity.js";
-import { checkLock } from "./lock-check.js";
+import { checkInterrupted } from "./interrupted-check.js";
+import { checkLock, readLockForPreflight } from "./lock-check.js";
 import { checkResources } from "./resources.js";
 import { checkTests } from "./tests.js";
 import {
@@ -26,69 +26,80 @@ export interface PreflightOptions {
 }
 
 /**
- * Runs every check a deploy of `components` to ctx's env depends on, concurrently where they
+ * Runs every check a deploy of `components` to the deps' env depends on, concurrently where they
  * are independent, records the result for the tests-first gate and returns the report.
  * Failing checks are part of the report, not exceptions; only a refused `skipTests` and a
  * cancellation throw.
  */
 export async function runPreflight(
-  ctx: ToolContext,
+  deps: PreflightDeps,
   options: PreflightOptions = {},
 ): Promise<PreflightReport> {
   const components = ALL_COMPONENTS.filter((c) => (options.components ?? ALL_COMPONENTS).includes(c));
   const skipTests = options.skipTests ?? false;
   const processEnv = options.processEnv ?? process.env;
   // Safety: a protected deploy must be vouched for by tests that actually ran on its commit.
-  if (skipTests && ctx.env.protected) {
+  if (skipTests && deps.env.protected) {
     throw new RefusalError(
-      `skipTests is refused on protected env "${ctx.envName}": a deploy there needs a preflight whose tests ran and passed on the same commit. Run preflight without skipTests. Nothing was run.`,
+      `skipTests is refused on protected env "${deps.envName}": a deploy there needs a preflight whose tests ran and passed on the same commit. Run preflight without skipTests. Nothing was run.`,
       { reason: "skip_tests_protected" },
     );
   }
-  throwIfAborted(ctx.signal);
+  throwIfAborted(deps.signal);
   const started = performance.now();
-  const preflightId = newPreflightId(ctx.now());
-  ctx.progress(`preflight ${preflightId}: checking ${components.join(", ")} for ${ctx.envName}`);
+  const preflightId = newPreflightId(deps.now());
+  deps.progress(`preflight ${preflightId}: checking ${components.join(", ")} for ${deps.envName}`);
 
-  const gitBefore = readGitState(ctx.appRoot, ctx.run);
+  const gitBefore = readGitState(deps.appRoot, deps.run);
   const testParts = (["backend", "frontend"] as const).filter((part) => components.includes(part));
   // Safety: the commit is read before any test starts, so the recorded sha is one the tests
   // saw (a test run that commits or checks out is then caught by the second read).
   const tests = testParts.map((part) =>
     guarded(`tests:${part}`, async () => {
       await gitBefore;
-      return checkTests(ctx, part, { skip: skipTests });
+      return checkTests(deps, part, { skip: skipTests });
     }),
   );
   const testsSettled = Promise.allSettled(tests);
   const needsAws = components.includes("backend") || components.includes("frontend");
 
-  const identity = guarded("aws-identity", () => checkIdentity(ctx));
-  const region = guarded("region", async () => checkRegion(ctx, processEnv));
-  const binaries = guarded("binaries", () => checkBinaries(ctx, components, processEnv.PATH));
-  const resources = needsAws ? guarded("resources", () => checkResources(ctx, components)) : null;
+  const identity = guarded("aws-identity", () => checkIdentity(deps));
+  const region = guarded("region", async () => checkRegion(deps, processEnv));
+  const binaries = guarded("binaries", () => checkBinaries(deps, components, processEnv.PATH));
+  const resources = needsAws ? guarded("resources", () => checkResources(deps, components)) : null;
   const terraformDir = components.includes("infra")
-    ? guarded("terraform-dir", () => checkTerraformDir(ctx))
+    ? guarded("terraform-dir", () => checkTerraformDir(deps))
     : null;
-  const lock = guarded("lock", () => checkLock(ctx));
+  // One read of the lock serves both checks, so they judge the same lock.
+  const lockReading = readLockForPreflight(deps);
+  const lock = guarded("lock", async () => checkLock(deps, await lockReading));
+  const interrupted = guarded("interrupted", async () => checkInterrupted(deps, await lockReading));
   // Git is read again after the tests finish, to catch a HEAD that moved or files the tests
   // left behind.
   const gitStates = (async () => {
     const before = await gitBefore;
     if (tests.length === 0) return { before, after: before };
     await testsSettled;
-    return { before, after: await readGitState(ctx.appRoot, ctx.run) };
+    return { before, after: await readGitState(deps.appRoot, deps.run) };
   })();
   const git = guarded("git", async () =>
-    checkGit({ ...(await gitStates), envName: ctx.envName, protectedEnv: ctx.env.protected }),
+    checkGit({ ...(await gitStates), envName: deps.envName, protectedEnv: deps.env.protected }),
   );
 
-  const ordered = [identity, region, git, ...tests, binaries, resources, terraformDir, lock].filter(
-    (p): p is Promise<PreflightCheck> => p !== null,
-  );
+  const ordered = [
+    identity,
+    region,
+    git,
+    ...tests,
+    binaries,
+    resources,
+    terraformDir,
+    lock,
+    interrupted,
+  ].filter((p): p is Promise<PreflightCheck> => p !== null);
   const settled = await Promise.allSettled([...ordered, gitStates]);
   const cancelled = settled.find((s) => s.status === "rejected" && s.reason instanceof CancelledError);
-  if (cancelled || ctx.signal.aborted) throw new CancelledError();
+  if (cancelled || deps.signal.aborted) throw new CancelledError();
   const checks = await Promise.all(ordered);
   const states = await gitStates.catch((): { before: GitState; after: GitState } | null => null);
 
@@ -96,8 +107,8 @@ export async function runPreflight(
   const gitSha = states?.before.sha ?? null;
   // Safety: "clean" vouches for the tree the tests ran on and for the tree they left behind.
   const clean = Boolean(states?.before.clean && states.after.clean && states.before.sha === states.after.sha);
-  const at = ctx.now().toISOString();
-  await recordPreflight(ctx, { preflightId, env: ctx.envName, gitSha, clean, ok, at, components });
+  const at = deps.now().toISOString();
+  await deps.recordPreflight({ preflightId, env: deps.envName, gitSha, clean, ok, at, components });
 
   const counts: Record<CheckStatus, number> = { pass: 0, warn: 0, fail: 0 };
   for (const check of checks) counts[check.status]++;
@@ -105,14 +116,14 @@ export async function runPreflight(
     ok,
     preflightId,
     gitSha,
-    env: ctx.envName,
+    env: deps.envName,
     components,
     at,
     counts,
     durationMs: Math.round(performance.now() - started),
     checks,
   };
-  return { summary: summarise(ctx, report, clean), ...report };
+  return { summary: summarise(deps, report, clean), ...report };
 }
 
 /**
@@ -144,11 +155,15 @@ function newPreflightId(now: Date): string {
 }
 
 /** One paragraph: verdict, counts, the first failure and its remedy (never command output). */
-function summarise(ctx: ToolContext, report: Omit<PreflightReport, "summary">, clean: boolean): string {
+function summarise(
+  deps: Pick<PreflightDeps, "envName" | "env" | "config">,
+  report: Omit<PreflightReport, "summary">,
+  clean: boolean,
+): string {
   const { counts, checks } = report;
   const head = report.gitSha ? ` at ${report.gitSha.slice(0, 12)}` : "";
   const parts = [
-    `Preflight ${report.preflightId} for "${ctx.envName}" (${report.components.join(", ")})${head} ${report.ok ? "passed" : "failed"}: ${counts.pass} pass, ${counts.warn} warn, ${counts.fail} fail.`,
+    `Preflight ${report.preflightId} for "${deps.envName}" (${report.components.join(", ")})${head} ${report.ok ? "passed" : "failed"}: ${counts.pass} pass, ${counts.warn} warn, ${counts.fail} fail.`,
   ];
   const firstFail = checks.find((c) => c.status === "fail");
   if (firstFail) {
@@ -157,9 +172,9 @@ function summarise(ctx: ToolContext, report: Omit<PreflightReport, "summary">, c
   }
   const warned = checks.filter((c) => c.status === "warn").map((c) => c.name);
   if (warned.length) parts.push(`Warnings: ${warned.join(", ")}.`);
-  if (report.ok && ctx.env.protected && clean && report.gitSha) {
+  if (report.ok && deps.env.protected && clean && report.gitSha) {
     parts.push(
-      `Deploys of this commit to "${ctx.envName}" are unlocked for ${ctx.config.preflightMaxAgeMinutes} min.`,
+      `Deploys of this commit to "${deps.envName}" are unlocked for ${deps.config.preflightMaxAgeMinutes} min.`,
     );
   }
   return parts.join(" ");

@@ -1,9 +1,10 @@
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
+import type { Config } from "../config/schema.js";
 import { CancelledError } from "../core/errors.js";
 import { redactText } from "../core/redact.js";
-import type { ToolContext } from "../release/context.js";
 import { commandProgram } from "./binaries.js";
+import type { PreflightDeps } from "./deps.js";
 import { describeCounts, parseTestCounts, stripAnsi } from "./test-results.js";
 import type { PreflightCheck } from "./types.js";
 
@@ -20,17 +21,22 @@ const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
 
 export type TestedPart = "backend" | "frontend";
 
+/** What `tests:<part>` uses: the part's settings, the app root, the runner, signal and progress. */
+export type TestsDeps = Pick<PreflightDeps, "appRoot" | "run" | "signal" | "progress"> & {
+  config: Pick<Config, TestedPart>;
+};
+
 /**
  * `tests:<part>`: runs the configured test command in the part's folder with the configured
  * time bound, reports progress while it runs, and returns parsed counts plus the output tail.
  */
 export async function checkTests(
-  ctx: ToolContext,
+  deps: TestsDeps,
   part: TestedPart,
   options: { skip: boolean },
 ): Promise<PreflightCheck> {
   const name = `tests:${part}`;
-  const settings = ctx.config[part];
+  const settings = deps.config[part];
   if (options.skip) {
     return {
       name,
@@ -47,29 +53,29 @@ export async function checkTests(
       remedy: `Set ${part}.testCommand in deploy.config.json (e.g. "${part === "backend" ? "python3 -m pytest -q" : "npm test"}").`,
     };
   }
-  const cwd = resolve(ctx.appRoot, settings.dir);
+  const cwd = resolve(deps.appRoot, settings.dir);
   if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
     return {
       name,
       status: "fail",
       detail: `The ${part} folder ${cwd} does not exist, so its tests cannot run.`,
-      remedy: `Set ${part}.dir in deploy.config.json to the ${part}'s folder (relative to ${ctx.appRoot}).`,
+      remedy: `Set ${part}.dir in deploy.config.json to the ${part}'s folder (relative to ${deps.appRoot}).`,
     };
   }
 
   const timeoutSeconds = settings.testTimeoutSeconds;
-  const progress = lineProgress(ctx, name);
-  const result = await ctx.run(execSimpleCommand(settings.testCommand), {
+  const progress = lineProgress(deps, name);
+  const result = await deps.run(execSimpleCommand(settings.testCommand), {
     cwd,
     timeoutMs: timeoutSeconds * 1000,
-    signal: ctx.signal,
+    signal: deps.signal,
     // CI=true keeps runners (vitest, jest, CRA) out of watch mode; colour codes would only
     // get in the way of parsing and of reading the tail.
     env: { CI: "true", NO_COLOR: "1", FORCE_COLOR: "0" },
     onLine: progress,
     tailBytes: RUNNER_TAIL_BYTES,
   });
-  if (result.cancelled || ctx.signal.aborted) throw new CancelledError();
+  if (result.cancelled || deps.signal.aborted) throw new CancelledError();
 
   const counts = parseTestCounts(result.tail) ?? parseTestCounts(result.stdout);
   const output = boundedTail(result.tail);
@@ -157,7 +163,7 @@ export function execSimpleCommand(command: string): string {
  * Progress per output line, at most one notification a second. The line is redacted and
  * shortened here because progress messages do not go through the result's redaction.
  */
-function lineProgress(ctx: ToolContext, name: string): (line: string) => void {
+function lineProgress(deps: Pick<TestsDeps, "progress">, name: string): (line: string) => void {
   let lines = 0;
   let lastSent = Number.NEGATIVE_INFINITY;
   return (line) => {
@@ -169,7 +175,7 @@ function lineProgress(ctx: ToolContext, name: string): (line: string) => void {
       0,
       PROGRESS_LINE_CHARS,
     );
-    ctx.progress(`${name}: ${lines} line(s) of output${shown ? ` — ${shown}` : ""}`);
+    deps.progress(`${name}: ${lines} line(s) of output${shown ? ` — ${shown}` : ""}`);
   };
 }
 

@@ -1,165 +1,176 @@
+import { randomBytes } from "node:crypto";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
-import { DeployError, RefusalError } from "../core/errors.js";
-import type { ToolContext } from "./context.js";
-import { isConditionalWriteConflict } from "./tokens.js";
+import { formatMs } from "../core/budget.js";
+import type { Clock } from "../core/context.js";
+import { DeployError } from "../core/errors.js";
+import { isConditionalWriteConflict } from "./conditional-write.js";
 
 /**
  * One deploy at a time per env (DESIGN.md §3.4): locks/<env>.json in the env's artifact
- * bucket, created with If-None-Match "*" so of two writers exactly one wins. The lock
- * expires after LOCK_TTL_MINUTES; an expired (stale) lock is broken only on request.
+ * bucket, created with If-None-Match "*" so of two writers exactly one wins.
+ *
+ * Fail-safe rules:
+ * - The body carries an owner nonce. A 412 on create whose stored nonce is ours means the
+ *   first attempt did land and only its answer was lost: we hold the lock.
+ * - A short TTL pushed forward by a heartbeat: a dead deploy frees the env within minutes,
+ *   a long apply never looks expired while it runs.
+ * - An expired lock is taken over by the next confirmed call (and said so). A lock whose
+ *   expiry lies beyond MAX_LOCK_TTL_SECONDS from now was not written by a live heartbeat
+ *   (hand-made or from an old version): it is invalid and taken over the same way.
+ * - breakLock is for a live lock only: the person says its holder is gone.
  */
-export const LOCK_TTL_MINUTES = 60;
-/** How often a running mutation pushes its lock's expiry forward, so only a dead one goes stale. */
-export const LOCK_REFRESH_MS = (LOCK_TTL_MINUTES / 4) * 60_000;
+export const DEFAULT_LOCK_TTL_SECONDS = 120;
+export const MAX_LOCK_TTL_SECONDS = 900;
+/** Clock skew tolerated before a far-future expiry counts as invalid. */
+const SKEW_MS = 60_000;
+
+export type LockState = "live" | "expired" | "invalid";
 
 export interface LockInfo {
-  /** STS ARN of the caller holding it. */
+  /** STS ARN of the caller holding it (outside text: shown in its own field only). */
   holder: string;
   tool: string;
+  component: string | null;
   releaseId: string;
   startedAt: string;
   expiresAt: string;
-  stale: boolean;
+  state: LockState;
   ageSeconds: number;
 }
 
 export interface HeldLock {
-  key: string;
-  /** Deletes the lock if it is still ours; never throws for "already gone". */
+  readonly key: string;
+  /** The lock this call took over (expired or invalid) or broke (breakLock), if any. */
+  readonly replaced: (LockInfo & { how: "taken_over" | "broken" }) | null;
+  /** Deletes the lock if it is still ours; "already gone" is not an error. */
   release(): Promise<void>;
-  /**
-   * Moves the expiry to now + LOCK_TTL_MINUTES, only if the object is still the one we wrote
-   * (If-Match). False when the lock is no longer ours (broken and retaken).
-   */
+  /** Pushes the expiry forward if the lock is still ours; false once it is not. */
   refresh(): Promise<boolean>;
 }
 
+export interface LockDeps {
+  s3: S3Client;
+  bucket: string;
+  envName: string;
+  now: Clock;
+  log: (message: string) => void;
+}
+
 interface LockBody {
+  nonce: string;
   holder: string;
   tool: string;
+  component: string | null;
   releaseId: string;
   startedAt: string;
   expiresAt: string;
+  ttlSeconds: number;
 }
 
 export function lockKey(env: string): string {
   return `locks/${env}.json`;
 }
 
-export async function readDeployLock(ctx: ToolContext): Promise<LockInfo | null> {
-  const found = await readLockObject(await ctx.aws.s3(), ctx.env.lambda.artifactBucket, lockKey(ctx.envName));
-  return found ? describeLock(found.body, ctx.now()) : null;
+export async function readDeployLock(deps: Omit<LockDeps, "log">): Promise<LockInfo | null> {
+  const found = await readLockObject(deps.s3, deps.bucket, lockKey(deps.envName));
+  return found ? describeLock(found.body, deps.now()) : null;
 }
 
 export async function acquireDeployLock(
-  ctx: ToolContext,
-  input: { tool: string; releaseId: string; breakLock: boolean },
+  deps: LockDeps,
+  input: { holder: string; tool: string; component: string; releaseId: string; breakLock: boolean; ttlSeconds: number },
 ): Promise<HeldLock> {
-  const s3 = await ctx.aws.s3();
-  const bucket = ctx.env.lambda.artifactBucket;
-  const key = lockKey(ctx.envName);
-  const identity = await ctx.identity();
-  const now = ctx.now();
+  const { s3, bucket } = deps;
+  const key = lockKey(deps.envName);
+  const ttlSeconds = Math.min(Math.max(input.ttlSeconds, 1), MAX_LOCK_TTL_SECONDS);
+  const started = deps.now();
   const body: LockBody = {
-    holder: identity.arn || identity.userId || "unknown caller",
+    nonce: randomBytes(16).toString("hex"),
+    holder: input.holder || "unknown caller",
     tool: input.tool,
+    component: input.component,
     releaseId: input.releaseId,
-    startedAt: now.toISOString(),
-    expiresAt: new Date(now.getTime() + LOCK_TTL_MINUTES * 60_000).toISOString(),
+    startedAt: started.toISOString(),
+    expiresAt: new Date(started.getTime() + ttlSeconds * 1000).toISOString(),
+    ttlSeconds,
   };
   let etag: string | undefined;
-  const held: HeldLock = {
+  let replaced: HeldLock["replaced"] = null;
+  const held = (): HeldLock => ({
     key,
-    release: () => releaseLock(ctx, s3, bucket, key, input.releaseId),
+    replaced,
+    release: () => releaseLock(s3, bucket, key, body.nonce, deps.log),
     async refresh() {
-      const expiresAt = new Date(ctx.now().getTime() + LOCK_TTL_MINUTES * 60_000).toISOString();
-      const next = await putIfMatch(s3, bucket, key, { ...body, expiresAt }, etag);
-      if (next === null) return false;
-      etag = next;
+      const next = { ...body, expiresAt: new Date(deps.now().getTime() + ttlSeconds * 1000).toISOString() };
+      const tag = await putIfStillOurs(s3, bucket, key, next, etag);
+      if (tag === null) return false;
+      etag = tag;
       return true;
     },
-  };
-  const taken = (tag: string | null) => {
-    etag = tag ?? undefined;
-    return held;
-  };
+  });
 
   // Two rounds: the holder may release between our failed put and our read.
-  for (let round = 0; round < 2; round++) {
-    const tag = await putIfAbsent(s3, bucket, key, body);
-    if (tag !== false) return taken(tag);
+  for (let round = 0; round < 3; round++) {
+    const created = await createOrCleanUp(s3, bucket, key, body);
+    if (created !== false) {
+      etag = created ?? undefined;
+      return held();
+    }
     const existing = await readLockObject(s3, bucket, key);
     if (!existing) continue;
-    const info = describeLock(existing.body, ctx.now());
-    if (!info.stale) {
-      if (input.breakLock) {
-        throw new RefusalError(
-          `breakLock refused: the deploy lock on "${ctx.envName}" is live (${describeHolder(info)}, expires ${info.expiresAt}). Only a stale lock can be broken; wait for that deploy to finish. Nothing was changed.`,
-          { reason: "lock_live", lock: info },
-        );
-      }
-      throw lockHeld(ctx.envName, info, bucket, key);
+    // Safety: our own first attempt landed and its answer was lost; the SDK's retry met it.
+    if (existing.body.nonce === body.nonce) {
+      etag = existing.etag;
+      return held();
     }
-    if (!input.breakLock) throw lockHeld(ctx.envName, info, bucket, key);
-    // Safety: delete exactly the stale object we read (ETag), then race for a fresh put;
-    // if another breaker wins, our put fails and we report their lock.
+    const info = describeLock(existing.body, deps.now());
+    if (info.state === "live" && !input.breakLock) throw lockHeld(deps.envName, info, bucket, key, ttlSeconds);
+    // Safety: delete exactly the object we judged (ETag); if another caller replaced it
+    // meanwhile, our create fails again and the next round judges theirs.
     await deleteLockObject(s3, bucket, key, existing.etag);
-    ctx.log("warning", `Broke stale deploy lock on ${ctx.envName} (${describeHolder(info)}).`);
-    const retaken = await putIfAbsent(s3, bucket, key, body);
-    if (retaken !== false) return taken(retaken);
-    const winner = await readLockObject(s3, bucket, key);
-    if (winner) throw lockHeld(ctx.envName, describeLock(winner.body, ctx.now()), bucket, key);
+    replaced = { ...info, how: info.state === "live" ? "broken" : "taken_over" };
+    deps.log(
+      info.state === "live"
+        ? `Broke the live deploy lock on ${deps.envName} (release ${info.releaseId}), as breakLock asked.`
+        : `Took over the ${info.state} deploy lock on ${deps.envName} left by release ${info.releaseId}.`,
+    );
   }
   throw new DeployError(
     "LOCK_HELD",
-    `The deploy lock s3://${bucket}/${key} changed hands repeatedly while we tried to take it; another deploy is starting. Retry in a minute. Nothing was changed.`,
+    `The deploy lock s3://${bucket}/${key} changed hands repeatedly while this call tried to take it; another deploy is starting. Retry in a minute. Nothing was changed.`,
   );
 }
 
-function lockHeld(env: string, info: LockInfo, bucket: string, key: string): DeployError {
-  const how = info.stale
-    ? `It is stale (expired ${info.expiresAt}): if that deploy is dead, call again with breakLock: true on a confirmed call.`
-    : `It expires ${info.expiresAt}; wait for that deploy to finish. If its process died, the lock can be broken with breakLock: true once it is stale, or removed by deleting s3://${bucket}/${key}.`;
+function lockHeld(env: string, info: LockInfo, bucket: string, key: string, ttlSeconds: number): DeployError {
   return new DeployError(
     "LOCK_HELD",
-    `Another deploy holds the lock on "${env}": ${describeHolder(info)}. ${how} Nothing was changed.`,
-    { detail: { lock: info } },
+    `Another deploy holds the lock on "${env}" (release ${info.releaseId}, ${info.tool}, started ${info.ageSeconds} s ago, expires ${info.expiresAt}); see the lock field for its holder. Wait for it to finish (deploy_status shows it); a lock whose process died expires within ${formatMs(ttlSeconds * 1000)} and is then taken over. Only if you know that deploy is gone, call again with breakLock: true (s3://${bucket}/${key}). Nothing was changed.`,
+    { detail: { reason: "lock_held", lock: info } },
   );
 }
 
-function describeHolder(info: LockInfo): string {
-  return `${info.holder} running ${info.tool} (release ${info.releaseId}), started ${formatAge(info.ageSeconds)} ago`;
-}
-
-function formatAge(seconds: number): string {
-  if (seconds < 120) return `${seconds} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  return `${(seconds / 3600).toFixed(1)} h`;
-}
-
-function describeLock(body: LockBody, now: Date): LockInfo {
-  const started = Date.parse(body.startedAt);
+export function describeLock(body: LockBody, now: Date): LockInfo {
   const expires = Date.parse(body.expiresAt);
+  const started = Date.parse(body.startedAt);
+  let state: LockState = "live";
+  // Safety: an unreadable expiry, or one no heartbeat could have written, vouches for nothing.
+  if (!Number.isFinite(expires) || expires > now.getTime() + MAX_LOCK_TTL_SECONDS * 1000 + SKEW_MS) state = "invalid";
+  else if (now.getTime() >= expires) state = "expired";
   return {
     holder: body.holder,
     tool: body.tool,
+    component: body.component,
     releaseId: body.releaseId,
     startedAt: body.startedAt,
     expiresAt: body.expiresAt,
-    // Safety: an unreadable expiry counts as stale so a corrupt lock can still be broken explicitly.
-    stale: !Number.isFinite(expires) || now.getTime() >= expires,
+    state,
     ageSeconds: Number.isFinite(started) ? Math.max(0, Math.round((now.getTime() - started) / 1000)) : 0,
   };
 }
 
-/** Creates the lock object; its ETag (null if S3 gave none) when we got it, false when taken. */
-async function putIfAbsent(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-  body: LockBody,
-): Promise<string | null | false> {
+/** Creates the lock; its ETag (null if none) when created, false when the key exists. */
+async function createOrCleanUp(s3: S3Client, bucket: string, key: string, body: LockBody) {
   try {
     const out = await s3.send(
       new PutObjectCommand({
@@ -174,36 +185,43 @@ async function putIfAbsent(
     return out.ETag ?? null;
   } catch (error) {
     if (isConditionalWriteConflict(error)) return false;
+    // The write may have landed with every answer lost: never leave our own lock behind.
+    await releaseLock(s3, bucket, key, body.nonce, () => {}).catch(() => {});
     throw mapAwsError(error, "s3:PutObject", `s3://${bucket}/${key}`);
   }
 }
 
-/** Rewrites the lock only if it is still the object with `etag`; the new ETag, or null if not. */
-async function putIfMatch(
+/** Rewrites the lock only while it is ours; the new ETag, or null once it is not. */
+async function putIfStillOurs(
   s3: S3Client,
   bucket: string,
   key: string,
   body: LockBody,
   etag: string | undefined,
 ): Promise<string | null> {
-  // Safety: without a known ETag we cannot prove the object is ours; do not overwrite it.
-  if (!etag) return null;
-  try {
-    const out = await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        IfMatch: etag,
-        ContentType: "application/json",
-        CacheControl: "no-store",
-        Body: JSON.stringify(body),
-      }),
-    );
-    return out.ETag ?? null;
-  } catch (error) {
-    if (isConditionalWriteConflict(error) || isAwsErrorNamed(error, "NoSuchKey", "NotFound")) return null;
-    throw mapAwsError(error, "s3:PutObject", `s3://${bucket}/${key}`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const out = await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          ...(etag ? { IfMatch: etag } : { IfNoneMatch: "*" }),
+          ContentType: "application/json",
+          CacheControl: "no-store",
+          Body: JSON.stringify(body),
+        }),
+      );
+      return out.ETag ?? etag ?? null;
+    } catch (error) {
+      if (!isConditionalWriteConflict(error) && !isAwsErrorNamed(error, "NoSuchKey", "NotFound"))
+        throw mapAwsError(error, "s3:PutObject", `s3://${bucket}/${key}`);
+      // A 412 can be our own earlier refresh whose answer was lost: the nonce decides.
+      const current = await readLockObject(s3, bucket, key);
+      if (current?.body.nonce !== body.nonce) return null;
+      etag = current.etag;
+    }
   }
+  return null;
 }
 
 async function readLockObject(
@@ -229,15 +247,18 @@ function parseLockBody(text: string): LockBody {
   try {
     value = (JSON.parse(text) as Partial<LockBody> | null) ?? {};
   } catch {
-    // A corrupt lock still blocks deploys; it reads as a stale lock of an unknown holder.
+    // A corrupt lock reads as an invalid lock of an unknown holder (its expiry is unreadable).
   }
-  const text_ = (v: unknown, fallback: string) => (typeof v === "string" && v ? v : fallback);
+  const str = (v: unknown, fallback: string) => (typeof v === "string" && v ? v.slice(0, 300) : fallback);
   return {
-    holder: text_(value.holder, "unknown holder"),
-    tool: text_(value.tool, "unknown tool"),
-    releaseId: text_(value.releaseId, "unknown"),
-    startedAt: text_(value.startedAt, ""),
-    expiresAt: text_(value.expiresAt, ""),
+    nonce: str(value.nonce, ""),
+    holder: str(value.holder, "unknown holder"),
+    tool: str(value.tool, "unknown tool"),
+    component: typeof value.component === "string" ? value.component.slice(0, 40) : null,
+    releaseId: str(value.releaseId, "unknown"),
+    startedAt: str(value.startedAt, ""),
+    expiresAt: str(value.expiresAt, ""),
+    ttlSeconds: typeof value.ttlSeconds === "number" ? value.ttlSeconds : 0,
   };
 }
 
@@ -252,20 +273,17 @@ async function deleteLockObject(s3: S3Client, bucket: string, key: string, etag:
 }
 
 async function releaseLock(
-  ctx: ToolContext,
   s3: S3Client,
   bucket: string,
   key: string,
-  releaseId: string,
+  nonce: string,
+  log: (message: string) => void,
 ): Promise<void> {
   const current = await readLockObject(s3, bucket, key);
   if (!current) return;
-  // Safety: after a stale-lock break our lock may belong to someone else now; never delete theirs.
-  if (current.body.releaseId !== releaseId) {
-    ctx.log(
-      "warning",
-      `Deploy lock on ${ctx.envName} is now held by ${current.body.holder} (release ${current.body.releaseId}); left in place.`,
-    );
+  // Safety: after a takeover or break our lock may belong to someone else now; never delete theirs.
+  if (current.body.nonce !== nonce) {
+    log(`The deploy lock ${key} now belongs to release ${current.body.releaseId}; left in place.`);
     return;
   }
   await deleteLockObject(s3, bucket, key, current.etag);

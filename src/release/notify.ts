@@ -27,6 +27,7 @@ const STATUS_WORDS: Record<FinalStatus, { emoji: string; word: string }> = {
   succeeded: { emoji: ":white_check_mark:", word: "succeeded" },
   failed: { emoji: ":x:", word: "failed" },
   rolled_back: { emoji: ":rewind:", word: "failed and was rolled back" },
+  recovered: { emoji: ":adhesive_bandage:", word: "was interrupted and has been recovered" },
 };
 
 const ERROR_EXCERPT_CHARS = 300;

@@ -8,7 +8,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
 import { DeployError } from "../core/errors.js";
-import type { Component, ReleaseRecord } from "./types.js";
+import { redactDeep, redactText } from "../core/redact.js";
+import { type Component, type ReleaseRecord, releaseRecordSchema } from "./types.js";
 
 /**
  * Release records: releases/<env>/<component>/<releaseId>.json in the env's artifact bucket.
@@ -57,17 +58,23 @@ function releasePrefix(env: string, component: string): string {
   return `releases/${env}/${component}/`;
 }
 
-export async function writeReleaseRecord(s3: S3Client, bucket: string, record: ReleaseRecord): Promise<void> {
+export async function writeReleaseRecord(
+  s3: S3Client,
+  bucket: string,
+  record: ReleaseRecord,
+  signal?: AbortSignal,
+): Promise<void> {
   const key = releaseRecordKey(record.env, record.component, record.releaseId);
   try {
     await s3.send(
       new PutObjectCommand({
         Bucket: bucket,
         Key: key,
-        Body: `${JSON.stringify(record, null, 2)}\n`,
+        Body: `${JSON.stringify(redactOutsideText(record), null, 2)}\n`,
         ContentType: "application/json",
         CacheControl: "no-store",
       }),
+      signal ? { abortSignal: signal } : {},
     );
   } catch (error) {
     throw mapAwsError(error, "s3:PutObject", `s3://${bucket}/${key}`);
@@ -108,6 +115,20 @@ async function loadByKey(
   );
 }
 
+/**
+ * Fields that can hold outside text (AWS and terraform messages, health bodies) are redacted
+ * on the way to S3; the plan, artifacts and manifest are the tool's own facts and stay exact.
+ */
+function redactOutsideText(record: ReleaseRecord): ReleaseRecord {
+  return {
+    ...record,
+    ...(record.error !== undefined ? { error: redactText(record.error) } : {}),
+    ...(record.warnings ? { warnings: record.warnings.map(redactText) } : {}),
+    ...(record.health !== undefined ? { health: redactDeep(record.health) } : {}),
+    ...(record.recovery ? { recovery: { ...record.recovery, note: redactText(record.recovery.note) } } : {}),
+  };
+}
+
 function parseReleaseRecord(text: string): { record: ReleaseRecord } | { problem: string } {
   let value: unknown;
   try {
@@ -115,17 +136,12 @@ function parseReleaseRecord(text: string): { record: ReleaseRecord } | { problem
   } catch {
     return { problem: "is not valid JSON" };
   }
-  const record = value as Partial<ReleaseRecord> | null;
-  if (
-    !record ||
-    typeof record !== "object" ||
-    typeof record.releaseId !== "string" ||
-    typeof record.status !== "string" ||
-    typeof record.startedAt !== "string"
-  ) {
-    return { problem: "lacks releaseId/status/startedAt" };
+  const parsed = releaseRecordSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { problem: `is not a release record (${issue?.path.join(".") || "root"}: ${issue?.message})` };
   }
-  return { record: { artifacts: {}, before: {}, after: {}, timings: {}, ...record } as ReleaseRecord };
+  return { record: parsed.data };
 }
 
 /** The newest records of one env and component, newest first (at most `limit`, default 20). */

@@ -1,271 +1,292 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import { retryWithin } from "../core/budget.js";
 import type { CallerIdentity } from "../core/context.js";
-import { CancelledError, RefusalError, throwIfAborted } from "../core/errors.js";
-import { redactText } from "../core/redact.js";
-import { requestApproval } from "./approval.js";
+import { throwIfAborted } from "../core/errors.js";
 import type { ToolContext } from "./context.js";
-import { readGitState } from "./git.js";
-import { acquireDeployLock, type HeldLock, LOCK_REFRESH_MS } from "./lock.js";
+import { confirmationDigest, passGates } from "./gates.js";
+import { Journal } from "./journal.js";
+import { acquireDeployLock, type HeldLock } from "./lock.js";
 import { notifyRelease } from "./notify.js";
 import { digestPlan } from "./plan-digest.js";
-import { evaluateTestsFirstGate } from "./preflight-records.js";
-import { newReleaseId, writeReleaseRecord } from "./records.js";
-import { consumeConfirmationToken, issueConfirmationToken, verifyConfirmationToken } from "./tokens.js";
-import type {
-  GuardedMutationRequest,
-  GuardResult,
-  MutationOutcome,
-  ReleaseHandle,
-  ReleaseRecord,
-} from "./types.js";
+import { newReleaseId } from "./records.js";
+import { changedLive, recoverInterrupted } from "./recover.js";
+import { messageOf, runSteps } from "./run-steps.js";
+import type { RecoveredRelease, Recoverers, ReleaseResult, ReleaseRun, ReleaseSpec } from "./spec.js";
+import type { ReleaseRecord } from "./types.js";
+
+/** Lock release gets this long to get through S3 blips before it becomes a warning. */
+const LOCK_RELEASE_BUDGET_MS = 10_000;
 
 /**
- * Runs one mutation under every safety rule of DESIGN.md §3, in this order:
- *   plan digest → (protected) token: none → issue one and stop, having changed nothing;
- *   given → verify → tests-first gate → a person's approval → spend the token →
- *   deploy lock → release record `in_progress` → mutate → final record → unlock.
+ * The one guarded flow (DESIGN.md §3) for every change to an env:
+ *   plan digest → token / tests first / approval (gates.ts) → lock (taking over an expired
+ *   one) with a heartbeat → recover interrupted releases of the env → (plan again if that
+ *   changed what is live) → journal → steps → health gate → undo on failure → cleanup →
+ *   read back what is live → final record → unlock → notify.
  * Everything before the lock only reads; a refusal there leaves AWS exactly as it was.
  */
-export async function runGuardedMutation<P, R>(
-  request: GuardedMutationRequest<P>,
-  mutate: (release: ReleaseHandle) => Promise<MutationOutcome<R>>,
-): Promise<GuardResult<R>> {
-  const { ctx } = request;
-  const tool = ctx.toolName;
-  const planDigest = request.planDigest ?? digestPlan(request.plan);
+export async function runRelease<P, S, L>(
+  ctx: ToolContext,
+  spec: ReleaseSpec<P, S, L>,
+  recoverers: Recoverers,
+): Promise<ReleaseResult<S, L>> {
+  const planDigest = spec.planDigest ?? digestPlan(spec.plan);
+  const confirmDigest = confirmationDigest(planDigest, spec.breakLock);
   throwIfAborted(ctx.signal);
   const identity = await ctx.identity();
-  assertExpectedAccount(ctx, identity);
+  const gate = await passGates(ctx, identity, {
+    component: spec.component,
+    plan: spec.plan,
+    confirmDigest,
+    approvalText: approvalText(spec),
+    requirePreflight: spec.requirePreflight,
+    confirmationToken: spec.confirmationToken,
+  });
+  if ("kind" in gate) return gate;
 
-  let gitSha: string | null = null;
-  let gitRead = false;
-  if (ctx.env.protected) {
-    if (!request.confirmationToken) {
-      const issued = await issueConfirmationToken(ctx, { tool, planDigest });
-      const blockedBy = request.requirePreflight ? await gateBlocker(ctx, request.component) : null;
-      return { kind: "confirmation_required", planDigest, ...issued, ...(blockedBy ? { blockedBy } : {}) };
-    }
-    const check = await verifyConfirmationToken(ctx, { tool, planDigest, token: request.confirmationToken });
-    if (!check.ok) {
-      if (check.reason === "plan_changed") {
-        const issued = await issueConfirmationToken(ctx, { tool, planDigest });
-        throw new RefusalError(check.message, {
-          status: "confirmation_required",
-          reason: "plan_changed",
-          plan: request.plan,
-          planDigest,
-          ...issued,
-        });
-      }
-      throw new RefusalError(`Refused (${check.reason}): ${check.message} Nothing was changed.`, {
-        reason: check.reason,
-      });
-    }
-    if (request.requirePreflight) {
-      const git = await readGitState(ctx.appRoot, ctx.run);
-      const verdict = await evaluateTestsFirstGate(ctx, git, request.component);
-      if (!verdict.ok) {
-        throw new RefusalError(`${verdict.message} Nothing was changed.`, { reason: verdict.reason });
-      }
-      gitSha = git.sha;
-      gitRead = true;
-    }
-    throwIfAborted(ctx.signal);
-    await requestApproval(ctx, { tool, planSummary: request.planSummary, planDigest });
-    throwIfAborted(ctx.signal);
-    await consumeConfirmationToken(ctx, check.token);
-  }
-  if (!gitRead) gitSha = (await readGitState(ctx.appRoot, ctx.run)).sha;
-
-  const releaseId = newReleaseId(ctx.now());
-  // On a protected env we only get here with a verified, spent token: breakLock is confirmed.
-  const lock = await acquireDeployLock(ctx, { tool, releaseId, breakLock: Boolean(request.breakLock) });
-  const finished: { record?: ReleaseRecord } = {};
-  const heartbeat = keepLockFresh(ctx, lock);
-  try {
-    return await runLocked(
-      ctx,
-      request,
-      mutate,
-      { releaseId, gitSha, planDigest, who: identity.arn },
-      finished,
-    );
-  } finally {
-    clearInterval(heartbeat);
-    await releaseQuietly(ctx, lock);
-    // After the unlock: a slow webhook must not hold the next deploy back. Never throws.
-    if (finished.record) await notifyRelease(ctx, finished.record);
-  }
-}
-
-async function runLocked<P, R>(
-  ctx: ToolContext,
-  request: GuardedMutationRequest<P>,
-  mutate: (release: ReleaseHandle) => Promise<MutationOutcome<R>>,
-  facts: { releaseId: string; gitSha: string | null; planDigest: string; who: string },
-  finished: { record?: ReleaseRecord },
-): Promise<GuardResult<R>> {
   const s3 = await ctx.aws.s3();
   const bucket = ctx.env.lambda.artifactBucket;
-  const started = performance.now();
-  let record: ReleaseRecord = {
-    releaseId: facts.releaseId,
+  const startedAtMs = ctx.now().getTime();
+  const releaseId = newReleaseId(new Date(startedAtMs));
+  const lock = await acquireDeployLock(
+    { s3, bucket, envName: ctx.envName, now: ctx.now, log: (m) => ctx.log("warning", m) },
+    {
+      holder: identity.arn || identity.userId,
+      tool: ctx.toolName,
+      component: spec.component,
+      releaseId,
+      breakLock: spec.breakLock,
+      ttlSeconds: ctx.config.release.lockTtlSeconds,
+    },
+  );
+  const heartbeat = startHeartbeat(ctx, lock);
+  let run: ReleaseRun<S, L> | undefined;
+  let record: ReleaseRecord | undefined;
+  try {
+    const recovered = await recoverInterrupted({
+      s3,
+      bucket,
+      envName: ctx.envName,
+      releaseId,
+      recoverers,
+      signal: ctx.signal,
+      progress: ctx.progress,
+      now: ctx.now,
+      undoBudgetMs: undoBudgetMs(ctx),
+    });
+    let current = spec;
+    if (changedLive(recovered)) {
+      // Safety: a spec that cannot plan again must not run a plan made before recovery.
+      const replanned = spec.replan ? await spec.replan() : undefined;
+      const digest = replanned ? (replanned.planDigest ?? digestPlan(replanned.plan)) : null;
+      // Safety: a person approved the change against the state before recovery; a different
+      // change after it is not what they approved.
+      if (!replanned || (digest !== planDigest && ctx.env.protected)) {
+        run = finishedWithoutChange(releaseId, planDigest, startedAtMs, spec, lock, recovered, replanned === null);
+      } else current = replanned;
+    }
+    if (!run) ({ run, record } = await runJournalled(ctx, current, {
+      s3,
+      bucket,
+      releaseId,
+      startedAtMs,
+      gitSha: gate.gitSha,
+      planDigest,
+      identity,
+      lock,
+      lockLost: () => heartbeat.lost,
+      recovered,
+    }));
+  } finally {
+    heartbeat.stop();
+    const released = await retryWithin(() => lock.release(), { budgetMs: LOCK_RELEASE_BUDGET_MS });
+    if (!released.ok) {
+      const warning = `The deploy lock ${lock.key} could not be released (${messageOf(released.error)}); it expires on its own within ${ctx.config.release.lockTtlSeconds} s and is then taken over.`;
+      ctx.log("error", warning);
+      run?.warnings.push(warning);
+    }
+  }
+  // After the unlock: a slow webhook must not hold the next deploy back. Never throws.
+  if (record) await notifyRelease(ctx, record);
+  return run as ReleaseRun<S, L>;
+}
+
+interface JournalledInput {
+  s3: S3Client;
+  bucket: string;
+  releaseId: string;
+  startedAtMs: number;
+  gitSha: string | null;
+  planDigest: string;
+  identity: CallerIdentity;
+  lock: HeldLock;
+  lockLost: () => boolean;
+  recovered: RecoveredRelease[];
+}
+
+async function runJournalled<P, S, L>(
+  ctx: ToolContext,
+  spec: ReleaseSpec<P, S, L>,
+  input: JournalledInput,
+): Promise<{ run: ReleaseRun<S, L>; record: ReleaseRecord }> {
+  const initial: ReleaseRecord = {
+    releaseId: input.releaseId,
     env: ctx.envName,
-    component: request.component,
+    component: spec.component,
     tool: ctx.toolName,
     status: "in_progress",
-    who: facts.who || null,
-    gitSha: facts.gitSha,
-    startedAt: ctx.now().toISOString(),
+    who: input.identity.arn || null,
+    gitSha: input.gitSha,
+    startedAt: new Date(input.startedAtMs).toISOString(),
     finishedAt: null,
-    planDigest: facts.planDigest,
+    planDigest: input.planDigest,
+    journal: [],
     artifacts: {},
     before: {},
     after: {},
     timings: {},
   };
+  const journal = new Journal(input.s3, input.bucket, initial, ctx.now, (phase) => spec.recoveryPlan(phase));
+  const started = performance.now();
   // Safety: the record exists before anything changes, so even a killed process leaves a trace.
-  await writeReleaseRecord(s3, bucket, record);
-  const handle: ReleaseHandle = {
-    releaseId: facts.releaseId,
-    gitSha: facts.gitSha,
-    async update(patch) {
-      record = mergeRecord(record, patch, "in_progress");
-      await writeReleaseRecord(s3, bucket, record);
-    },
-  };
-
-  let outcome: MutationOutcome<R>;
-  try {
-    throwIfAborted(ctx.signal);
-    outcome = await mutate(handle);
-  } catch (error) {
-    const cancelled = error instanceof CancelledError || ctx.signal.aborted;
-    const message = cancelled
-      ? `Cancelled: ${(error as Error)?.message ?? "the call was cancelled"}`
-      : ((error as Error)?.message ?? String(error));
-    const final = finish(record, { status: "failed", error: redactText(message) }, started, ctx);
-    await writeFinalRecord(ctx, s3, bucket, final);
-    finished.record = final;
-    if (cancelled && !(error instanceof CancelledError)) {
-      throw new CancelledError(
-        `The call was cancelled during ${ctx.toolName}; release ${facts.releaseId} is recorded as failed. Check deploy_status for what is live.`,
-      );
-    }
-    throw error;
-  }
-  const final = finish(record, { ...(outcome.record ?? {}), status: outcome.status }, started, ctx);
-  finished.record = final;
-  const warnings: string[] = [];
-  if (!(await writeFinalRecord(ctx, s3, bucket, final))) {
+  await journal.advance("locked", spec.record);
+  const steps = await runSteps({
+    spec,
+    journal,
+    releaseId: input.releaseId,
+    gitSha: input.gitSha,
+    signal: ctx.signal,
+    progress: ctx.progress,
+    undoBudgetMs: undoBudgetMs(ctx),
+    lockLost: input.lockLost,
+  });
+  const warnings = [...steps.warnings];
+  if (input.lock.replaced?.how === "taken_over") {
     warnings.push(
-      `The final release record releases/${ctx.envName}/${request.component}/${facts.releaseId}.json could not be written; it still says in_progress.`,
+      `Took over the ${input.lock.replaced.state} deploy lock left by release ${input.lock.replaced.releaseId}.`,
     );
   }
-  return {
-    kind: "done",
-    planDigest: facts.planDigest,
-    releaseId: facts.releaseId,
-    status: outcome.status,
-    result: outcome.result,
-    ...(warnings.length ? { warnings } : {}),
-  };
-}
-
-function mergeRecord(
-  record: ReleaseRecord,
-  patch: Partial<ReleaseRecord>,
-  status: ReleaseRecord["status"],
-): ReleaseRecord {
-  // Identity fields are the guard's: a mutation cannot rewrite who, when or which release.
-  const { releaseId: _id, env: _env, component: _c, tool: _t, who: _w, startedAt: _s, ...rest } = patch;
-  return {
-    ...record,
-    ...rest,
-    artifacts: { ...record.artifacts, ...(patch.artifacts ?? {}) },
-    before: { ...record.before, ...(patch.before ?? {}) },
-    after: { ...record.after, ...(patch.after ?? {}) },
-    timings: { ...record.timings, ...(patch.timings ?? {}) },
-    status,
-  };
-}
-
-function finish(
-  record: ReleaseRecord,
-  patch: Partial<ReleaseRecord> & { status: ReleaseRecord["status"] },
-  started: number,
-  ctx: ToolContext,
-): ReleaseRecord {
-  const merged = mergeRecord(record, patch, patch.status);
-  return {
-    ...merged,
-    finishedAt: ctx.now().toISOString(),
-    timings: { ...merged.timings, totalMs: Math.round(performance.now() - started) },
-  };
-}
-
-/** Writes the final record; false (and a logged warning) when S3 refuses it. */
-async function writeFinalRecord(
-  ctx: ToolContext,
-  s3: Awaited<ReturnType<ToolContext["aws"]["s3"]>>,
-  bucket: string,
-  record: ReleaseRecord,
-): Promise<boolean> {
-  try {
-    await writeReleaseRecord(s3, bucket, record);
-    return true;
-  } catch (error) {
-    // The mutation's own outcome matters more than its audit write: report, do not mask it.
-    ctx.log(
-      "error",
-      `Could not write the final release record ${record.releaseId}: ${(error as Error).message}`,
+  if (steps.liveError) warnings.push(steps.liveError);
+  const error = steps.failure
+    ? `${steps.failure.step}: ${steps.failure.message}${steps.undo && !steps.undo.ok ? `; undo failed: ${steps.undo.error}` : ""}`
+    : undefined;
+  const written = await journal.finish(steps.status, {
+    ...(steps.live !== null ? spec.recordLive(steps.live, spec.state, steps.status) : {}),
+    timings: { ...steps.timings, totalMs: Math.round(performance.now() - started) },
+    ...(steps.verification?.report !== undefined ? { health: steps.verification.report } : {}),
+    ...(error !== undefined ? { error } : {}),
+    warnings,
+  });
+  if (!written.ok) {
+    warnings.push(
+      `The final release record releases/${ctx.envName}/${spec.component}/${input.releaseId}.json could not be written (${written.error}); it still says in_progress, and the next guarded call will settle it from live state.`,
     );
-    return false;
   }
+  const run: ReleaseRun<S, L> = {
+    kind: "finished",
+    releaseId: input.releaseId,
+    planDigest: input.planDigest,
+    startedAtMs: input.startedAtMs,
+    status: steps.status,
+    cancelled: steps.cancelled,
+    phase: journal.phase ?? "locked",
+    state: spec.state,
+    live: steps.live,
+    ...(steps.liveError ? { liveError: steps.liveError } : {}),
+    ...(steps.failure ? { failure: steps.failure } : {}),
+    ...(steps.verification ? { verification: steps.verification } : {}),
+    ...(steps.undo ? { undo: steps.undo } : {}),
+    replacedLock: input.lock.replaced,
+    recovered: input.recovered,
+    warnings,
+    timings: steps.timings,
+  };
+  return { run, record: journal.current };
 }
 
-/** A long mutation (a slow terraform apply) keeps its lock from ever looking stale. */
-function keepLockFresh(ctx: ToolContext, lock: HeldLock): NodeJS.Timeout {
+/** Recovery changed what is live, and the approved plan no longer fits it: stop here. */
+function finishedWithoutChange<P, S, L>(
+  releaseId: string,
+  planDigest: string,
+  startedAtMs: number,
+  spec: ReleaseSpec<P, S, L>,
+  lock: HeldLock,
+  recovered: RecoveredRelease[],
+  nothingLeft: boolean,
+): ReleaseRun<S, L> {
+  if (nothingLeft) {
+    return {
+      kind: "finished",
+      releaseId,
+      planDigest,
+      startedAtMs,
+      status: "succeeded",
+      cancelled: false,
+      phase: "locked",
+      state: spec.state,
+      live: null,
+      replacedLock: lock.replaced,
+      recovered,
+      warnings: ["Recovering the interrupted release(s) left nothing else to change."],
+      timings: {},
+    };
+  }
+  return {
+    kind: "finished",
+    releaseId,
+    planDigest,
+    startedAtMs,
+    status: "failed",
+    cancelled: false,
+    phase: "locked",
+    state: spec.state,
+    live: null,
+    failure: {
+      step: "replan",
+      message:
+        "Interrupted releases were recovered first and that changed what is live, so the approved plan no longer fits; nothing else was changed. Plan again (call without confirmationToken) and confirm the new plan.",
+    },
+    replacedLock: lock.replaced,
+    recovered,
+    warnings: [],
+    timings: {},
+  };
+}
+
+function approvalText(spec: ReleaseSpec<unknown, unknown, unknown>): string {
+  return spec.breakLock
+    ? `${spec.approvalText} It also BREAKS the deploy lock of another deploy that may still be running (breakLock).`
+    : spec.approvalText;
+}
+
+function undoBudgetMs(ctx: ToolContext): number {
+  return ctx.config.release.undoBudgetSeconds * 1000;
+}
+
+/**
+ * Pushes the lock's expiry forward while the release runs, so only a dead one expires. A
+ * refresh that finds the lock in other hands marks it lost: the flow stops before its next step.
+ */
+function startHeartbeat(ctx: ToolContext, lock: HeldLock): { readonly lost: boolean; stop(): void } {
+  const state = { lost: false };
+  const everyMs = Math.max(250, (ctx.config.release.lockTtlSeconds * 1000) / 4);
   const timer = setInterval(() => {
     lock.refresh().then(
       (stillOurs) => {
-        if (!stillOurs) {
-          ctx.log(
-            "error",
-            `The deploy lock ${lock.key} was taken by someone else while ${ctx.toolName} ran.`,
-          );
+        if (!stillOurs && !state.lost) {
+          state.lost = true;
+          ctx.log("error", `The deploy lock ${lock.key} was taken by another call while ${ctx.toolName} ran.`);
         }
       },
-      (error: Error) => ctx.log("warning", `Could not refresh the deploy lock ${lock.key}: ${error.message}`),
+      (error: unknown) => ctx.log("warning", `Could not refresh the deploy lock ${lock.key}: ${messageOf(error)}`),
     );
-  }, LOCK_REFRESH_MS);
+  }, everyMs);
   // The timer alone must never keep a CLI process alive.
   timer.unref();
-  return timer;
-}
-
-async function releaseQuietly(ctx: ToolContext, lock: HeldLock): Promise<void> {
-  try {
-    await lock.release();
-  } catch (error) {
-    ctx.log(
-      "error",
-      `Could not release the deploy lock ${lock.key} (${(error as Error).message}); it expires on its own, or delete it once no deploy runs.`,
-    );
-  }
-}
-
-/** The tests-first refusal the confirmed call would meet now, read-only; null when it passes. */
-async function gateBlocker(ctx: ToolContext, component: string): Promise<string | null> {
-  const verdict = await evaluateTestsFirstGate(ctx, await readGitState(ctx.appRoot, ctx.run), component);
-  return verdict.ok ? null : verdict.message;
-}
-
-function assertExpectedAccount(ctx: ToolContext, identity: CallerIdentity): void {
-  const expected = ctx.env.accountId;
-  if (expected && identity.account !== expected) {
-    throw new RefusalError(
-      `Env "${ctx.envName}" belongs to AWS account ${expected}, but the current credentials are for ${identity.account} (${identity.arn}). Switch to that account's credentials (profile or SSO) and retry. Nothing was changed.`,
-      { reason: "other_account" },
-    );
-  }
+  return {
+    get lost() {
+      return state.lost;
+    },
+    stop: () => clearInterval(timer),
+  };
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
+import { isConditionalWriteConflict } from "./conditional-write.js";
 import { RefusalError } from "../core/errors.js";
 import type { ToolContext } from "./context.js";
 
@@ -243,8 +244,11 @@ export async function consumeConfirmationToken(ctx: ToolContext, token: Verified
   const bucket = ctx.env.lambda.artifactBucket;
   const key = tokenObjectKey(ctx.envName, token.nonce);
   const identity = await ctx.identity();
+  // Tells our own write apart from another process's when a lost answer makes the SDK retry.
+  const spentBy = randomBytes(16).toString("hex");
+  const s3 = await ctx.aws.s3();
   try {
-    await (await ctx.aws.s3()).send(
+    await s3.send(
       new PutObjectCommand({
         Bucket: bucket,
         Key: key,
@@ -257,21 +261,25 @@ export async function consumeConfirmationToken(ctx: ToolContext, token: Verified
           usedBy: identity.arn,
           usedAt: ctx.now().toISOString(),
           expiresAt: token.expiresAt,
+          spentBy,
         }),
       }),
     );
   } catch (error) {
-    if (isConditionalWriteConflict(error)) throw usedAgain();
+    if (isConditionalWriteConflict(error)) {
+      if (await spentByUs(s3, bucket, key, spentBy)) return;
+      throw usedAgain();
+    }
     throw mapAwsError(error, "s3:PutObject", `s3://${bucket}/${key}`);
   }
 }
 
-/** S3 answers a lost If-None-Match race with 412, or 409 when two writes overlap. */
-export function isConditionalWriteConflict(error: unknown): boolean {
-  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-  return (
-    isAwsErrorNamed(error, "PreconditionFailed", "ConditionalRequestConflict") ||
-    status === 412 ||
-    status === 409
-  );
+async function spentByUs(s3: S3Client, bucket: string, key: string, spentBy: string): Promise<boolean> {
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const body = JSON.parse((await out.Body?.transformToString("utf8")) ?? "{}") as { spentBy?: unknown };
+    return body.spentBy === spentBy;
+  } catch {
+    return false;
+  }
 }

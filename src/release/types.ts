@@ -1,92 +1,85 @@
-import type { ToolContext } from "./context.js";
+import { z } from "zod";
 
 /**
- * Contracts shared by the safety core and the destructive tools. The guard
- * (safety/guard.ts) runs every protected mutation: confirmation token, person approval,
- * tests-first gate, deploy lock, release record.
+ * The release record and its journal: releases/<env>/<component>/<releaseId>.json in the env's
+ * artifact bucket. One zod schema is the type, the parser of what is read back from S3, and
+ * the output schema of the tools that show records.
  */
-export type Component = "lambda" | "frontend" | "infra";
-export type ReleaseStatus = "in_progress" | "succeeded" | "failed" | "rolled_back";
+export const componentSchema = z.enum(["lambda", "frontend", "infra"]);
+export type Component = z.infer<typeof componentSchema>;
 
-/** releases/<env>/<component>/<releaseId>.json in the env's artifact bucket. */
-export interface ReleaseRecord {
-  releaseId: string;
-  env: string;
-  component: Component;
+/**
+ * `in_progress` until the flow finishes; `recovered` when a later call found the release
+ * interrupted (its process died) and settled it. "interrupted" itself is never stored: it is
+ * an in_progress record whose lock is gone, expired or someone else's.
+ */
+export const releaseStatusSchema = z.enum(["in_progress", "succeeded", "failed", "rolled_back", "recovered"]);
+export type ReleaseStatus = z.infer<typeof releaseStatusSchema>;
+export type FinalStatus = Exclude<ReleaseStatus, "in_progress">;
+
+/**
+ * Journal phases, in order. Each is written before the step that enters it, so a record found
+ * in a phase says how far a dead release may have got: before `switching` nothing live was
+ * touched; from `switching` on, live state may be the new release, the old one, or a mix.
+ */
+export const phaseSchema = z.enum([
+  "locked",
+  "preparing",
+  "uploading",
+  "switching",
+  "switched",
+  "verifying",
+  "undoing",
+  "finishing",
+]);
+export type Phase = z.infer<typeof phaseSchema>;
+
+const json = z.record(z.string(), z.unknown());
+
+export const recoverySchema = z.object({
+  /** kept: the new release passed its checks and stays; restored: the previous one is back. */
+  outcome: z.enum(["kept", "restored", "nothing_changed", "unresolved"]),
+  /** The release (of any component) whose call recovered this one. */
+  by: z.string(),
+  at: z.string(),
+  /** What was found and done, in the server's own words. */
+  note: z.string(),
+});
+export type Recovery = z.infer<typeof recoverySchema>;
+
+export const releaseRecordSchema = z.object({
+  releaseId: z.string(),
+  env: z.string(),
+  component: componentSchema,
   /** Tool that made it: deploy_lambda, deploy_frontend, terraform_apply, rollback. */
-  tool: string;
-  status: ReleaseStatus;
-  /** STS caller ARN. */
-  who: string | null;
-  gitSha: string | null;
-  startedAt: string;
-  finishedAt: string | null;
-  planDigest: string;
-  /** e.g. { artifactKey, codeSha256, codeSha256Hex } for lambda. */
-  artifacts: Record<string, unknown>;
-  /** Live state before and after, e.g. { version, codeSha256 } or { indexHtmlHash }. */
-  before: Record<string, unknown>;
-  after: Record<string, unknown>;
+  tool: z.string(),
+  status: releaseStatusSchema,
+  /** STS caller ARN (outside text: never copied into a summary). */
+  who: z.string().nullable(),
+  gitSha: z.string().nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  planDigest: z.string(),
+  /** The journal: the phase reached and when each was entered. */
+  phase: phaseSchema.optional(),
+  journal: z.array(z.object({ phase: phaseSchema, at: z.string() })).default([]),
+  /** What the next guarded call does if this release is found interrupted in its phase. */
+  recoveryPlan: z.string().optional(),
+  /** Component-specific facts a recovery needs (parsed by the component's own schema). */
+  recoveryFacts: json.optional(),
+  recovery: recoverySchema.optional(),
+  artifacts: json.default({}),
+  /** Live state before and after, e.g. { version, codeSha256 } or { indexHtmlSha256 }. */
+  before: json.default({}),
+  after: json.default({}),
   /** Frontend: key → file facts; lambda: zip entry → sha256 (for "what changed"). */
-  manifest?: Record<string, unknown>;
-  health?: unknown;
+  manifest: json.optional(),
+  health: z.unknown().optional(),
   /** Step name → milliseconds. */
-  timings: Record<string, number>;
-  error?: string;
+  timings: z.record(z.string(), z.number()).default({}),
+  error: z.string().optional(),
+  warnings: z.array(z.string()).optional(),
   /** For a rollback: the release id (or version) it restored. */
-  restoredFrom?: string;
-}
-
-export interface ReleaseHandle {
-  readonly releaseId: string;
-  readonly gitSha: string | null;
-  /** Merges fields into the record and writes it (status stays in_progress). */
-  update(patch: Partial<ReleaseRecord>): Promise<void>;
-}
-
-export interface MutationOutcome<R> {
-  status: Exclude<ReleaseStatus, "in_progress">;
-  result: R;
-  /** Fields to merge into the final record. */
-  record?: Partial<ReleaseRecord>;
-}
-
-export interface GuardedMutationRequest<P> {
-  ctx: ToolContext;
-  component: Component;
-  /** Canonical, timestamp-free plan; its digest is what a token confirms. */
-  plan: P;
-  /**
-   * When given, the digest a token confirms instead of the hash of `plan` (terraform: the
-   * saved plan file's SHA-256, issued as a token by terraform_plan).
-   */
-  planDigest?: string;
-  /** One paragraph describing the change, shown to the person approving it. */
-  planSummary: string;
-  confirmationToken?: string | undefined;
-  breakLock?: boolean | undefined;
-  /** Deploys need a passing preflight on protected envs; rollbacks and applies do not. */
-  requirePreflight: boolean;
-}
-
-export type GuardResult<R> =
-  | {
-      kind: "confirmation_required";
-      planDigest: string;
-      confirmationToken: string;
-      expiresAt: string;
-      /**
-       * Why the confirmed call would be refused right now (e.g. "Tests first: no preflight…"),
-       * so the caller can fix it before asking the user; absent when nothing blocks it.
-       */
-      blockedBy?: string;
-    }
-  | {
-      kind: "done";
-      planDigest: string;
-      releaseId: string;
-      status: MutationOutcome<R>["status"];
-      result: R;
-      /** Problems after the mutation that did not undo it (e.g. the final record write failed). */
-      warnings?: string[];
-    };
+  restoredFrom: z.string().optional(),
+});
+export type ReleaseRecord = z.infer<typeof releaseRecordSchema>;

@@ -17,6 +17,8 @@ export interface InvocationHooks {
 
 export interface ToolCallResult {
   isError: boolean;
+  /** True when `structured` is the tool's own output (it fits the outputSchema), also on isError. */
+  complete: boolean;
   /** Complete on its own, always with `summary`; already redacted. */
   structured: Record<string, unknown>;
   /** The same JSON as text (what clients without structured content read). */
@@ -40,7 +42,8 @@ export async function invokeTool(
     const ctx = buildContext(tool, envName, runtime, hooks);
     const output = await tool.handler(args, ctx);
     const structured = redactDeep(output) as Record<string, unknown>;
-    return { isError: false, structured, text: JSON.stringify(structured, null, 2) };
+    const isError = tool.isFailure?.(output) ?? false;
+    return { isError, complete: true, structured, text: JSON.stringify(structured, null, 2) };
   } catch (error) {
     return errorResult(error);
   }
@@ -102,5 +105,5 @@ export function errorResult(error: unknown): ToolCallResult {
     ...(deployError.detail ?? {}),
   }) as Record<string, unknown>;
   const detailText = deployError.detail ? `\n\n${JSON.stringify(structured, null, 2)}` : "";
-  return { isError: true, structured, text: `${structured.summary as string}${detailText}` };
+  return { isError: true, complete: false, structured, text: `${structured.summary as string}${detailText}` };
 }

@@ -44,13 +44,14 @@ export function createMcpServer(options: CreateServerOptions): McpServer {
       },
       async (args: unknown, extra: Extra) => {
         const result = await invokeTool(tool, args, runtime, hooksFor(server, extra));
-        // An error result carries text only: SDK clients validate any structuredContent
-        // against the outputSchema, even on errors, and an error does not fit it. The
-        // text holds the message and, for refusals with a new plan, its JSON.
-        if (result.isError) return { content: [{ type: "text" as const, text: result.text }], isError: true };
+        // A refusal or thrown error carries text only: SDK clients validate any
+        // structuredContent against the outputSchema, even on errors, and an error does not
+        // fit it. A failed release is the tool's own output: it keeps its structured result.
+        if (!result.complete) return { content: [{ type: "text" as const, text: result.text }], isError: true };
         return {
           content: [{ type: "text" as const, text: result.text }],
           structuredContent: result.structured,
+          ...(result.isError ? { isError: true } : {}),
         };
       },
     );

@@ -36,7 +36,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const clients = new Map<string, AwsClients>();
   const identities = new Map<string, Promise<CallerIdentity>>();
   const makeClients =
-    options.makeClients ?? ((envConfig: EnvConfig) => createAwsClients(clientSettingsFor(envConfig, env)));
+    options.makeClients ??
+    ((envConfig: EnvConfig) =>
+      createAwsClients(
+        clientSettingsFor(envConfig, env, options.loaded.config.release.requestTimeoutSeconds * 1000),
+      ));
   const runtime: Runtime = {
     loaded: options.loaded,
     signer: tokenSigner(secretText ? Buffer.from(secretText, "utf8") : randomBytes(32)),

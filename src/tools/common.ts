@@ -40,3 +40,53 @@ export const DESTRUCTIVE = {
   idempotentHint: false,
   openWorldHint: true,
 } as const;
+
+/** The facts every finished guarded call reports (see tools/flows/release-facts.ts). */
+export const releaseFactsFields = {
+  phase: z
+    .enum(["locked", "preparing", "uploading", "switching", "switched", "verifying", "undoing", "finishing"])
+    .optional()
+    .describe("The journal phase the release reached."),
+  recovered: z
+    .array(
+      z.object({
+        releaseId: z.string(),
+        component: z.string(),
+        tool: z.string(),
+        phase: z.string().nullable(),
+        outcome: z.enum(["kept", "restored", "nothing_changed", "unresolved"]),
+        note: z.string(),
+      }),
+    )
+    .optional()
+    .describe("Interrupted releases of this env settled before this one."),
+  replacedLock: z
+    .object({
+      releaseId: z.string(),
+      state: z.string(),
+      how: z.enum(["taken_over", "broken"]),
+      expiresAt: z.string(),
+      holder: z.string().describe("Untrusted: read from the lock object."),
+    })
+    .nullable()
+    .optional(),
+  undo: z
+    .object({
+      ok: z.boolean(),
+      result: z.enum(["undone", "nothing_to_undo"]).optional(),
+      attempts: z.number(),
+      error: z.string().optional(),
+      fixCommand: z.string().optional().describe("The one command that puts the previous release back by hand."),
+    })
+    .optional(),
+  warnings: z.array(z.string()).optional(),
+  liveError: z.string().optional(),
+  cancelled: z.boolean().optional(),
+  timings: z.record(z.string(), z.number()).optional(),
+};
+
+/** Interrupted releases found while planning (settled by the next guarded call). */
+export const interruptedField = z
+  .array(z.object({ releaseId: z.string(), component: z.string(), phase: z.string().nullable() }))
+  .optional()
+  .describe("Releases of this env whose process died; the next guarded call settles them first.");

@@ -29,7 +29,11 @@ export interface ToolDefinition<
   inputSchema: In;
   outputSchema: Out;
   annotations: ToolAnnotations;
-  /** Whether the handler needs an env context (all tools today). */
+  /**
+   * A result that did not leave what it set out to do live (failed, rolled back,
+   * interrupted): returned with `isError: true` and its full structured output.
+   */
+  isFailure?: (output: z.infer<z.ZodObject<Out>>) => boolean;
   handler: (
     args: z.infer<z.ZodObject<In>>,
     ctx: ToolContext,

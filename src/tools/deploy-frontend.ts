@@ -6,6 +6,8 @@ import {
   DESTRUCTIVE,
   dryRunArg,
   envArg,
+  interruptedField,
+  releaseFactsFields,
   summaryField,
 } from "./common.js";
 import { defineTool } from "./definition.js";
@@ -37,7 +39,7 @@ export const deployFrontendTool = defineTool({
   },
   outputSchema: {
     summary: summaryField,
-    status: z.enum(["planned", "confirmation_required", "unchanged", "deployed", "failed"]),
+    status: z.enum(["planned", "confirmation_required", "unchanged", "deployed", "rolled_back", "failed"]),
     plan: z.object({
       upload: z.number(),
       unchanged: z.number(),
@@ -53,14 +55,26 @@ export const deployFrontendTool = defineTool({
     ...confirmationOutputFields,
     invalidation: z.object({ id: z.string(), paths: z.array(z.string()), status: z.string() }).optional(),
     releaseId: z.string().optional(),
+    blockedBy: z.string().optional().describe("Why the confirmed call would be refused now (tests first)."),
+    uploaded: z.object({ files: z.number(), bytes: z.number(), deleted: z.number() }).optional(),
+    live: z
+      .object({
+        entryPoints: z.enum(["previous", "next", "mixed", "other"]),
+        indexHtml: z.array(z.object({ bucket: z.string(), sha256: z.string().nullable() })),
+      })
+      .nullable()
+      .optional()
+      .describe("Read back after the release: whose entry points serve, and each bucket's index.html hash."),
     integrity: integritySchema.optional(),
-    warnings: z.array(z.string()).optional(),
-    error: z.string().optional().describe("Why the release stopped; the previous release stays live."),
+    failure: z.string().optional().describe("The step that failed and why (may quote AWS error text)."),
+    interrupted: interruptedField,
+    ...releaseFactsFields,
   },
   annotations: DESTRUCTIVE,
+  isFailure: (out) => out.status === "failed" || out.status === "rolled_back",
   async handler(args, ctx) {
     // Lazy: the release path pulls in the S3 and CloudFront clients, which tools/list must not pay for.
-    const { deployFrontend } = await import("../deploy/frontend/deploy.js");
+    const { deployFrontend } = await import("./flows/deploy-frontend.js");
     return deployFrontend(ctx, {
       dryRun: args.dryRun,
       skipBuild: args.skipBuild,

@@ -6,6 +6,8 @@ import {
   DESTRUCTIVE,
   dryRunArg,
   envArg,
+  interruptedField,
+  releaseFactsFields,
   summaryField,
 } from "./common.js";
 import { defineTool } from "./definition.js";
@@ -34,8 +36,16 @@ export const deployLambdaTool = defineTool({
     previousVersion: z.string().optional(),
     version: z.string().optional(),
     releaseId: z.string().optional(),
+    live: z
+      .object({ version: z.string(), codeSha256: z.string() })
+      .nullable()
+      .optional()
+      .describe("What serves now, read back from Lambda after the release."),
     health: z.record(z.string(), z.unknown()).optional(),
-    failure: z.string().optional().describe("Why a rolled-back release did not stay live."),
+    failure: z.string().optional().describe("The step that failed and why (may quote AWS error text)."),
+    blockedBy: z.string().optional().describe("Why the confirmed call would be refused now (tests first)."),
+    interrupted: interruptedField,
+    ...releaseFactsFields,
     errorLogs: z
       .array(
         z.object({
@@ -48,12 +58,12 @@ export const deployLambdaTool = defineTool({
       .optional()
       .describe("ERROR log lines since the deploy began, for a rolled-back release."),
     errorLogsNote: z.string().optional(),
-    warnings: z.array(z.string()).optional(),
   },
   annotations: DESTRUCTIVE,
+  isFailure: (out) => out.status === "failed" || out.status === "rolled_back",
   async handler(args, ctx) {
     // Lazy: the release code pulls in the AWS SDK, which `tools/list` must not pay for.
-    const { deployLambda } = await import("../deploy/lambda/deploy.js");
+    const { deployLambda } = await import("./flows/deploy-lambda.js");
     return deployLambda(ctx, {
       dryRun: args.dryRun,
       force: args.force,

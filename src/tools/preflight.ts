@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { PreflightDeps } from "../preflight/deps.js";
 import { envArg, READ_ONLY, summaryField } from "./common.js";
 import { defineTool } from "./definition.js";
 
@@ -48,7 +49,24 @@ export const preflightTool = defineTool({
   annotations: { ...READ_ONLY, idempotentHint: false },
   async handler(args, ctx) {
     // Lazy: the checks pull in several AWS SDK clients, which tools/list must not pay for.
-    const { runPreflight } = await import("../preflight/run-preflight.js");
-    return runPreflight(ctx, { components: args.components, skipTests: args.skipTests });
+    const [{ runPreflight }, { recordPreflight }] = await Promise.all([
+      import("../preflight/run-preflight.js"),
+      import("../release/preflight-records.js"),
+    ]);
+    // The narrow dependencies of preflight, taken from this call's context.
+    const deps: PreflightDeps = {
+      envName: ctx.envName,
+      env: ctx.env,
+      config: ctx.config,
+      appRoot: ctx.appRoot,
+      aws: ctx.aws,
+      run: ctx.run,
+      now: ctx.now,
+      signal: ctx.signal,
+      progress: ctx.progress,
+      identity: () => ctx.identity(),
+      recordPreflight: (result) => recordPreflight(ctx, result),
+    };
+    return runPreflight(deps, { components: args.components, skipTests: args.skipTests });
   },
 });

@@ -6,6 +6,7 @@ import {
   DESTRUCTIVE,
   dryRunArg,
   envArg,
+  releaseFactsFields,
   summaryField,
 } from "./common.js";
 import { defineTool } from "./definition.js";
@@ -32,21 +33,25 @@ export const rollbackTool = defineTool({
     ...confirmationOutputFields,
     health: z.record(z.string(), z.unknown()).optional(),
     plan: z.record(z.string(), z.unknown()).optional(),
+    live: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .optional()
+      .describe("What serves now, read back after the rollback."),
+    failure: z.string().optional().describe("The step that failed and why (may quote AWS error text)."),
+    ...releaseFactsFields,
   },
   annotations: DESTRUCTIVE,
+  isFailure: (out) => out.status === "failed",
   async handler(args, ctx) {
-    const request = {
+    // Lazy: the rollback code pulls in the AWS SDK, which `tools/list` must not pay for.
+    const { rollback } = await import("./flows/rollback.js");
+    return rollback(ctx, {
+      component: args.component,
       to: args.to,
       dryRun: args.dryRun,
       confirmationToken: args.confirmationToken,
       breakLock: args.breakLock,
-    };
-    // Lazy: the rollback code pulls in the AWS SDK, which `tools/list` must not pay for.
-    if (args.component === "frontend") {
-      const { rollbackFrontend } = await import("../deploy/frontend/rollback.js");
-      return rollbackFrontend(ctx, request);
-    }
-    const { rollbackLambda } = await import("../deploy/lambda/rollback.js");
-    return rollbackLambda(ctx, request);
+    });
   },
 });

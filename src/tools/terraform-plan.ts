@@ -63,9 +63,11 @@ export const terraformPlanTool = defineTool({
     const { resolveWorkspace } = await import("../infra/workspace.js");
     const { planInfrastructure } = await import("../infra/plan.js");
     const { describeCounts } = await import("../infra/plan-analysis.js");
-    const workspace = await resolveWorkspace(ctx);
+    const { infraDepsOf } = await import("./flows/terraform-apply.js");
+    const deps = infraDepsOf(ctx);
+    const workspace = await resolveWorkspace(deps);
     const terraformVersion = `${workspace.binary.command} ${workspace.binary.version}`;
-    const outcome = await planInfrastructure(ctx, workspace, args.targets ?? []);
+    const outcome = await planInfrastructure(deps, workspace, args.targets ?? []);
     if (outcome.status === "error") {
       const what = outcome.lock
         ? `the terraform state lock is held by another run (see lock; lock id ${outcome.lock.id ?? "unknown"}). Wait for it to finish; if it is stale, a person can release it with \`${workspace.binary.command} force-unlock <id>\` in ${ctx.env.terraform.dir}`

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import type { DeployFrontendOutput } from "../../src/deploy/frontend/deploy.js";
+import type { DeployFrontendOutput } from "../../src/tools/flows/deploy-frontend.js";
 import { invokeTool } from "../../src/server/invoke.js";
 import { deployFrontendTool } from "../../src/tools/deploy-frontend.js";
 import { writeViteDist } from "../support/dist-fixture.js";

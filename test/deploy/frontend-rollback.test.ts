@@ -1,6 +1,6 @@
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { RollbackOutput } from "../../src/deploy/rollback-types.js";
+import type { RollbackOutput } from "../../src/tools/flows/rollback.js";
 import { listReleaseRecords, loadReleaseRecord } from "../../src/release/records.js";
 import { invokeTool } from "../../src/server/invoke.js";
 import { rollbackTool } from "../../src/tools/rollback.js";

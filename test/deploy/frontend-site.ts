@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetInvalidationCommand } from "@aws-sdk/client-cloudfront";
 import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
-import type { DeployFrontendOutput } from "../../src/deploy/frontend/deploy.js";
+import type { DeployFrontendOutput } from "../../src/tools/flows/deploy-frontend.js";
 import { invokeTool } from "../../src/server/invoke.js";
 import type { Runtime } from "../../src/server/runtime.js";
 import { deployFrontendTool } from "../../src/tools/deploy-frontend.js";

@@ -168,6 +168,7 @@ describe("preflight components and identity", () => {
       "binaries",
       "terraform-dir",
       "lock",
+      "interrupted",
     ]);
     expect(check(report, "binaries").detail).toMatch(/terraform|tofu/);
     expect(check(report, "terraform-dir")).toMatchObject({ status: "fail" });

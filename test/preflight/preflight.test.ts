@@ -133,6 +133,7 @@ describe("preflight against moto and real git repos", () => {
       "resources",
       "terraform-dir",
       "lock",
+      "interrupted",
     ]);
     expect(check(report, "aws-identity")).toMatchObject({ status: "pass" });
     expect(check(report, "aws-identity").detail).toContain("123456789012");
@@ -150,6 +151,7 @@ describe("preflight against moto and real git repos", () => {
     // moto creates no log group until the function logs: a warning, never a failure.
     expect(check(report, "resources")).toMatchObject({ status: "warn" });
     expect(check(report, "lock")).toMatchObject({ status: "pass" });
+    expect(check(report, "interrupted")).toMatchObject({ status: "pass" });
     // No upstream in a fresh repo: a warning only.
     expect(check(report, "git")).toMatchObject({ status: "warn" });
     expect(report.summary).toContain("passed");
@@ -279,39 +281,79 @@ describe("preflight against moto and real git repos", () => {
     runtime.close();
   });
 
-  it("reports a held lock as a failure with holder and age, a stale one as a warning", async () => {
-    // Its own artifact bucket: the locks planted here must not block the other tests.
-    const lockWorld = await createWorld();
-    const { runtime } = createApp(lockWorld);
+  it("a live lock fails without naming its holder; an expired one and its interrupted release warn", async () => {
+    // Its own artifact bucket: the lock and record planted here must not reach the other tests.
+    const lockWorld = { ...world, artifactBucket: unique("artifacts") };
     const s3 = await moto.current.clients().s3();
+    await createBucket(s3, lockWorld.artifactBucket);
+    const { runtime } = createApp(lockWorld);
+    const holder = "arn:aws:sts::123456789012:assumed-role/ci/runner-7";
+    const releaseId = "20261125T130512345Z-3fa9c1";
     const now = Date.now();
-    const putLock = (env: string, startedMsAgo: number, expiresInMs: number) =>
+    const put = (key: string, body: unknown) =>
       s3.send(
         new PutObjectCommand({
           Bucket: lockWorld.artifactBucket,
-          Key: `locks/${env}.json`,
-          Body: JSON.stringify({
-            holder: "arn:aws:sts::123456789012:assumed-role/ci/runner-7",
-            tool: "deploy_lambda",
-            releaseId: "20261125T130512Z-3fa9c1",
-            startedAt: new Date(now - startedMsAgo).toISOString(),
-            expiresAt: new Date(now + expiresInMs).toISOString(),
-          }),
+          Key: key,
+          ContentType: "application/json",
+          Body: JSON.stringify(body),
         }),
       );
-    await putLock("prod", 5 * 60_000, 55 * 60_000);
-    await putLock("dev", 3 * 3_600_000, -2 * 3_600_000);
+    // The body src/release/lock.ts writes.
+    const putLock = (env: string, startedMsAgo: number, expiresInMs: number) =>
+      put(`locks/${env}.json`, {
+        nonce: "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        holder,
+        tool: "deploy_lambda",
+        component: "lambda",
+        releaseId,
+        startedAt: new Date(now - startedMsAgo).toISOString(),
+        expiresAt: new Date(now + expiresInMs).toISOString(),
+        ttlSeconds: 120,
+      });
+    await putLock("prod", 5 * 60_000, 90_000);
+    await putLock("dev", 3 * 3_600_000, -10 * 60_000);
+    // The dead dev deploy's record, still in_progress in its journal's switching phase.
+    await put(`releases/dev/lambda/${releaseId}.json`, {
+      releaseId,
+      env: "dev",
+      component: "lambda",
+      tool: "deploy_lambda",
+      status: "in_progress",
+      who: holder,
+      gitSha: null,
+      startedAt: new Date(now - 3 * 3_600_000).toISOString(),
+      finishedAt: null,
+      planDigest: "sha256:test",
+      phase: "switching",
+      journal: [{ phase: "switching", at: new Date(now - 3 * 3_600_000).toISOString() }],
+      recoveryPlan: "The next guarded call reads what the function runs and keeps or restores it.",
+    });
+
     const held = (await invokeTool(preflightTool, { env: "prod", components: ["infra"] }, runtime))
       .structured as unknown as Report;
     expect(check(held, "lock").status).toBe("fail");
-    expect(check(held, "lock").detail).toContain("arn:aws:sts::123456789012:assumed-role/ci/runner-7");
-    expect(check(held, "lock").detail).toMatch(/started 5 min ago/);
+    expect(check(held, "lock").detail).toMatch(
+      /release 20261125T130512345Z-3fa9c1 \(lambda\), started 5 min ago/,
+    );
+    expect(check(held, "lock").remedy).toMatch(/deploy_status shows it/);
+    expect(check(held, "interrupted").status).toBe("pass");
     expect(held.ok).toBe(false);
+    expect(held.summary).toMatch(/First failure — lock/);
+    // The holder ARN was read from S3: outside text, in no field of the report.
+    expect(JSON.stringify(held)).not.toContain(holder);
 
-    const stale = (await invokeTool(preflightTool, { env: "dev", components: ["infra"] }, runtime))
+    const dead = (await invokeTool(preflightTool, { env: "dev", components: ["infra"] }, runtime))
       .structured as unknown as Report;
-    expect(check(stale, "lock").status).toBe("warn");
-    expect(check(stale, "lock").remedy).toMatch(/breakLock: true/);
+    expect(check(dead, "lock").status).toBe("warn");
+    expect(check(dead, "lock").detail).toMatch(/left by a dead deploy/);
+    expect(check(dead, "lock").remedy).toMatch(/next confirmed call takes the lock over/);
+    expect(check(dead, "interrupted").status).toBe("warn");
+    expect(check(dead, "interrupted").detail).toContain(
+      `Release ${releaseId} (lambda) stopped in phase switching; the next guarded call will: The next guarded call reads`,
+    );
+    expect(dead.summary).toMatch(/Warnings: .*lock, interrupted/);
+    expect(JSON.stringify(dead)).not.toContain(holder);
     runtime.close();
   });
 

@@ -1,200 +1,325 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { DeployError } from "../../src/core/errors.js";
-import type { ToolContext } from "../../src/release/context.js";
-import { acquireDeployLock, LOCK_TTL_MINUTES, readDeployLock } from "../../src/release/lock.js";
-import type { Runtime } from "../../src/server/runtime.js";
+import {
+  acquireDeployLock,
+  DEFAULT_LOCK_TTL_SECONDS,
+  type HeldLock,
+  type LockDeps,
+  lockKey,
+  MAX_LOCK_TTL_SECONDS,
+  readDeployLock,
+} from "../../src/release/lock.js";
 import { createBucket } from "../support/aws-fixtures.js";
 import { useMoto } from "../support/moto.js";
 import { rejectionOf } from "../support/rejection.js";
-import { artifactBucketRuntime, toolContextFor } from "../support/runtime.js";
+import { interceptS3, internalError, listKeys, putText, readObject } from "./s3-probe.js";
 
 const moto = useMoto();
+const HOLDER = "arn:aws:sts::123456789012:user/moto";
+const TTL = DEFAULT_LOCK_TTL_SECONDS;
+
 let counter = 0;
 let bucket: string;
+let s3: S3Client;
 let clock: Date;
-let runtime: Runtime;
+let logs: string[];
 
-function contextFor(rt: Runtime, envName = "prod", over: Partial<ToolContext> = {}): ToolContext {
-  return toolContextFor(rt, { envName, ...over });
+function deps(over: Partial<LockDeps> = {}): LockDeps {
+  return { s3, bucket, envName: "prod", now: () => clock, log: (m) => logs.push(m), ...over };
 }
 
-function runtimeWith(now: () => Date): Runtime {
-  return artifactBucketRuntime({ moto: moto.current, bucket, now });
+function acquire(releaseId: string, over: { breakLock?: boolean; ttlSeconds?: number; deps?: LockDeps } = {}) {
+  return acquireDeployLock(over.deps ?? deps(), {
+    holder: HOLDER,
+    tool: "deploy_lambda",
+    component: "lambda",
+    releaseId,
+    breakLock: over.breakLock ?? false,
+    ttlSeconds: over.ttlSeconds ?? TTL,
+  });
 }
 
-async function lockObjects(): Promise<string[]> {
-  const s3 = await moto.current.clients().s3();
-  const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "locks/" }));
-  return (out.Contents ?? []).map((o) => o.Key as string);
+const advance = (seconds: number) => {
+  clock = new Date(clock.getTime() + seconds * 1000);
+};
+
+async function lockObject(env = "prod") {
+  return readObject(s3, bucket, lockKey(env));
+}
+
+async function lockBody(env = "prod"): Promise<Record<string, unknown> | null> {
+  const found = await lockObject(env);
+  return found ? (JSON.parse(found.body) as Record<string, unknown>) : null;
+}
+
+/** A lock written by someone else (another process, an old version, a person). */
+async function plantLock(body: Record<string, unknown> | string): Promise<void> {
+  await putText(s3, bucket, lockKey("prod"), typeof body === "string" ? body : JSON.stringify(body));
 }
 
 describe("deploy lock on moto", () => {
   beforeEach(async () => {
     bucket = `lock-test-${++counter}`;
-    await createBucket(await moto.current.clients().s3(), bucket);
+    s3 = await moto.current.clients().s3();
+    await createBucket(s3, bucket);
     clock = new Date("2026-11-25T13:00:00.000Z");
-    runtime = runtimeWith(() => clock);
+    logs = [];
   });
 
-  it("writes locks/<env>.json with holder, tool, release, start and expiry; release removes it", async () => {
-    const ctx = contextFor(runtime);
-    const lock = await acquireDeployLock(ctx, { tool: "deploy_lambda", releaseId: "R1", breakLock: false });
+  it("writes locks/<env>.json with an owner nonce, holder, tool, release, start and expiry; release removes it", async () => {
+    const lock = await acquire("R1");
     expect(lock.key).toBe("locks/prod.json");
-    const s3 = await moto.current.clients().s3();
-    const body = JSON.parse(
-      await (
-        await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "locks/prod.json" }))
-      ).Body!.transformToString(),
-    );
-    expect(body).toEqual({
-      holder: "arn:aws:sts::123456789012:user/moto",
+    expect(lock.replaced).toBeNull();
+    expect(await lockBody()).toEqual({
+      nonce: expect.stringMatching(/^[0-9a-f]{32}$/),
+      holder: HOLDER,
       tool: "deploy_lambda",
+      component: "lambda",
       releaseId: "R1",
       startedAt: "2026-11-25T13:00:00.000Z",
-      expiresAt: new Date(clock.getTime() + LOCK_TTL_MINUTES * 60_000).toISOString(),
+      expiresAt: new Date(clock.getTime() + TTL * 1000).toISOString(),
+      ttlSeconds: TTL,
     });
-    clock = new Date(clock.getTime() + 90_000);
-    expect(await readDeployLock(ctx)).toMatchObject({ releaseId: "R1", stale: false, ageSeconds: 90 });
+    advance(90);
+    expect(await readDeployLock(deps())).toEqual({
+      holder: HOLDER,
+      tool: "deploy_lambda",
+      component: "lambda",
+      releaseId: "R1",
+      startedAt: "2026-11-25T13:00:00.000Z",
+      expiresAt: "2026-11-25T13:02:00.000Z",
+      state: "live",
+      ageSeconds: 90,
+    });
     await lock.release();
-    expect(await lockObjects()).toEqual([]);
-    expect(await readDeployLock(ctx)).toBeNull();
+    expect(await listKeys(s3, bucket, "locks/")).toEqual([]);
+    expect(await readDeployLock(deps())).toBeNull();
     // Releasing twice is harmless.
     await lock.release();
   });
 
-  it("two concurrent attempts: exactly one wins, the loser's error names the holder and age", async () => {
-    const other = runtimeWith(() => clock);
-    const attempts = await Promise.allSettled([
-      acquireDeployLock(contextFor(runtime), { tool: "deploy_lambda", releaseId: "A", breakLock: false }),
-      acquireDeployLock(contextFor(other, "prod", { toolName: "deploy_frontend" }), {
-        tool: "deploy_frontend",
-        releaseId: "B",
-        breakLock: false,
-      }),
-    ]);
-    const won = attempts.filter((a) => a.status === "fulfilled");
-    const lost = attempts.filter((a) => a.status === "rejected");
+  it("the TTL is bounded: at most MAX_LOCK_TTL_SECONDS, at least one second", async () => {
+    const long = await acquire("LONG", { ttlSeconds: 10 * MAX_LOCK_TTL_SECONDS });
+    expect((await lockBody())?.expiresAt).toBe(new Date(clock.getTime() + MAX_LOCK_TTL_SECONDS * 1000).toISOString());
+    expect((await readDeployLock(deps()))?.state).toBe("live");
+    await long.release();
+    const short = await acquire("SHORT", { ttlSeconds: 0 });
+    expect((await lockBody())?.expiresAt).toBe(new Date(clock.getTime() + 1000).toISOString());
+    await short.release();
+  });
+
+  it("a second acquire is refused while the lock is live; the error names no holder and the lock is untouched", async () => {
+    const first = await acquire("FIRST");
+    const before = await lockObject();
+    advance(TTL - 1);
+    const error = await rejectionOf(acquire("SECOND"));
+    expect(error.code).toBe("LOCK_HELD");
+    // The holder is outside text: it goes in the structured detail, never into the message.
+    expect(error.message).not.toContain(HOLDER);
+    expect(error.message).toContain("release FIRST");
+    expect(error.message).toMatch(/Nothing was changed\.$/);
+    expect(error.detail).toEqual({
+      reason: "lock_held",
+      lock: expect.objectContaining({ holder: HOLDER, releaseId: "FIRST", state: "live", ageSeconds: TTL - 1 }),
+    });
+    expect(await lockObject()).toEqual(before);
+    await first.release();
+    expect(await listKeys(s3, bucket, "locks/")).toEqual([]);
+  });
+
+  it("two concurrent attempts: exactly one wins, the loser gets LOCK_HELD and the winner's lock stays", async () => {
+    const attempts = await Promise.allSettled([acquire("A"), acquire("B")]);
+    const won = attempts.filter((a): a is PromiseFulfilledResult<HeldLock> => a.status === "fulfilled");
+    const lost = attempts.filter((a): a is PromiseRejectedResult => a.status === "rejected");
     expect(won).toHaveLength(1);
     expect(lost).toHaveLength(1);
-    const error = (lost[0] as PromiseRejectedResult).reason as DeployError;
+    const error = lost[0]!.reason as DeployError;
     expect(error.code).toBe("LOCK_HELD");
-    const winner = (await readDeployLock(contextFor(runtime)))!;
-    expect(error.message).toContain("arn:aws:sts::123456789012:user/moto");
-    expect(error.message).toContain(`running ${winner.tool} (release ${winner.releaseId})`);
-    expect(error.message).toMatch(/started 0 s ago/);
-    expect(error.message).toMatch(/Nothing was changed/);
-    await (won[0] as PromiseFulfilledResult<{ release(): Promise<void> }>).value.release();
-    expect(await lockObjects()).toEqual([]);
+    const winner = await readDeployLock(deps());
+    expect(winner?.state).toBe("live");
+    expect((error.detail?.lock as { releaseId: string }).releaseId).toBe(winner?.releaseId);
+    await won[0]!.value.release();
+    expect(await listKeys(s3, bucket, "locks/")).toEqual([]);
   });
 
-  it("breakLock on a live lock is refused and leaves it in place", async () => {
-    await acquireDeployLock(contextFor(runtime), {
-      tool: "deploy_lambda",
-      releaseId: "LIVE",
-      breakLock: false,
-    });
-    const error = await rejectionOf(
-      acquireDeployLock(contextFor(runtime), { tool: "rollback", releaseId: "X", breakLock: true }),
-    );
-    expect(error.code).toBe("REFUSED");
-    expect(error.message).toMatch(/breakLock refused: the deploy lock on "prod" is live/);
-    expect((await readDeployLock(contextFor(runtime)))?.releaseId).toBe("LIVE");
+  it("an expired lock is taken over without breakLock, and the dead holder can no longer touch it", async () => {
+    const dead = await acquire("DEAD");
+    advance(TTL + 1);
+    expect(await readDeployLock(deps())).toMatchObject({ releaseId: "DEAD", state: "expired" });
+    const next = await acquire("NEXT");
+    expect(next.replaced).toMatchObject({ releaseId: "DEAD", state: "expired", how: "taken_over", holder: HOLDER });
+    expect(logs.some((m) => /Took over the expired deploy lock on prod left by release DEAD/.test(m))).toBe(true);
+    expect(await readDeployLock(deps())).toMatchObject({ releaseId: "NEXT", state: "live" });
+
+    // The dead holder wakes up: its heartbeat and its release must leave the new lock alone.
+    const taken = await lockObject();
+    expect(await dead.refresh()).toBe(false);
+    await dead.release();
+    expect(await lockObject()).toEqual(taken);
+    await next.release();
+    expect(await listKeys(s3, bucket, "locks/")).toEqual([]);
   });
 
-  it("a stale lock blocks until broken with breakLock", async () => {
-    await acquireDeployLock(contextFor(runtime), {
+  it("a lock whose expiry lies beyond the maximum TTL is invalid and taken over", async () => {
+    await plantLock({
+      nonce: "f".repeat(32),
+      holder: "someone",
       tool: "deploy_lambda",
-      releaseId: "OLD",
-      breakLock: false,
+      component: "lambda",
+      releaseId: "FOREVER",
+      startedAt: clock.toISOString(),
+      expiresAt: "2099-01-01T00:00:00.000Z",
+      ttlSeconds: 60,
     });
-    clock = new Date(clock.getTime() + (LOCK_TTL_MINUTES + 5) * 60_000);
-    const ctx = contextFor(runtime);
-    expect(await readDeployLock(ctx)).toMatchObject({ releaseId: "OLD", stale: true });
-    const error = await rejectionOf(
-      acquireDeployLock(ctx, { tool: "deploy_lambda", releaseId: "NEW", breakLock: false }),
-    );
-    expect(error.code).toBe("LOCK_HELD");
-    expect(error.message).toMatch(/It is stale .* breakLock: true on a confirmed call/);
-    const lock = await acquireDeployLock(ctx, { tool: "deploy_lambda", releaseId: "NEW", breakLock: true });
-    expect(await readDeployLock(ctx)).toMatchObject({ releaseId: "NEW", stale: false });
+    expect(await readDeployLock(deps())).toMatchObject({ releaseId: "FOREVER", state: "invalid" });
+    const lock = await acquire("NEW");
+    expect(lock.replaced).toMatchObject({ releaseId: "FOREVER", state: "invalid", how: "taken_over" });
+    expect(await lockBody()).toMatchObject({ releaseId: "NEW" });
     await lock.release();
-    expect(await lockObjects()).toEqual([]);
+    expect(await listKeys(s3, bucket, "locks/")).toEqual([]);
   });
 
-  it("release never deletes a lock that is no longer ours", async () => {
-    const first = await acquireDeployLock(contextFor(runtime), {
-      tool: "deploy_lambda",
-      releaseId: "FIRST",
-      breakLock: false,
+  it("a lock just within the maximum TTL (plus skew) is still live", async () => {
+    await plantLock({
+      nonce: "e".repeat(32),
+      holder: "someone",
+      tool: "t",
+      component: null,
+      releaseId: "NEAR",
+      startedAt: clock.toISOString(),
+      expiresAt: new Date(clock.getTime() + MAX_LOCK_TTL_SECONDS * 1000).toISOString(),
+      ttlSeconds: MAX_LOCK_TTL_SECONDS,
     });
-    clock = new Date(clock.getTime() + (LOCK_TTL_MINUTES + 1) * 60_000);
-    const second = await acquireDeployLock(contextFor(runtime), {
-      tool: "deploy_lambda",
-      releaseId: "SECOND",
-      breakLock: true,
-    });
-    await first.release();
-    expect((await readDeployLock(contextFor(runtime)))?.releaseId).toBe("SECOND");
-    await second.release();
-    expect(await lockObjects()).toEqual([]);
+    expect((await readDeployLock(deps()))?.state).toBe("live");
+    expect((await rejectionOf(acquire("NEW"))).code).toBe("LOCK_HELD");
   });
 
-  it("refresh pushes the expiry forward while the lock is ours, and refuses once it is not", async () => {
-    const ctx = contextFor(runtime);
-    const lock = await acquireDeployLock(ctx, {
-      tool: "terraform_apply",
-      releaseId: "LONG",
-      breakLock: false,
-    });
-    clock = new Date(clock.getTime() + 50 * 60_000);
-    expect(await lock.refresh()).toBe(true);
-    clock = new Date(clock.getTime() + 50 * 60_000);
-    expect(await readDeployLock(ctx)).toMatchObject({ releaseId: "LONG", stale: false, ageSeconds: 6000 });
-    expect(await lock.refresh()).toBe(true);
+  it("a corrupt lock object reads as invalid (unknown holder) and is taken over", async () => {
+    await plantLock("garbage");
+    expect(await readDeployLock(deps())).toMatchObject({ holder: "unknown holder", state: "invalid" });
+    const lock = await acquire("N");
+    expect(lock.replaced).toMatchObject({ state: "invalid", how: "taken_over" });
+    await lock.release();
+    expect(await listKeys(s3, bucket, "locks/")).toEqual([]);
+  });
 
-    // Not refreshed for longer than the TTL: someone breaks it; our refresh must not overwrite theirs.
-    clock = new Date(clock.getTime() + (LOCK_TTL_MINUTES + 1) * 60_000);
-    const theirs = await acquireDeployLock(contextFor(runtimeWith(() => clock)), {
-      tool: "deploy_lambda",
-      releaseId: "THEIRS",
-      breakLock: true,
-    });
+  it("breakLock breaks a live lock (how: broken); the broken holder's release leaves the new lock", async () => {
+    const old = await acquire("OLD");
+    const lock = await acquire("BREAKER", { breakLock: true });
+    expect(lock.replaced).toMatchObject({ releaseId: "OLD", state: "live", how: "broken" });
+    expect(logs.some((m) => /Broke the live deploy lock on prod \(release OLD\)/.test(m))).toBe(true);
+    expect(await lockBody()).toMatchObject({ releaseId: "BREAKER" });
+    await old.release();
+    expect(await lockBody()).toMatchObject({ releaseId: "BREAKER" });
+    expect(await old.refresh()).toBe(false);
+    expect(await lockBody()).toMatchObject({ releaseId: "BREAKER" });
+    await lock.release();
+    expect(await listKeys(s3, bucket, "locks/")).toEqual([]);
+  });
+
+  it("breakLock on an expired lock is an ordinary takeover", async () => {
+    await acquire("OLD");
+    advance(TTL);
+    const lock = await acquire("NEW", { breakLock: true });
+    expect(lock.replaced).toMatchObject({ releaseId: "OLD", state: "expired", how: "taken_over" });
+    await lock.release();
+  });
+
+  it("release never deletes a lock whose nonce is not ours", async () => {
+    const ours = await acquire("OURS");
+    // Same release id and holder, another owner nonce: not ours.
+    await plantLock({ ...(await lockBody()), nonce: "a".repeat(32) });
+    const theirs = await lockObject();
+    await ours.release();
+    expect(await lockObject()).toEqual(theirs);
+    expect(logs.some((m) => /now belongs to release OURS; left in place/.test(m))).toBe(true);
+  });
+
+  it("refresh pushes the expiry forward (read back) while ours, so a long release never expires", async () => {
+    const lock = await acquire("LONG");
+    for (let i = 0; i < 10; i++) {
+      advance(TTL / 2);
+      expect(await lock.refresh()).toBe(true);
+      expect(await lockBody()).toMatchObject({
+        releaseId: "LONG",
+        startedAt: "2026-11-25T13:00:00.000Z",
+        expiresAt: new Date(clock.getTime() + TTL * 1000).toISOString(),
+      });
+    }
+    // Five TTLs after the start, the lock is still live and still refused to others.
+    expect(await readDeployLock(deps())).toMatchObject({ state: "live", ageSeconds: 5 * TTL });
+    expect((await rejectionOf(acquire("OTHER"))).code).toBe("LOCK_HELD");
+    await lock.release();
+    expect(await listKeys(s3, bucket, "locks/")).toEqual([]);
+  });
+
+  it("refresh returns false and writes nothing once another nonce holds the lock or it is gone", async () => {
+    const lock = await acquire("MINE");
+    advance(TTL + 1);
+    const theirs = await acquire("THEIRS");
+    const before = await lockObject();
     expect(await lock.refresh()).toBe(false);
-    expect(await readDeployLock(ctx)).toMatchObject({ releaseId: "THEIRS", stale: false });
-    await lock.release();
-    expect((await readDeployLock(ctx))?.releaseId).toBe("THEIRS");
+    expect(await lockObject()).toEqual(before);
     await theirs.release();
+    // Gone altogether: a refresh must not bring our lock back.
+    expect(await lock.refresh()).toBe(false);
+    expect(await lockObject()).toBeNull();
   });
 
-  it("a corrupt lock object blocks deploys and counts as stale, so it can be broken", async () => {
-    const s3 = await moto.current.clients().s3();
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "locks/prod.json", Body: "garbage" }));
-    const ctx = contextFor(runtime);
-    expect(await readDeployLock(ctx)).toMatchObject({ holder: "unknown holder", stale: true });
-    const error = await rejectionOf(
-      acquireDeployLock(ctx, { tool: "deploy_lambda", releaseId: "N", breakLock: false }),
-    );
-    expect(error.code).toBe("LOCK_HELD");
-    const lock = await acquireDeployLock(ctx, { tool: "deploy_lambda", releaseId: "N", breakLock: true });
+  it("a 412 on create whose stored nonce is ours means our first write landed: we hold the lock", async () => {
+    let lockPuts = 0;
+    const retrying = interceptS3(s3, (command, send) => {
+      if (command.name !== "PutObjectCommand" || command.input.Key !== "locks/prod.json") return undefined;
+      if (++lockPuts > 1) return undefined;
+      // The first answer is lost and the SDK sends the same request again: it meets our own lock.
+      return send().then(send);
+    });
+    const lock = await acquire("R", { deps: deps({ s3: retrying }) });
+    expect(lock.replaced).toBeNull();
+    expect(await lockBody()).toMatchObject({ releaseId: "R" });
+    advance(30);
+    expect(await lock.refresh()).toBe(true);
+    expect(await lockBody()).toMatchObject({ expiresAt: new Date(clock.getTime() + TTL * 1000).toISOString() });
     await lock.release();
-    expect(await lockObjects()).toEqual([]);
+    expect(await lockObject()).toBeNull();
+  });
+
+  it("a create that landed but whose answer failed leaves no lock of ours behind", async () => {
+    const failing = interceptS3(s3, (command, send) => {
+      if (command.name !== "PutObjectCommand" || command.input.Key !== "locks/prod.json") return undefined;
+      return send().then(() => Promise.reject(internalError()));
+    });
+    const error = await rejectionOf(acquire("R", { deps: deps({ s3: failing }) }));
+    expect(error.code).toBe("AWS_ERROR");
+    expect(await lockObject()).toBeNull();
+    // The env is free for the next caller.
+    const next = await acquire("NEXT");
+    await next.release();
+  });
+
+  it("two callers taking over one expired lock at once: exactly one gets it", async () => {
+    await acquire("DEAD");
+    advance(TTL + 1);
+    const attempts = await Promise.allSettled([acquire("A"), acquire("B")]);
+    const won = attempts.filter((a): a is PromiseFulfilledResult<HeldLock> => a.status === "fulfilled");
+    expect(won).toHaveLength(1);
+    expect(won[0]!.value.replaced).toMatchObject({ releaseId: "DEAD", how: "taken_over" });
+    const lost = attempts.find((a): a is PromiseRejectedResult => a.status === "rejected");
+    expect((lost?.reason as DeployError).code).toBe("LOCK_HELD");
+    const holder = (await lockBody())?.releaseId;
+    expect(["A", "B"]).toContain(holder);
+    const seenByLoser = (lost?.reason as DeployError).detail?.lock as { releaseId: string } | undefined;
+    if (seenByLoser) expect(seenByLoser.releaseId).toBe(holder);
+    await won[0]!.value.release();
+    expect(await lockObject()).toBeNull();
   });
 
   it("locks of different envs are independent", async () => {
-    const prod = await acquireDeployLock(contextFor(runtime), {
-      tool: "t",
-      releaseId: "P",
-      breakLock: false,
-    });
-    const runtimeDev = artifactBucketRuntime({ moto: moto.current, bucket, envs: ["dev"] });
-    const dev = await acquireDeployLock(contextFor(runtimeDev, "dev"), {
-      tool: "t",
-      releaseId: "D",
-      breakLock: false,
-    });
-    expect((await lockObjects()).sort()).toEqual(["locks/dev.json", "locks/prod.json"]);
+    const prod = await acquire("P");
+    const dev = await acquire("D", { deps: deps({ envName: "dev" }) });
+    expect(await listKeys(s3, bucket, "locks/")).toEqual(["locks/dev.json", "locks/prod.json"]);
     await Promise.all([prod.release(), dev.release()]);
-    expect(await lockObjects()).toEqual([]);
+    expect(await listKeys(s3, bucket, "locks/")).toEqual([]);
   });
 });

@@ -70,6 +70,7 @@ function record(patch: Partial<ReleaseRecord> = {}): ReleaseRecord {
     startedAt: "2026-11-25T13:15:00.000Z",
     finishedAt: "2026-11-25T13:15:48.400Z",
     planDigest: "d".repeat(64),
+    journal: [],
     artifacts: {},
     before: { version: "41" },
     after: { version: "42" },

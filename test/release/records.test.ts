@@ -8,7 +8,7 @@ import {
   releaseRecordKey,
   writeReleaseRecord,
 } from "../../src/release/records.js";
-import type { ReleaseRecord } from "../../src/release/types.js";
+import { type ReleaseRecord, releaseRecordSchema } from "../../src/release/types.js";
 import { createBucket } from "../support/aws-fixtures.js";
 import { useMoto } from "../support/moto.js";
 
@@ -27,6 +27,7 @@ function record(releaseId: string, startedAt: string, patch: Partial<ReleaseReco
     startedAt,
     finishedAt: startedAt,
     planDigest: "a".repeat(64),
+    journal: [],
     artifacts: { codeSha256: "q6t5xHbe2yXjOI8lJBbsyxDBVk0HRu6mT5lB/sxGUrk=" },
     before: { version: "3" },
     after: { version: "4" },
@@ -137,7 +138,65 @@ describe("release records in S3 (moto)", () => {
       "20261101T000000Z-000001",
     ]);
     await expect(loadReleaseRecord(s3, BUCKET, "qa", "lambda", "20261102T000000Z-000002")).rejects.toThrow(
-      /lacks releaseId\/status\/startedAt/,
+      /releases\/qa\/lambda\/20261102T000000Z-000002\.json is not a release record \(root: /,
     );
+  });
+
+  it("a record of an older version (no journal, no phase) loads with an empty journal", async () => {
+    const s3 = await moto.current.clients().s3();
+    const { journal: _journal, ...old } = record("20261103T000000Z-000003", "2026-11-03T00:00:00.000Z");
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: "releases/prod/lambda/20261103T000000Z-000003.json",
+        Body: JSON.stringify(old),
+      }),
+    );
+    const loaded = await loadReleaseRecord(s3, BUCKET, "prod", "lambda", "20261103T000000Z-000003");
+    expect(loaded).toEqual({ ...old, journal: [] });
+  });
+
+  it("a record lacking a required field is refused, naming the field", async () => {
+    const s3 = await moto.current.clients().s3();
+    const { status: _status, ...partial } = record("20261104T000000Z-000004", "2026-11-04T00:00:00.000Z");
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: "releases/prod/lambda/20261104T000000Z-000004.json",
+        Body: JSON.stringify(partial),
+      }),
+    );
+    await expect(loadReleaseRecord(s3, BUCKET, "prod", "lambda", "20261104T000000Z-000004")).rejects.toThrow(
+      /is not a release record \(status: /,
+    );
+  });
+
+  it("outside text (error, warnings, health, recovery note) is redacted on the way to S3; facts stay exact", async () => {
+    const s3 = await moto.current.clients().s3();
+    const secret = "AKIAIOSFODNN7EXAMPLE";
+    const r = releaseRecordSchema.parse({
+      ...record("20261105T000000Z-000005", "2026-11-05T00:00:00.000Z"),
+      status: "recovered",
+      error: `upload failed with ${secret}`,
+      warnings: [`warned about ${secret}`],
+      health: { body: `echo ${secret}` },
+      recovery: { outcome: "kept", by: "20261106T000000Z-000006", at: "2026-11-06T00:00:00.000Z", note: secret },
+      artifacts: { artifactKey: "backend/abc.zip" },
+    });
+    await writeReleaseRecord(s3, BUCKET, r);
+    const raw = await (
+      await s3.send(
+        new GetObjectCommand({ Bucket: BUCKET, Key: "releases/prod/lambda/20261105T000000Z-000005.json" }),
+      )
+    ).Body!.transformToString();
+    expect(raw).not.toContain(secret);
+    const loaded = await loadReleaseRecord(s3, BUCKET, "prod", "lambda", r.releaseId);
+    expect(loaded).toMatchObject({
+      error: "upload failed with [REDACTED]",
+      warnings: ["warned about [REDACTED]"],
+      recovery: { outcome: "kept", note: "[REDACTED]" },
+      artifacts: { artifactKey: "backend/abc.zip" },
+      planDigest: r.planDigest,
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { DeployError } from "../../core/errors.js";
-import type { ToolContext } from "../../release/context.js";
+import type { FrontendDeps } from "./deps.js";
 
 export interface BuildResult {
   command: string;
@@ -14,11 +14,13 @@ const OUTPUT_TAIL_BYTES = 4_000;
  * also keeps the client's idle timer alive during a long Vite build). A failure carries the
  * output tail in its own field: build output is text anyone could have written.
  */
-export async function buildFrontend(ctx: ToolContext): Promise<BuildResult | null> {
-  const command = ctx.config.frontend.buildCommand;
+export async function buildFrontend(
+  ctx: Pick<FrontendDeps, "frontend" | "appRoot" | "run" | "signal" | "progress">,
+): Promise<BuildResult | null> {
+  const command = ctx.frontend.buildCommand;
   if (!command) return null;
-  const cwd = join(ctx.appRoot, ctx.config.frontend.dir);
-  const timeoutMs = ctx.config.frontend.buildTimeoutSeconds * 1000;
+  const cwd = join(ctx.appRoot, ctx.frontend.dir);
+  const timeoutMs = ctx.frontend.buildTimeoutSeconds * 1000;
   ctx.progress(`Building the frontend: ${command}`);
   let lastLine = 0;
   const result = await ctx.run(command, {
@@ -36,11 +38,11 @@ export async function buildFrontend(ctx: ToolContext): Promise<BuildResult | nul
   if (result.cancelled) throw new DeployError("CANCELLED", "The build was cancelled; nothing was uploaded.");
   if (result.timedOut || result.exitCode !== 0) {
     const why = result.timedOut
-      ? `timed out after ${ctx.config.frontend.buildTimeoutSeconds} s`
+      ? `timed out after ${ctx.frontend.buildTimeoutSeconds} s`
       : `exited with code ${result.exitCode}`;
     throw new DeployError(
       "TOOL_FAILED",
-      `The frontend build (\`${command}\` in ${ctx.config.frontend.dir}) ${why}; nothing was uploaded. Fix the build (see buildOutputTail), or raise frontend.buildTimeoutSeconds if it is just slow.`,
+      `The frontend build (\`${command}\` in ${ctx.frontend.dir}) ${why}; nothing was uploaded. Fix the build (see buildOutputTail), or raise frontend.buildTimeoutSeconds if it is just slow.`,
       { detail: { buildOutputTail: result.tail.slice(-OUTPUT_TAIL_BYTES) } },
     );
   }

@@ -2,17 +2,13 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FrontendConfig } from "../../config/schema.js";
 import { DeployError } from "../../core/errors.js";
-import type { ToolContext } from "../../release/context.js";
-import { runGuardedMutation } from "../../release/run-release.js";
-import type { MutationOutcome } from "../../release/types.js";
-import { type ApplyResult, applyFrontendRelease, applyOutcome } from "./apply.js";
-import { buildFrontend } from "./build.js";
+import type { ReleaseSpec } from "../../release/spec.js";
+import { type BuildResult, buildFrontend } from "./build.js";
+import type { FrontendDeps } from "./deps.js";
 import type { FrontendManifest } from "./diff.js";
 import { type LocalFile, walkDist } from "./files.js";
 import { headersFor } from "./headers.js";
 import { knownSha256From, loadLiveHistory } from "./history.js";
-import type { IntegrityReport } from "./integrity.js";
-import type { InvalidationResult } from "./invalidation.js";
 import {
   assertSeparateArtifactBucket,
   deletionsOf,
@@ -21,10 +17,10 @@ import {
   manifestDigest,
   planBuckets,
 } from "./plan.js";
+import { type FrontendReleaseState, frontendReleaseSpec, type LiveFrontend } from "./release.js";
 import { formatBytes } from "./sync.js";
 
 export interface DeployFrontendRequest {
-  dryRun: boolean;
   skipBuild: boolean;
   prune: boolean;
   wait: boolean;
@@ -32,19 +28,15 @@ export interface DeployFrontendRequest {
   breakLock: boolean;
 }
 
-export type DeployFrontendStatus = "planned" | "confirmation_required" | "unchanged" | "deployed" | "failed";
+export type FrontendSpec = ReleaseSpec<Record<string, unknown>, FrontendReleaseState, LiveFrontend>;
 
-export interface DeployFrontendOutput {
-  summary: string;
-  status: DeployFrontendStatus;
+export interface PreparedFrontendDeploy {
   plan: FrontendPlan;
-  confirmationToken?: string;
-  expiresAt?: string;
-  invalidation?: InvalidationResult;
-  releaseId?: string;
-  integrity?: IntegrityReport;
-  warnings?: string[];
-  error?: string;
+  build: BuildResult | null;
+  /** Nothing to upload or delete. */
+  unchanged: boolean;
+  planText: string;
+  spec: FrontendSpec;
 }
 
 export function manifestOf(files: LocalFile[], frontend: FrontendConfig): FrontendManifest {
@@ -61,20 +53,19 @@ export function manifestOf(files: LocalFile[], frontend: FrontendConfig): Fronte
 }
 
 /**
- * deploy_frontend: build → hash dist/ → diff every bucket → (dry run: stop) → guard (token,
- * approval, tests first, lock, release record) → assets, check, entry points, stale files,
- * invalidation, read-back check. The release record keeps the manifest for rollback.
+ * deploy_frontend up to the release: build → hash dist/ → diff every bucket → the plan and
+ * the release spec (frontendReleaseSpec). The release record keeps the manifest for rollback.
  */
-export async function deployFrontend(
-  ctx: ToolContext,
+export async function prepareFrontendDeploy(
+  deps: FrontendDeps,
   request: DeployFrontendRequest,
-): Promise<DeployFrontendOutput> {
-  assertSeparateArtifactBucket(ctx.env);
-  const frontend = ctx.config.frontend;
-  const build = request.skipBuild ? null : await buildFrontend(ctx);
-  const distDir = join(ctx.appRoot, frontend.dir, frontend.distDir);
-  ctx.progress("Hashing the build output");
-  const files = await walkDist(distDir, { signal: ctx.signal });
+): Promise<PreparedFrontendDeploy> {
+  assertSeparateArtifactBucket(deps.env);
+  const frontend = deps.frontend;
+  const build = request.skipBuild ? null : await buildFrontend(deps);
+  const distDir = join(deps.appRoot, frontend.dir, frontend.distDir);
+  deps.progress("Hashing the build output");
+  const files = await walkDist(distDir, { signal: deps.signal });
   const index = files.find((file) => file.key === "index.html");
   if (!index) {
     throw new DeployError(
@@ -83,106 +74,53 @@ export async function deployFrontend(
     );
   }
   const desired = manifestOf(files, frontend);
-  const s3 = await ctx.aws.s3();
-  const { live: history } = await loadLiveHistory(s3, ctx.env.lambda.artifactBucket, ctx.envName);
-  ctx.progress(`Comparing ${files.length} files with ${ctx.env.frontend.buckets.join(", ")}`);
-  const planned = await planBuckets(s3, ctx.env, desired, {
-    history,
-    now: ctx.now(),
-    graceHours: frontend.staleGraceHours,
-    prune: request.prune,
-    signal: ctx.signal,
-    extraDigest: { env: ctx.envName, prune: request.prune, distributionId: ctx.env.frontend.distributionId },
-  });
+  const s3 = deps.s3;
+  const { live: history } = await loadLiveHistory(s3, deps.env.lambda.artifactBucket, deps.envName);
+  deps.progress(`Comparing ${files.length} files with ${deps.env.frontend.buckets.join(", ")}`);
+  const planAgainst = () =>
+    planBuckets(s3, deps.env, desired, {
+      history,
+      now: deps.now(),
+      graceHours: frontend.staleGraceHours,
+      prune: request.prune,
+      signal: deps.signal,
+      extraDigest: { env: deps.envName, prune: request.prune, distributionId: deps.env.frontend.distributionId },
+    });
+  const planned = await planAgainst();
   const { plan } = planned;
-  const where = `${ctx.envName} (${plan.buckets.join(", ")})`;
   const planText = describePlan(plan);
-
-  if (plan.upload === 0 && plan.delete === 0) {
-    return {
-      summary: `The frontend in ${where} already matches the build (${plan.files} files); nothing to upload${plan.keptStale ? `, ${plan.keptStale} stale file(s) kept for the grace period` : ""}.`,
-      status: "unchanged",
-      plan,
-    };
-  }
-  if (request.dryRun) {
-    return {
-      summary: `Dry run for ${where}: would ${planText}. Nothing was changed.`,
-      status: "planned",
-      plan,
-    };
-  }
-
-  const before = await liveIndexSha256(s3, ctx.env);
-  const indexSha256 = index.sha256;
-  const guarded = await runGuardedMutation(
-    {
-      ctx,
-      component: "frontend",
-      plan: planned.digestable,
-      planSummary: `Deploy the frontend to ${where}: ${planText}.`,
+  const before = await liveIndexSha256(s3, deps.env);
+  const specFor = (p: typeof planned): FrontendSpec =>
+    frontendReleaseSpec(deps, {
+      plan: p.digestable,
+      desired,
+      diffs: p.diffs,
+      deletions: deletionsOf(p.stale),
+      knownSha256: knownSha256From(history),
+      sourceOf: (key) => ({ kind: "file", path: join(distDir, key) }),
+      newIndexHtml: () => readFile(index.path, "utf8"),
+      wait: request.wait,
+      approvalText: `Deploy the frontend to ${deps.envName} (${p.plan.buckets.join(", ")}): ${describePlan(p.plan)}.`,
+      requirePreflight: true,
       confirmationToken: request.confirmationToken,
       breakLock: request.breakLock,
-      requirePreflight: true,
-    },
-    async (release): Promise<MutationOutcome<ApplyResult>> => {
-      const applied = await applyFrontendRelease(
-        ctx,
-        release,
-        {
-          s3,
-          desired,
-          diffs: planned.diffs,
-          deletions: deletionsOf(planned.stale),
-          knownSha256: knownSha256From(history),
-          sourceOf: (key) => ({ kind: "file", path: join(distDir, key) }),
-          newIndexHtml: () => readFile(index.path, "utf8"),
-          wait: request.wait,
+      record: {
+        artifacts: {
+          manifestSha256: manifestDigest(desired),
+          files: p.plan.files,
+          buckets: p.plan.buckets,
+          buildMs: build?.durationMs ?? null,
         },
-        // What is live is recorded the moment it is live, before cleanup or invalidation.
-        () => release.update({ manifest: desired, after: { indexHtmlSha256: indexSha256, switched: true } }),
-      );
-      return applyOutcome(
-        applied,
-        { beforeIndexSha256: before, newIndexSha256: indexSha256, manifest: desired },
-        {
-          artifacts: {
-            manifestSha256: manifestDigest(desired),
-            files: plan.files,
-            buckets: plan.buckets,
-            uploaded: applied.uploadedFiles,
-            uploadedBytes: applied.uploadedBytes,
-            deleted: applied.deleted,
-            invalidationId: applied.invalidation?.id ?? null,
-            buildMs: build?.durationMs ?? null,
-          },
-          before: { indexHtmlSha256: before },
-        },
-      );
-    },
-  );
-
-  if (guarded.kind === "confirmation_required") {
-    return {
-      summary: `Deploying the frontend to protected env ${where} needs confirmation: it would ${planText}. Show this plan to the user; if they agree, call deploy_frontend again with the same arguments and this confirmationToken (valid until ${guarded.expiresAt}).`,
-      status: "confirmation_required",
-      plan,
-      confirmationToken: guarded.confirmationToken,
-      expiresAt: guarded.expiresAt,
-    };
-  }
-  const applied = guarded.result;
-  const warnings = [...applied.warnings, ...(guarded.warnings ?? [])];
-  return {
-    summary: deploySummary(where, guarded.releaseId, applied, guarded.status === "succeeded"),
-    status: guarded.status === "succeeded" ? "deployed" : "failed",
-    plan,
-    releaseId: guarded.releaseId,
-    ...(applied.invalidation ? { invalidation: applied.invalidation } : {}),
-    ...(applied.integrity ? { integrity: applied.integrity } : {}),
-    ...(warnings.length ? { warnings } : {}),
-    ...(applied.error ? { error: applied.error } : {}),
-  };
+        before: { indexHtmlSha256: before },
+      },
+      // After a recovery put entry points back, the same build is diffed against the buckets again.
+      replan: async () => {
+        const again = await planAgainst();
+        return again.plan.upload === 0 && again.plan.delete === 0 ? null : specFor(again);
+      },
+    });
+  const spec = specFor(planned);
+  return { plan, build, unchanged: plan.upload === 0 && plan.delete === 0, planText, spec };
 }
 
 export function describePlan(plan: FrontendPlan): string {
@@ -191,22 +129,4 @@ export function describePlan(plan: FrontendPlan): string {
   parts.push(plan.delete ? `delete ${plan.delete} stale file(s)` : "delete nothing");
   if (plan.keptStale) parts.push(`keep ${plan.keptStale} stale file(s) for the grace period`);
   return parts.join(", ");
-}
-
-function deploySummary(where: string, releaseId: string, applied: ApplyResult, ok: boolean): string {
-  if (applied.error) return `Frontend release ${releaseId} to ${where} failed: ${applied.error}`;
-  const parts = [
-    `${ok ? "Deployed" : "Published, but the check failed for"} frontend release ${releaseId} to ${where}: uploaded ${applied.uploadedFiles} file(s) (${formatBytes(applied.uploadedBytes)})`,
-  ];
-  if (applied.deleted) parts.push(`deleted ${applied.deleted} stale file(s)`);
-  if (applied.invalidation)
-    parts.push(
-      `invalidation ${applied.invalidation.id} (${applied.invalidation.paths.length} path(s), ${applied.invalidation.status})`,
-    );
-  if (applied.integrity && !applied.integrity.ok)
-    parts.push(
-      `index.html references ${applied.integrity.missing.length} missing file(s) — roll back with rollback {component: "frontend"}`,
-    );
-  else if (applied.integrity) parts.push(`all ${applied.integrity.checked} referenced assets present`);
-  return `${parts.join("; ")}.`;
 }

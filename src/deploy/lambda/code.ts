@@ -109,6 +109,7 @@ export async function updateCodeFromS3(options: CodeUpdateOptions): Promise<void
       if (signal?.aborted) throw new CancelledError();
       await lambda.send(
         new UpdateFunctionCodeCommand({ FunctionName: functionName, S3Bucket: bucket, S3Key: key }),
+        signal ? { abortSignal: signal } : {},
       );
     },
     {
@@ -147,7 +148,7 @@ export async function updateCodeFromS3(options: CodeUpdateOptions): Promise<void
   }
 }
 
-async function waitForUpdate(
+export async function waitForUpdate(
   lambda: LambdaClient,
   functionName: string,
   maxWaitSeconds: number,
@@ -181,6 +182,7 @@ export async function publishVersion(
   functionName: string,
   codeSha256: string,
   description: string,
+  signal?: AbortSignal,
 ): Promise<string> {
   try {
     const out = await lambda.send(
@@ -190,6 +192,7 @@ export async function publishVersion(
         CodeSha256: codeSha256,
         Description: description.slice(0, 256),
       }),
+      signal ? { abortSignal: signal } : {},
     );
     if (!out.Version)
       throw new DeployError("AWS_ERROR", `PublishVersion on ${functionName} returned no version.`);
@@ -204,10 +207,12 @@ export async function moveAlias(
   functionName: string,
   alias: string,
   version: string,
+  signal?: AbortSignal,
 ): Promise<void> {
   try {
     await lambda.send(
       new UpdateAliasCommand({ FunctionName: functionName, Name: alias, FunctionVersion: version }),
+      signal ? { abortSignal: signal } : {},
     );
   } catch (error) {
     throw mapAwsError(error, "lambda:UpdateAlias", `${functionName}:${alias}`);

@@ -1,176 +1,106 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { HealthReport } from "../../observe/health.js";
-import type { LogEventOut } from "../../observe/logs.js";
-import type { ToolContext } from "../../release/context.js";
-import { digestPlan } from "../../release/plan-digest.js";
+import type { BackendConfig } from "../../config/schema.js";
+import { type InterruptedRelease, readInterruptedFor } from "../../release/interrupted.js";
 import { listReleaseRecords } from "../../release/records.js";
-import { runGuardedMutation } from "../../release/run-release.js";
-import { readLiveCode } from "./code.js";
+import type { ReleaseSpec } from "../../release/spec.js";
+import { type LiveLambdaCode, readLiveCode } from "./code.js";
+import type { LambdaDeps } from "./deps.js";
 import { buildLambdaPackage, formatBytes, type LambdaPackage } from "./package.js";
 import { type LambdaDeployPlan, type LambdaPlanDetails, planLambdaDeploy } from "./plan.js";
-import { failingChecks, type LambdaReleaseDeps, releaseLambda } from "./release.js";
+import { type LambdaDeployState, lambdaDeploySpec } from "./release.js";
 
 export interface DeployLambdaRequest {
-  dryRun: boolean;
+  appRoot: string;
+  backend: BackendConfig;
   force: boolean;
   confirmationToken?: string | undefined;
   breakLock: boolean;
 }
 
-export interface DeployLambdaOutput {
-  summary: string;
-  status: "planned" | "confirmation_required" | "unchanged" | "deployed" | "rolled_back" | "failed";
-  plan: Record<string, unknown>;
-  confirmationToken?: string;
-  expiresAt?: string;
-  codeSha256: string;
-  previousVersion?: string;
-  version?: string;
-  releaseId?: string;
-  health?: Record<string, unknown>;
-  failure?: string;
-  errorLogs?: LogEventOut[];
-  errorLogsNote?: string;
-  warnings?: string[];
+export type LambdaDeploySpec = ReleaseSpec<LambdaDeployPlan, LambdaDeployState, LiveLambdaCode>;
+
+export interface PreparedLambdaDeploy {
+  pkg: LambdaPackage;
+  plan: LambdaDeployPlan;
+  details: LambdaPlanDetails;
+  live: LiveLambdaCode;
+  /** Releases of the env that never finished; a guarded call recovers them first. */
+  interrupted: InterruptedRelease[];
+  /** What the release flow runs; its steps are empty when only recovery is left to do. */
+  spec: LambdaDeploySpec;
+  /** The plan text a person approves. */
+  planText: string;
+  /** Removes the package's temp folder; call once the release is over. */
+  dispose(): Promise<void>;
 }
 
-/** Test and benchmark knobs; the tool uses the defaults. */
-export type DeployLambdaTuning = Pick<
-  LambdaReleaseDeps,
-  "healthAttempts" | "healthIntervalMs" | "conflictRetryMinMs"
->;
-
 /**
- * deploy_lambda: package → plan (no-op when the live CodeSha256 already matches) → guarded
- * release. The package is built in a private temp folder that is removed afterwards.
+ * deploy_lambda up to the release: package → read live code, history, lock → plan (no-op
+ * when the live CodeSha256 already matches) → the release spec. The package is built in a
+ * private temp folder that `dispose` removes.
  */
-export async function deployLambda(
-  ctx: ToolContext,
-  request: DeployLambdaRequest,
-  tuning: DeployLambdaTuning = {},
-): Promise<DeployLambdaOutput> {
+export async function prepareLambdaDeploy(deps: LambdaDeps, request: DeployLambdaRequest): Promise<PreparedLambdaDeploy> {
   const workDir = await mkdtemp(join(tmpdir(), "vyaparai-lambda-"));
+  const dispose = () => rm(workDir, { recursive: true, force: true });
   try {
-    ctx.progress("Packaging the backend");
+    deps.progress("Packaging the backend");
     const pkg = await buildLambdaPackage({
-      appRoot: ctx.appRoot,
-      backend: ctx.config.backend,
+      appRoot: request.appRoot,
+      backend: request.backend,
       outFile: join(workDir, "package.zip"),
-      signal: ctx.signal,
-      onProgress: (message) => ctx.progress(message),
+      signal: deps.signal,
+      onProgress: (message) => deps.progress(message),
     });
-    ctx.progress("Reading the live function and release history");
-    const [lambda, s3] = await Promise.all([ctx.aws.lambda(), ctx.aws.s3()]);
-    const { functionName, alias, artifactBucket } = ctx.env.lambda;
-    const [live, records] = await Promise.all([
-      readLiveCode(lambda, functionName, alias),
-      listReleaseRecords(s3, artifactBucket, ctx.envName, "lambda", { limit: 20 }),
-    ]);
-    const { plan, details } = await planLambdaDeploy({
-      env: ctx.env,
-      pkg,
-      live,
-      records,
-      s3,
-      force: request.force,
-    });
-    const shownPlan = { ...plan, ...details };
-
-    if (details.unchanged && !request.force) {
-      return {
-        summary: `No change: the package (CodeSha256 ${pkg.codeSha256}) is already live on ${describeTarget(plan)}. Nothing was uploaded or updated; pass force: true to deploy anyway.`,
-        status: "unchanged",
-        plan: shownPlan,
-        codeSha256: pkg.codeSha256,
-        previousVersion: live.version,
-      };
-    }
-    const planSummary = describePlan(plan, details, pkg);
-    if (request.dryRun) {
-      return {
-        summary: `Dry run: ${planSummary}`,
-        status: "planned",
-        plan: shownPlan,
-        codeSha256: pkg.codeSha256,
-      };
-    }
-
-    const guarded = await runGuardedMutation(
-      {
-        ctx,
-        component: "lambda",
-        plan,
-        planDigest: digestPlan(plan),
-        planSummary,
+    deps.progress("Reading the live function and release history");
+    const [planned, interrupted] = await Promise.all([planFor(deps, pkg, request.force), readInterrupted(deps)]);
+    const planText = describeLambdaPlan(planned.plan, planned.details, pkg);
+    const specFor = (p: typeof planned): LambdaDeploySpec =>
+      lambdaDeploySpec(deps, {
+        plan: p.plan,
+        pkg,
         confirmationToken: request.confirmationToken,
         breakLock: request.breakLock,
-        requirePreflight: true,
-      },
-      (release) =>
-        releaseLambda(
-          {
-            lambda,
-            s3,
-            logs: () => ctx.aws.logs(),
-            env: ctx.env,
-            signal: ctx.signal,
-            now: ctx.now,
-            progress: ctx.progress,
-            ...tuning,
-          },
-          plan,
-          pkg,
-          release,
-        ),
-    );
-    if (guarded.kind === "confirmation_required") {
-      return {
-        summary: `Confirmation required for ${ctx.envName}: ${planSummary} Show this plan to the user; if they agree, call deploy_lambda again with the confirmationToken (valid until ${guarded.expiresAt}).`,
-        status: "confirmation_required",
-        plan: shownPlan,
-        confirmationToken: guarded.confirmationToken,
-        expiresAt: guarded.expiresAt,
-        codeSha256: pkg.codeSha256,
-      };
-    }
-    const result = guarded.result;
-    const warnings = (guarded as { warnings?: string[] }).warnings;
-    const common = {
-      plan: shownPlan,
-      codeSha256: pkg.codeSha256,
-      previousVersion: result.previousVersion,
-      ...(result.version ? { version: result.version } : {}),
-      releaseId: guarded.releaseId,
-      ...(result.health ? { health: result.health as unknown as Record<string, unknown> } : {}),
-      ...(warnings?.length ? { warnings } : {}),
-    };
-    if (result.status === "deployed") {
-      return {
-        summary: `Deployed ${pkg.codeSha256} to ${describeTarget(plan)} as version ${result.version} (release ${guarded.releaseId}); health ${healthWord(result.health)}. Previous version ${result.previousVersion}; roll back with the rollback tool (component "lambda").`,
-        status: "deployed",
-        ...common,
-      };
-    }
-    return {
-      summary: `Release ${guarded.releaseId} failed and was rolled back: ${result.failure}. ${describeTarget(plan)} serves version ${plan.fromVersion} (CodeSha256 ${plan.fromCodeSha256}) again.${result.errorLogs?.length ? ` ${result.errorLogs.length} ERROR log lines since the deploy began are in errorLogs (untrusted text).` : ""}`,
-      status: "rolled_back",
-      ...common,
-      ...(result.failure ? { failure: result.failure } : {}),
-      ...(result.errorLogs ? { errorLogs: result.errorLogs } : {}),
-      ...(result.errorLogsNote ? { errorLogsNote: result.errorLogsNote } : {}),
-    };
-  } finally {
-    await rm(workDir, { recursive: true, force: true });
+        approvalText: p.plan.rollback ? describeLambdaPlan(p.plan, p.details, pkg) : recoveryOnlyText(interrupted),
+        // After a recovery changed what is live, the same package is planned against it again.
+        replan: async () => {
+          const again = await planFor(deps, pkg, request.force);
+          return again.plan.rollback ? specFor(again) : null;
+        },
+      });
+    return { pkg, ...planned, interrupted, spec: specFor(planned), planText, dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
   }
 }
 
-function describeTarget(plan: LambdaDeployPlan): string {
+async function planFor(deps: LambdaDeps, pkg: LambdaPackage, force: boolean) {
+  const { functionName, alias, artifactBucket } = deps.env.lambda;
+  const [live, records] = await Promise.all([
+    readLiveCode(deps.lambda, functionName, alias),
+    listReleaseRecords(deps.s3, artifactBucket, deps.envName, "lambda", { limit: 20 }),
+  ]);
+  const { plan, details } = await planLambdaDeploy({ env: deps.env, pkg, live, records, s3: deps.s3, force });
+  return { plan, details, live };
+}
+
+/** The env's unfinished releases (any component): they share its lock. */
+export function readInterrupted(deps: Pick<LambdaDeps, "s3" | "env" | "envName" | "now">): Promise<InterruptedRelease[]> {
+  return readInterruptedFor(deps.s3, deps.env.lambda.artifactBucket, deps.envName, deps.now);
+}
+
+function recoveryOnlyText(interrupted: InterruptedRelease[]): string {
+  const ids = interrupted.map((i) => `${i.record.releaseId} (${i.record.component}, phase ${i.record.phase ?? "unknown"})`);
+  return `The code is already live; settle the interrupted release(s) ${ids.join(", ")} first: ${interrupted.map((i) => i.record.recoveryPlan ?? "").join(" ")}`.trim();
+}
+
+export function describeTarget(plan: Pick<LambdaDeployPlan, "alias" | "functionName">): string {
   return plan.alias ? `${plan.functionName}:${plan.alias}` : `${plan.functionName} ($LATEST)`;
 }
 
-function describePlan(plan: LambdaDeployPlan, details: LambdaPlanDetails, pkg: LambdaPackage): string {
+export function describeLambdaPlan(plan: LambdaDeployPlan, details: LambdaPlanDetails, pkg: LambdaPackage): string {
   const changes = plan.fileChanges.comparedWith
     ? `${plan.fileChanges.added} files added, ${plan.fileChanges.changed} changed, ${plan.fileChanges.removed} removed since release ${plan.fileChanges.comparedWith}`
     : `${plan.files} files (no earlier release manifest to compare with)`;
@@ -181,9 +111,4 @@ function describePlan(plan: LambdaDeployPlan, details: LambdaPlanDetails, pkg: L
     ? `publish a version and move alias ${plan.alias} from version ${plan.fromVersion}`
     : "publish a version";
   return `Deploy ${pkg.codeSha256} to ${describeTarget(plan)} (now ${plan.fromCodeSha256}): ${changes}; ${upload}; update the code, ${way}, then run the health gate and roll back automatically on failure.${plan.force && details.unchanged ? " Forced although the code is unchanged." : ""}`;
-}
-
-function healthWord(health: HealthReport | null): string {
-  if (!health) return "not checked";
-  return health.verdict === "healthy" ? "healthy" : `${health.verdict} (${failingChecks(health)})`;
 }

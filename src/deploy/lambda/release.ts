@@ -1,185 +1,213 @@
-import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import type { LambdaClient } from "@aws-sdk/client-lambda";
-import type { S3Client } from "@aws-sdk/client-s3";
-import type { EnvConfig } from "../../config/schema.js";
-import { CancelledError, DeployError, throwIfAborted } from "../../core/errors.js";
 import { checkHealth, type HealthReport } from "../../observe/health.js";
 import { resolveLogGroup } from "../../observe/log-group.js";
 import { type LogEventOut, queryLogs } from "../../observe/logs.js";
-import type { MutationOutcome, ReleaseHandle } from "../../release/types.js";
+import type { ReleaseSpec, ReleaseStep, StepIo } from "../../release/spec.js";
 import { artifactExists, savePreviousCode, uploadArtifact } from "./artifact.js";
-import { moveAlias, publishVersion, updateCodeFromS3 } from "./code.js";
+import { type LiveLambdaCode, moveAlias, publishVersion, readLiveCode, updateCodeFromS3 } from "./code.js";
+import type { LambdaDeps } from "./deps.js";
+import { type LambdaRecoveryFacts, recoveryPlanText } from "./facts.js";
 import type { LambdaPackage } from "./package.js";
 import { type LambdaDeployPlan, manifestOf } from "./plan.js";
+import { restoreCommand, restorePreviousCode } from "./undo.js";
 
-export interface LambdaReleaseDeps {
-  lambda: LambdaClient;
-  s3: S3Client;
-  /** Null skips the error-log excerpt of a rolled-back release. */
-  logs: (() => Promise<CloudWatchLogsClient>) | null;
-  env: EnvConfig;
-  signal: AbortSignal;
-  now: () => Date;
-  progress: (message: string, done?: number, total?: number) => void;
-  /** Health gate shape; the defaults suit a real API behind API Gateway. */
-  healthAttempts?: number;
-  healthIntervalMs?: number;
-  conflictRetryMinMs?: number;
+/** What the steps of a Lambda deploy learn as they go. */
+export interface LambdaDeployState {
+  /** The version published from the new code. */
+  version: string | null;
+  uploaded: boolean;
+  health: HealthReport | null;
 }
 
-export interface LambdaReleaseResult {
-  status: "deployed" | "rolled_back" | "failed";
-  codeSha256: string;
-  previousVersion: string;
-  version: string | null;
-  health: HealthReport | null;
-  /** Why the release did not stay live. */
-  failure?: string;
-  /** ERROR lines since the deploy began (untrusted text, redacted and bounded). */
-  errorLogs?: LogEventOut[];
-  errorLogsNote?: string;
-  uploaded: boolean;
+export interface LambdaSpecInput {
+  plan: LambdaDeployPlan;
+  pkg: LambdaPackage;
+  confirmationToken?: string | undefined;
+  breakLock: boolean;
+  approvalText: string;
+  replan?: () => Promise<ReleaseSpec<LambdaDeployPlan, LambdaDeployState, LiveLambdaCode> | null>;
+}
+
+export function lambdaFactsOf(plan: LambdaDeployPlan): LambdaRecoveryFacts {
+  return {
+    functionName: plan.functionName,
+    alias: plan.alias,
+    bucket: plan.artifactBucket,
+    previous: {
+      version: plan.fromVersion,
+      codeSha256: plan.fromCodeSha256,
+      artifactKey: plan.rollback?.mode === "artifact" ? plan.rollback.artifactKey : null,
+    },
+    next: { codeSha256: plan.codeSha256, artifactKey: plan.artifactKey, version: null },
+  };
 }
 
 /**
- * The release steps of deploy_lambda, run inside the guard (lock and record are held):
- * keep a way back → upload → switch → verify → publish → alias → health gate, and on any
- * failure after the switch, put the previous code back before reporting.
+ * deploy_lambda as a release: keep a way back → upload → switch (code, version, alias) →
+ * health gate; the undo puts the previous code back. A plan without a change (unchanged
+ * code) has no steps: the flow then only settles interrupted releases.
  */
-export async function releaseLambda(
-  deps: LambdaReleaseDeps,
+export function lambdaDeploySpec(
+  deps: LambdaDeps,
+  input: LambdaSpecInput,
+): ReleaseSpec<LambdaDeployPlan, LambdaDeployState, LiveLambdaCode> {
+  const { plan, pkg } = input;
+  const fn = plan.functionName;
+  const facts = lambdaFactsOf(plan);
+  const state: LambdaDeployState = { version: null, uploaded: false, health: null };
+  const changes = plan.rollback !== null;
+  return {
+    component: "lambda",
+    plan,
+    approvalText: input.approvalText,
+    requirePreflight: true,
+    confirmationToken: input.confirmationToken,
+    breakLock: input.breakLock,
+    state,
+    record: {
+      artifacts: {
+        bucket: plan.artifactBucket,
+        artifactKey: plan.artifactKey,
+        codeSha256: pkg.codeSha256,
+        codeSha256Hex: pkg.sha256Hex,
+        bytes: pkg.bytes,
+      },
+      before: { version: plan.fromVersion, codeSha256: plan.fromCodeSha256 },
+      manifest: manifestOf(pkg),
+      recoveryFacts: facts,
+    },
+    recoveryPlan: (phase) => recoveryPlanText(facts, phase),
+    ...(input.replan ? { replan: input.replan } : {}),
+    steps: changes ? deploySteps(deps, plan, pkg) : [],
+    ...(changes
+      ? {
+          verify: {
+            name: "health-gate",
+            async run(s: LambdaDeployState, io: StepIo) {
+              s.health = await runHealthGate({ ...deps, signal: io.signal }, fn, plan.alias ?? s.version ?? "$LATEST");
+              // Only unhealthy rolls back: degraded (slow, flaky) is reported and stays live.
+              return s.health.verdict === "unhealthy"
+                ? { ok: false, reason: `health gate failed: ${failingChecks(s.health)}`, report: s.health }
+                : { ok: true, report: s.health };
+            },
+          },
+          undo: {
+            name: plan.alias ? `move alias ${plan.alias} back` : "restore the previous code",
+            run: (_s: LambdaDeployState, io: StepIo) =>
+              restorePreviousCode({ ...deps, progress: io.progress }, facts, io.signal),
+            fixCommand: () => restoreCommand(facts, deps.env.region),
+          },
+        }
+      : {}),
+    readLive: () => readLiveCode(deps.lambda, fn, plan.alias),
+    recordLive: (live, s, status) => ({
+      after: {
+        // Without an alias the release is known by the version published from its code.
+        version: plan.alias ? live.version : status === "succeeded" && s.version ? s.version : live.version,
+        codeSha256: live.codeSha256,
+        ...(status !== "succeeded" && s.version ? { failedVersion: s.version } : {}),
+      },
+    }),
+  };
+}
+
+/** The named steps of a deploy that changes code, in order. */
+function deploySteps(
+  deps: LambdaDeps,
   plan: LambdaDeployPlan,
   pkg: LambdaPackage,
-  release: ReleaseHandle,
-): Promise<MutationOutcome<LambdaReleaseResult>> {
-  const { lambda, s3, signal } = deps;
+): Array<ReleaseStep<LambdaDeployState>> {
   const fn = plan.functionName;
-  const startedMs = deps.now().getTime();
-  const timings: Record<string, number> = {};
-  const timed = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
-    const t0 = performance.now();
-    try {
-      return await work();
-    } finally {
-      timings[step] = Math.round(performance.now() - t0);
-    }
-  };
-  const before = { version: plan.fromVersion, codeSha256: plan.fromCodeSha256 };
-  const artifacts = {
-    bucket: plan.artifactBucket,
-    artifactKey: plan.artifactKey,
-    codeSha256: pkg.codeSha256,
-    codeSha256Hex: pkg.sha256Hex,
-    bytes: pkg.bytes,
-  };
-  await release.update({ artifacts, before, manifest: manifestOf(pkg) });
-
+  const steps: Array<ReleaseStep<LambdaDeployState>> = [];
   const rollback = plan.rollback;
   if (rollback?.mode === "artifact" && rollback.saveFromLambda) {
-    deps.progress("Saving the live code as the rollback artifact");
-    await timed("savePreviousMs", () =>
-      savePreviousCode({
-        lambda,
-        s3,
-        functionName: fn,
-        bucket: plan.artifactBucket,
-        key: rollback.artifactKey,
-        codeSha256: plan.fromCodeSha256,
-        signal,
-      }),
-    );
-  }
-
-  let uploaded = false;
-  if (await artifactExists(s3, plan.artifactBucket, plan.artifactKey)) {
-    deps.progress(`Artifact s3://${plan.artifactBucket}/${plan.artifactKey} already exists; not uploading`);
-  } else {
-    await timed("uploadMs", () =>
-      uploadArtifact({
-        s3,
-        bucket: plan.artifactBucket,
-        key: plan.artifactKey,
-        file: pkg.path,
-        bytes: pkg.bytes,
-        sha256Hex: pkg.sha256Hex,
-        signal,
-        onProgress: deps.progress,
-      }),
-    );
-    uploaded = true;
-  }
-  // Safety: the last point where cancelling leaves everything as it was.
-  throwIfAborted(signal);
-
-  const gitSha = release.gitSha ?? "unknown";
-  let version: string | null = null;
-  let health: HealthReport | null = null;
-  try {
-    deps.progress(`Updating ${fn} from s3://${plan.artifactBucket}/${plan.artifactKey}`);
-    await timed("updateCodeMs", () =>
-      updateCodeFromS3({
-        lambda,
-        functionName: fn,
-        bucket: plan.artifactBucket,
-        key: plan.artifactKey,
-        expectedCodeSha256: pkg.codeSha256,
-        signal,
-        onProgress: deps.progress,
-        ...(deps.conflictRetryMinMs !== undefined ? { conflictRetryMinMs: deps.conflictRetryMinMs } : {}),
-      }),
-    );
-    deps.progress("Publishing a version");
-    version = await timed("publishMs", () =>
-      publishVersion(lambda, fn, pkg.codeSha256, `deploy_lambda release ${release.releaseId} git ${gitSha}`),
-    );
-    if (plan.alias) {
-      deps.progress(`Moving alias ${plan.alias} to version ${version}`);
-      await timed("aliasMs", () => moveAlias(lambda, fn, plan.alias as string, version as string));
-    }
-    deps.progress("Running the health gate");
-    health = await timed("healthMs", () => runHealthGate(deps, fn, plan.alias ?? version ?? "$LATEST"));
-  } catch (error) {
-    const reason = (error as Error)?.message ?? String(error);
-    const cancelled = error instanceof CancelledError || signal.aborted;
-    return await restorePrevious(deps, plan, pkg, {
-      reason: cancelled ? `cancelled after the switch began (${reason})` : reason,
-      version,
-      health,
-      uploaded,
-      startedMs,
-      timings,
+    // Safety: the way back exists before the way forward is taken.
+    steps.push({
+      name: "save-previous-code",
+      phase: "preparing",
+      run: (_s, io) =>
+        savePreviousCode({
+          lambda: deps.lambda,
+          s3: deps.s3,
+          functionName: fn,
+          bucket: plan.artifactBucket,
+          key: rollback.artifactKey,
+          codeSha256: plan.fromCodeSha256,
+          signal: io.signal,
+        }),
     });
   }
-  if (health.verdict === "unhealthy") {
-    return await restorePrevious(deps, plan, pkg, {
-      reason: `health gate failed: ${failingChecks(health)}`,
-      version,
-      health,
-      uploaded,
-      startedMs,
-      timings,
-    });
-  }
-  return {
-    status: "succeeded",
-    result: {
-      status: "deployed",
-      codeSha256: pkg.codeSha256,
-      previousVersion: plan.fromVersion,
-      version,
-      health,
-      uploaded,
+  steps.push(
+    {
+      name: "upload-artifact",
+      phase: "uploading",
+      async run(s, io) {
+        if (await artifactExists(deps.s3, plan.artifactBucket, plan.artifactKey)) {
+          io.progress(`Artifact s3://${plan.artifactBucket}/${plan.artifactKey} already exists; not uploading`);
+          return;
+        }
+        await uploadArtifact({
+          s3: deps.s3,
+          bucket: plan.artifactBucket,
+          key: plan.artifactKey,
+          file: pkg.path,
+          bytes: pkg.bytes,
+          sha256Hex: pkg.sha256Hex,
+          signal: io.signal,
+          onProgress: io.progress,
+        });
+        s.uploaded = true;
+      },
     },
-    record: { after: { version, codeSha256: pkg.codeSha256 }, health, timings },
-  };
+    {
+      name: "update-code",
+      phase: "switching",
+      // Without an alias, $LATEST is what serves: this step is the switch.
+      touchesLive: plan.alias === null,
+      run: (_s, io) =>
+        updateCodeFromS3({
+          lambda: deps.lambda,
+          functionName: fn,
+          bucket: plan.artifactBucket,
+          key: plan.artifactKey,
+          expectedCodeSha256: pkg.codeSha256,
+          signal: io.signal,
+          onProgress: io.progress,
+          ...(deps.conflictRetryMinMs !== undefined ? { conflictRetryMinMs: deps.conflictRetryMinMs } : {}),
+        }),
+    },
+    {
+      name: "publish-version",
+      phase: "switching",
+      async run(s, io) {
+        s.version = await publishVersion(
+          deps.lambda,
+          fn,
+          pkg.codeSha256,
+          `deploy_lambda release ${io.releaseId} git ${io.gitSha ?? "unknown"}`,
+          io.signal,
+        );
+        io.note({ after: { publishedVersion: s.version } });
+      },
+    },
+  );
+  const alias = plan.alias;
+  if (alias) {
+    steps.push({
+      name: "move-alias",
+      phase: "switching",
+      touchesLive: true,
+      async run(s, io) {
+        io.progress(`Moving alias ${alias} to version ${s.version}`);
+        await moveAlias(deps.lambda, fn, alias, s.version as string, io.signal);
+      },
+    });
+  }
+  return steps;
 }
 
 /** The env's health targets plus the function's own state, as one verdict. */
 export async function runHealthGate(
-  deps: Pick<
-    LambdaReleaseDeps,
-    "env" | "lambda" | "signal" | "progress" | "healthAttempts" | "healthIntervalMs"
-  >,
+  deps: Pick<LambdaDeps, "env" | "lambda" | "signal" | "progress" | "healthAttempts" | "healthIntervalMs">,
   functionName: string,
   qualifier: string,
 ): Promise<HealthReport> {
@@ -203,78 +231,9 @@ export function failingChecks(health: HealthReport): string {
   return parts.length ? parts.join(", ") : health.verdict;
 }
 
-interface RestoreContext {
-  reason: string;
-  version: string | null;
-  health: HealthReport | null;
-  uploaded: boolean;
-  startedMs: number;
-  timings: Record<string, number>;
-}
-
-/**
- * Puts the previous release back: the alias to its old version, or (no alias) the previous
- * artifact into $LATEST with the same hash check. If that fails too, the error says exactly
- * what is live and how to fix it by hand.
- */
-async function restorePrevious(
-  deps: LambdaReleaseDeps,
-  plan: LambdaDeployPlan,
-  pkg: LambdaPackage,
-  context: RestoreContext,
-): Promise<MutationOutcome<LambdaReleaseResult>> {
-  const { lambda } = deps;
-  const fn = plan.functionName;
-  const rollback = plan.rollback;
-  deps.progress(`Release failed (${context.reason}); restoring version ${plan.fromVersion}`);
-  try {
-    if (rollback?.mode === "alias") {
-      await moveAlias(lambda, fn, plan.alias as string, rollback.version);
-    } else if (rollback?.mode === "artifact") {
-      await updateCodeFromS3({
-        lambda,
-        functionName: fn,
-        bucket: plan.artifactBucket,
-        key: rollback.artifactKey,
-        expectedCodeSha256: plan.fromCodeSha256,
-        // Safety: no abort signal — a restore must run to the end even when the caller cancelled.
-        signal: undefined,
-        onProgress: deps.progress,
-        ...(deps.conflictRetryMinMs !== undefined ? { conflictRetryMinMs: deps.conflictRetryMinMs } : {}),
-      });
-    }
-  } catch (error) {
-    throw new DeployError(
-      "TOOL_FAILED",
-      `The release failed (${context.reason}) and the automatic rollback failed too: ${(error as Error).message}. ${fn} may now run the new code ${pkg.codeSha256}${context.version ? ` (version ${context.version})` : ""}. Roll back by hand: rollback with env and component "lambda", or point ${plan.alias ? `alias ${plan.alias} at version ${plan.fromVersion}` : `the function at s3://${plan.artifactBucket}/${rollback?.mode === "artifact" ? rollback.artifactKey : "(previous artifact)"}`}.`,
-      { cause: error },
-    );
-  }
-  const logs = await errorLogsSince(deps, context.startedMs);
-  return {
-    status: "rolled_back",
-    result: {
-      status: "rolled_back",
-      codeSha256: pkg.codeSha256,
-      previousVersion: plan.fromVersion,
-      version: context.version,
-      health: context.health,
-      failure: context.reason,
-      uploaded: context.uploaded,
-      ...logs,
-    },
-    record: {
-      after: { version: plan.fromVersion, codeSha256: plan.fromCodeSha256, failedVersion: context.version },
-      ...(context.health ? { health: context.health } : {}),
-      timings: context.timings,
-      error: context.reason,
-    },
-  };
-}
-
 /** ERROR lines since the deploy began; a missing log group or logs permission never fails the deploy. */
-async function errorLogsSince(
-  deps: LambdaReleaseDeps,
+export async function errorLogsSince(
+  deps: Pick<LambdaDeps, "logs" | "env" | "lambda">,
   startMs: number,
 ): Promise<{ errorLogs?: LogEventOut[]; errorLogsNote?: string }> {
   if (!deps.logs) return {};

@@ -2,11 +2,9 @@ import type { LambdaClient } from "@aws-sdk/client-lambda";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { DeployError } from "../../core/errors.js";
 import type { HealthReport } from "../../observe/health.js";
-import type { ToolContext } from "../../release/context.js";
 import { isReleaseId, listReleaseRecords, loadReleaseRecord } from "../../release/records.js";
-import { runGuardedMutation } from "../../release/run-release.js";
+import type { ReleaseSpec, ReleaseStep } from "../../release/spec.js";
 import type { ReleaseRecord } from "../../release/types.js";
-import type { RollbackOutput, RollbackRequest } from "../rollback-types.js";
 import { artifactExists, artifactKeyForCodeSha256 } from "./artifact.js";
 import {
   type LiveLambdaCode,
@@ -16,7 +14,10 @@ import {
   readVersionCodeSha256,
   updateCodeFromS3,
 } from "./code.js";
-import { failingChecks, runHealthGate } from "./release.js";
+import type { LambdaDeps } from "./deps.js";
+import { type LambdaRecoveryFacts, recoveryPlanText } from "./facts.js";
+import { runHealthGate } from "./release.js";
+import { restoreCommand, restorePreviousCode } from "./undo.js";
 
 /** What a rollback restores. */
 export interface LambdaRollbackTarget {
@@ -74,7 +75,7 @@ function recordedArtifactKey(record: ReleaseRecord, codeSha256: string): string 
 export async function resolveRollbackTarget(input: {
   lambda: LambdaClient;
   s3: S3Client;
-  ctx: Pick<ToolContext, "env" | "envName">;
+  ctx: Pick<LambdaDeps, "env" | "envName">;
   live: LiveLambdaCode;
   records: ReleaseRecord[];
   to: string | undefined;
@@ -144,28 +145,46 @@ export async function resolveRollbackTarget(input: {
   );
 }
 
-/** Test knobs; the tool uses the defaults. */
-export interface RollbackTuning {
-  healthAttempts?: number;
-  healthIntervalMs?: number;
+export interface LambdaRollbackRequest {
+  to?: string | undefined;
+  confirmationToken?: string | undefined;
+  breakLock: boolean;
+}
+
+export interface LambdaRollbackState {
+  version: string | null;
+  health: HealthReport | null;
+}
+
+export type LambdaRollbackSpec = ReleaseSpec<LambdaRollbackPlan, LambdaRollbackState, LiveLambdaCode>;
+
+export interface PreparedLambdaRollback {
+  /** What was live: a release id and version, or "version N". */
+  from: string;
+  /** What the rollback restores. */
+  to: string;
+  plan: LambdaRollbackPlan | null;
+  planText: string;
+  /** Null when the target already serves. */
+  spec: LambdaRollbackSpec | null;
 }
 
 /**
- * rollback for the Lambda: an alias move when an alias is configured (instant), otherwise the
- * target's artifact into $LATEST with the same hash check as a deploy, then a health check.
+ * rollback for the Lambda up to the release: an alias move when an alias is configured
+ * (instant), otherwise the target's artifact into $LATEST with the same hash check as a
+ * deploy; then a health check. The undo puts back what served before the rollback.
  */
-export async function rollbackLambda(
-  ctx: ToolContext,
-  request: RollbackRequest,
-  tuning: RollbackTuning = {},
-): Promise<RollbackOutput> {
-  const [lambda, s3] = await Promise.all([ctx.aws.lambda(), ctx.aws.s3()]);
-  const { functionName, alias, artifactBucket } = ctx.env.lambda;
+export async function prepareLambdaRollback(
+  deps: LambdaDeps,
+  request: LambdaRollbackRequest,
+): Promise<PreparedLambdaRollback> {
+  const { lambda, s3 } = deps;
+  const { functionName, alias, artifactBucket, artifactPrefix } = deps.env.lambda;
   const [live, records] = await Promise.all([
     readLiveCode(lambda, functionName, alias),
-    listReleaseRecords(s3, artifactBucket, ctx.envName, "lambda", { limit: 50 }),
+    listReleaseRecords(s3, artifactBucket, deps.envName, "lambda", { limit: 50 }),
   ]);
-  const target = await resolveRollbackTarget({ lambda, s3, ctx, live, records, to: request.to });
+  const target = await resolveRollbackTarget({ lambda, s3, ctx: deps, live, records, to: request.to });
   const liveRecord = records.find(
     (r) => r.status === "succeeded" && afterOf(r).codeSha256 === live.codeSha256,
   );
@@ -174,12 +193,7 @@ export async function rollbackLambda(
 
   const sameCode = target.codeSha256 === live.codeSha256;
   if (sameCode && (!alias || target.version === null || target.version === live.version)) {
-    return {
-      summary: `Nothing to roll back: ${to} is what ${functionName}${alias ? `:${alias}` : ""} serves already.`,
-      status: "unchanged",
-      from,
-      to,
-    };
+    return { from, to, plan: null, planText: "", spec: null };
   }
   if (alias && !target.version) {
     throw new DeployError(
@@ -207,92 +221,124 @@ export async function rollbackLambda(
     toCodeSha256: target.codeSha256,
     artifactKey: mode === "artifact" ? target.artifactKey : null,
   };
-  const planSummary =
+  const planText =
     mode === "alias"
       ? `Move alias ${alias} of ${functionName} from version ${live.version} to ${to}, then check health.`
       : `Put the code of ${to} (s3://${artifactBucket}/${target.artifactKey}) back into ${functionName}, verify its CodeSha256 ${target.codeSha256}, publish a version, then check health.`;
-  const shownPlan = plan as unknown as Record<string, unknown>;
-  if (request.dryRun) {
-    return { summary: `Dry run: ${planSummary}`, status: "planned", from, to, plan: shownPlan };
-  }
+  const previousArtifact = artifactKeyForCodeSha256(artifactPrefix, live.codeSha256);
+  const facts: LambdaRecoveryFacts = {
+    functionName,
+    alias,
+    bucket: artifactBucket,
+    previous: {
+      version: live.version,
+      codeSha256: live.codeSha256,
+      artifactKey: mode === "artifact" && (await artifactExists(s3, artifactBucket, previousArtifact)) ? previousArtifact : null,
+    },
+    next: { codeSha256: target.codeSha256, artifactKey: plan.artifactKey, version: target.version },
+  };
+  const spec = rollbackSpec(deps, { plan, target, facts, to, request, approvalText: planText });
+  return { from, to, plan, planText, spec };
+}
 
-  const guarded = await runGuardedMutation(
-    {
-      ctx,
-      component: "lambda",
-      plan,
-      planSummary,
-      confirmationToken: request.confirmationToken,
-      breakLock: request.breakLock,
-      // Safety: a rollback restores code that already passed; demanding fresh tests would slow the way back.
-      requirePreflight: false,
-    },
-    async (release) => {
-      await release.update({
-        before: { version: live.version, codeSha256: live.codeSha256 },
-        artifacts: { artifactKey: target.artifactKey, codeSha256: target.codeSha256 },
-        restoredFrom: target.releaseId ?? `version ${target.version}`,
-      });
-      let version: string;
-      if (mode === "alias") {
-        ctx.progress(`Moving alias ${alias} to version ${target.version}`);
-        version = target.version as string;
-        await moveAlias(lambda, functionName, alias as string, version);
-      } else {
-        ctx.progress(`Restoring ${to} into ${functionName}`);
-        await updateCodeFromS3({
-          lambda,
-          functionName,
-          bucket: artifactBucket,
-          key: target.artifactKey,
-          expectedCodeSha256: target.codeSha256,
-          signal: ctx.signal,
-          onProgress: (m) => ctx.progress(m),
-        });
-        version = await publishVersion(
-          lambda,
-          functionName,
-          target.codeSha256,
-          `rollback release ${release.releaseId} to ${to} git ${release.gitSha ?? "unknown"}`,
-        );
-      }
-      ctx.progress("Checking health after the rollback");
-      const health = await runHealthGate(
-        { env: ctx.env, lambda, signal: ctx.signal, progress: ctx.progress, ...tuning },
-        functionName,
-        alias ?? version,
-      );
-      return {
-        status: "succeeded" as const,
-        result: { version, health },
-        record: {
-          after: { version, codeSha256: target.codeSha256 },
-          health,
-          ...(target.manifest ? { manifest: target.manifest } : {}),
-        },
-      };
-    },
-  );
-  if (guarded.kind === "confirmation_required") {
-    return {
-      summary: `Confirmation required for ${ctx.envName}: ${planSummary} Show this to the user; if they agree, call rollback again with the confirmationToken (valid until ${guarded.expiresAt}).`,
-      status: "confirmation_required",
-      from,
-      to,
-      plan: shownPlan,
-      confirmationToken: guarded.confirmationToken,
-      expiresAt: guarded.expiresAt,
-    };
-  }
-  const { version, health } = guarded.result;
+function rollbackSpec(
+  deps: LambdaDeps,
+  input: {
+    plan: LambdaRollbackPlan;
+    target: LambdaRollbackTarget;
+    facts: LambdaRecoveryFacts;
+    to: string;
+    request: LambdaRollbackRequest;
+    approvalText: string;
+  },
+): LambdaRollbackSpec {
+  const { plan, target, facts } = input;
+  const { functionName, alias } = plan;
+  const state: LambdaRollbackState = { version: null, health: null };
+  const steps: Array<ReleaseStep<LambdaRollbackState>> =
+    plan.mode === "alias"
+      ? [
+          {
+            name: "move-alias",
+            phase: "switching",
+            touchesLive: true,
+            async run(s, io) {
+              io.progress(`Moving alias ${alias} to version ${target.version}`);
+              await moveAlias(deps.lambda, functionName, alias as string, target.version as string, io.signal);
+              s.version = target.version;
+            },
+          },
+        ]
+      : [
+          {
+            name: "update-code",
+            phase: "switching",
+            touchesLive: true,
+            run: (_s, io) =>
+              updateCodeFromS3({
+                lambda: deps.lambda,
+                functionName,
+                bucket: deps.env.lambda.artifactBucket,
+                key: target.artifactKey,
+                expectedCodeSha256: target.codeSha256,
+                signal: io.signal,
+                onProgress: io.progress,
+                ...(deps.conflictRetryMinMs !== undefined ? { conflictRetryMinMs: deps.conflictRetryMinMs } : {}),
+              }),
+          },
+          {
+            name: "publish-version",
+            phase: "switching",
+            async run(s, io) {
+              s.version = await publishVersion(
+                deps.lambda,
+                functionName,
+                target.codeSha256,
+                `rollback release ${io.releaseId} to ${input.to} git ${io.gitSha ?? "unknown"}`,
+                io.signal,
+              );
+            },
+          },
+        ];
   return {
-    summary: `Rolled ${functionName}${alias ? `:${alias}` : ""} back from ${from} to ${to}, now version ${version} (release ${guarded.releaseId}); health ${healthWord(health)}.`,
-    status: "rolled_back",
-    from,
-    to,
-    releaseId: guarded.releaseId,
-    plan: shownPlan,
-    health: health as unknown as Record<string, unknown>,
+    component: "lambda",
+    plan,
+    approvalText: input.approvalText,
+    // Safety: a rollback restores code that already passed; demanding fresh tests would slow the way back.
+    requirePreflight: false,
+    confirmationToken: input.request.confirmationToken,
+    breakLock: input.request.breakLock,
+    state,
+    record: {
+      before: { version: plan.fromVersion, codeSha256: plan.fromCodeSha256 },
+      artifacts: { artifactKey: target.artifactKey, codeSha256: target.codeSha256 },
+      restoredFrom: target.releaseId ?? `version ${target.version}`,
+      ...(target.manifest ? { manifest: target.manifest } : {}),
+      recoveryFacts: facts,
+    },
+    recoveryPlan: (phase) => recoveryPlanText(facts, phase),
+    steps,
+    verify: {
+      name: "health-check",
+      async run(s, io) {
+        s.health = await runHealthGate({ ...deps, signal: io.signal, progress: io.progress }, functionName, alias ?? s.version ?? "$LATEST");
+        // The way back is not undone by its own health check: what served before was worse or
+        // the person chose this; the verdict is reported and the tail_logs hint given.
+        return { ok: true, report: s.health };
+      },
+    },
+    undo: {
+      name: alias ? `move alias ${alias} back` : "restore the code live before the rollback",
+      run: (_s, io) => restorePreviousCode({ ...deps, progress: io.progress }, facts, io.signal),
+      fixCommand: () => restoreCommand(facts, deps.env.region),
+    },
+    readLive: () => readLiveCode(deps.lambda, functionName, alias),
+    recordLive: (live, s, status) => ({
+      after: {
+        version: status === "succeeded" && s.version ? s.version : live.version,
+        codeSha256: live.codeSha256,
+      },
+    }),
   };
 }
 
@@ -302,7 +348,3 @@ function describeTarget(target: LambdaRollbackTarget): string {
   return `version ${target.version}`;
 }
 
-function healthWord(health: HealthReport): string {
-  if (health.verdict === "healthy") return "healthy";
-  return `${health.verdict} (${failingChecks(health)}): look at tail_logs before doing anything else`;
-}

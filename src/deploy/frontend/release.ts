@@ -1,0 +1,278 @@
+import { retryWithin } from "../../core/budget.js";
+import { DeployError } from "../../core/errors.js";
+import type { RecordPatch } from "../../release/journal.js";
+import type { ReleaseSpec, ReleaseStep, StepIo } from "../../release/spec.js";
+import type { BucketDiff, FrontendManifest, RemoteObject } from "./diff.js";
+import type { FrontendDeps } from "./deps.js";
+import {
+  type EntryPointSnapshot,
+  type EntryPointState,
+  hashedContent,
+  readEntryPointState,
+  restoreEntryPointCommand,
+  restoreEntryPoints,
+  snapshotEntryPoints,
+} from "./entry-points.js";
+import { type FrontendRecoveryFacts, recoveryPlanText } from "./facts.js";
+import { isEntryPoint } from "./headers.js";
+import { checkLiveIntegrity, type IntegrityReport, missingKeys, referencedKeys } from "./integrity.js";
+import {
+  createInvalidation,
+  type InvalidationResult,
+  invalidationPaths,
+  waitForInvalidation,
+} from "./invalidation.js";
+import { type ContentSource, deleteStale, publishEntryPoints, type SyncContext, uploadAssets } from "./sync.js";
+
+/** What the steps of a frontend release learn as they go. */
+export interface FrontendReleaseState {
+  snapshot: EntryPointSnapshot[];
+  uploadedFiles: number;
+  uploadedBytes: number;
+  deleted: number;
+  invalidation: InvalidationResult | null;
+  integrity: IntegrityReport | null;
+}
+
+/** What serves now, read back: index.html per bucket (hashed bytes) and whose entry points these are. */
+export interface LiveFrontend {
+  entryPoints: EntryPointState;
+  indexHtml: Array<{ bucket: string; sha256: string | null }>;
+}
+
+export interface FrontendSpecInput {
+  /** What a token confirms (planBuckets' digestable form). */
+  plan: Record<string, unknown>;
+  desired: FrontendManifest;
+  diffs: BucketDiff[];
+  /** Per bucket, the stale objects to delete once the release passed its check. */
+  deletions: Map<string, RemoteObject[]>;
+  knownSha256: (object: RemoteObject) => string | null;
+  sourceOf: (key: string) => ContentSource;
+  /** The index.html about to go live, to check its references before the switch. */
+  newIndexHtml: () => Promise<string>;
+  wait: boolean;
+  approvalText: string;
+  requirePreflight: boolean;
+  confirmationToken?: string | undefined;
+  breakLock: boolean;
+  /** Facts for the record from the start (artifacts, before, restoredFrom). */
+  record: RecordPatch;
+  /** Plans again from live state after a recovery changed it (null: nothing left to do). */
+  replan?: () => Promise<ReleaseSpec<Record<string, unknown>, FrontendReleaseState, LiveFrontend> | null>;
+}
+
+// Measured against moto with the 2,000-file bench dist: 8 uploads at a time were as fast as 16
+// (the emulator, not the client, bounds the rate) and peaked ~25 MB lower in server RSS.
+const UPLOAD_CONCURRENCY = 8;
+
+/**
+ * A frontend release (deploy or rollback) as the one flow runs it, in the order that keeps
+ * the site whole: keep the entry points it replaces → assets → the other entry points →
+ * check every file the new index.html references is in place → index.html (the switch) →
+ * the integrity gate; undo puts the previous entry points back. Stale files and the CloudFront
+ * invalidation come after the gate and only warn when they fail.
+ */
+export function frontendReleaseSpec(
+  deps: FrontendDeps,
+  input: FrontendSpecInput,
+): ReleaseSpec<Record<string, unknown>, FrontendReleaseState, LiveFrontend> {
+  const artifactBucket = deps.env.lambda.artifactBucket;
+  const buckets = input.diffs.map((d) => d.bucket);
+  const newIndexSha256 = input.desired["index.html"]?.sha256 ?? null;
+  const state: FrontendReleaseState = {
+    snapshot: [],
+    uploadedFiles: 0,
+    uploadedBytes: 0,
+    deleted: 0,
+    invalidation: null,
+    integrity: null,
+  };
+  const writes = input.diffs.flatMap((diff) =>
+    diff.upload
+      .filter((u) => u.reason !== "headers" && isEntryPoint(u.key, deps.frontend))
+      .map((u) => ({ bucket: diff.bucket, key: u.key, nextSha256: input.desired[u.key]?.sha256 as string })),
+  );
+  const factsOf = (snapshot: EntryPointSnapshot[]): FrontendRecoveryFacts => ({
+    artifactBucket,
+    buckets,
+    newIndexSha256,
+    snapshot,
+  });
+  const syncFor = (io: StepIo): SyncContext => ({
+    s3: deps.s3,
+    artifactBucket,
+    isEntryPoint: (key) => isEntryPoint(key, deps.frontend),
+    sourceOf: input.sourceOf,
+    desired: input.desired,
+    concurrency: UPLOAD_CONCURRENCY,
+    signal: io.signal,
+    progress: io.progress,
+    kept: new Set(),
+  });
+  const count = (s: FrontendReleaseState, stats: { files: number; bytes: number }) => {
+    s.uploadedFiles += stats.files;
+    s.uploadedBytes += stats.bytes;
+  };
+  const steps: Array<ReleaseStep<FrontendReleaseState>> = [
+    {
+      name: "keep-previous-entry-points",
+      phase: "preparing",
+      async run(s, io) {
+        s.snapshot = await snapshotEntryPoints(deps.s3, artifactBucket, writes);
+        io.note({ recoveryFacts: factsOf(s.snapshot) });
+      },
+    },
+    {
+      name: "upload-assets",
+      phase: "uploading",
+      run: async (s, io) => count(s, await uploadAssets(syncFor(io), input.diffs)),
+    },
+    {
+      name: "publish-other-entry-points",
+      phase: "switching",
+      // Safety: from here a failure puts the previous entry points back (no mixed release).
+      touchesLive: true,
+      run: async (s, io) => count(s, await publishEntryPoints(syncFor(io), input.diffs, "others")),
+    },
+    {
+      name: "check-references",
+      phase: "switching",
+      async run(_s, io) {
+        const references = referencedKeys(await input.newIndexHtml());
+        for (const bucket of buckets) {
+          if (io.signal.aborted) return;
+          const missing = await missingKeys(deps.s3, bucket, references);
+          // Safety: never publish an index.html that points at files the bucket lacks.
+          if (missing.length) {
+            throw new DeployError(
+              "PRECONDITION",
+              `The new index.html references ${missing.length} file(s) not in s3://${bucket}; index.html was not switched.`,
+              { detail: { missing: missing.slice(0, 20) } },
+            );
+          }
+        }
+      },
+    },
+    {
+      name: "publish-index-html",
+      phase: "switching",
+      touchesLive: true,
+      run: async (s, io) => count(s, await publishEntryPoints(syncFor(io), input.diffs, "index")),
+    },
+  ];
+  const cleanup: Array<ReleaseStep<FrontendReleaseState>> = [
+    {
+      name: "delete-stale-files",
+      phase: "finishing",
+      async run(s, io) {
+        for (const [bucket, objects] of input.deletions) {
+          if (objects.length) s.deleted += await deleteStale(syncFor(io), bucket, objects, input.knownSha256);
+        }
+      },
+    },
+    {
+      name: "invalidate-cdn",
+      phase: "finishing",
+      async run(s, io) {
+        s.invalidation = await invalidate(deps, input, io);
+      },
+    },
+  ];
+  return {
+    component: "frontend",
+    plan: input.plan,
+    approvalText: input.approvalText,
+    requirePreflight: input.requirePreflight,
+    confirmationToken: input.confirmationToken,
+    breakLock: input.breakLock,
+    state,
+    record: { ...input.record, recoveryFacts: factsOf([]) },
+    recoveryPlan: (phase) => recoveryPlanText(phase),
+    ...(input.replan ? { replan: input.replan } : {}),
+    steps,
+    cleanup,
+    verify: {
+      name: "integrity-check",
+      async run(s) {
+        s.integrity = await checkLiveIntegrity(deps.s3, buckets, { url: deps.env.frontend.url });
+        return s.integrity.ok
+          ? { ok: true, report: s.integrity }
+          : {
+              ok: false,
+              reason: `the live index.html references ${s.integrity.missing.length} missing file(s)`,
+              report: s.integrity,
+            };
+      },
+    },
+    undo: {
+      name: "put the previous entry points back",
+      run: (s, io) => restoreEntryPoints(deps.s3, artifactBucket, s.snapshot, io.progress),
+      fixCommand: (s) =>
+        s.snapshot.map((entry) => restoreEntryPointCommand(artifactBucket, entry)).join(" && ") ||
+        "nothing to restore",
+    },
+    readLive: () => readLiveFrontend(deps, buckets, state.snapshot),
+    recordLive: (live, _s, status) => {
+      const switched = live.entryPoints === "next";
+      return {
+        after: {
+          indexHtmlSha256: live.indexHtml[0]?.sha256 ?? null,
+          switched,
+          entryPoints: live.entryPoints,
+        },
+        ...(switched || status === "succeeded" ? { manifest: input.desired } : {}),
+      };
+    },
+  };
+}
+
+export async function readLiveFrontend(
+  deps: Pick<FrontendDeps, "s3">,
+  buckets: string[],
+  snapshot: EntryPointSnapshot[],
+): Promise<LiveFrontend> {
+  const indexHtml = await Promise.all(
+    buckets.map(async (bucket) => ({ bucket, sha256: await hashedContent(deps.s3, bucket, "index.html") })),
+  );
+  // Before the snapshot step finished no entry point was written: the previous release serves.
+  const entryPoints: EntryPointState = snapshot.length ? (await readEntryPointState(deps.s3, snapshot)).state : "previous";
+  return { entryPoints, indexHtml };
+}
+
+async function invalidate(
+  deps: FrontendDeps,
+  input: FrontendSpecInput,
+  io: StepIo,
+): Promise<InvalidationResult | null> {
+  const distributionId = deps.env.frontend.distributionId;
+  if (!distributionId) return null;
+  const changed = new Map<string, string>();
+  for (const diff of input.diffs)
+    for (const upload of diff.upload) changed.set(upload.key, input.desired[upload.key]?.cacheControl ?? "");
+  const paths = invalidationPaths(
+    [...changed].map(([key, cacheControl]) => ({ key, cacheControl })),
+    deps.frontend.invalidateAllThreshold,
+  );
+  if (!paths.length) return null;
+  const cloudFront = await deps.cloudFront();
+  // CallerReference is the release id, so a retried create never invalidates twice.
+  const created = await retryWithin(() => createInvalidation(cloudFront, distributionId, paths, io.releaseId), {
+    budgetMs: 20_000,
+  });
+  if (!created.ok || !created.value) {
+    throw new DeployError(
+      "AWS_ERROR",
+      `the CloudFront invalidation failed (${created.error?.message ?? "unknown error"}); invalidate ${paths.join(" ")} by hand.`,
+    );
+  }
+  const result = created.value;
+  if (input.wait && result.id) {
+    io.progress(`Waiting for CloudFront invalidation ${result.id}`);
+    result.status = await waitForInvalidation(cloudFront, distributionId, result.id, {
+      signal: io.signal,
+      onPoll: (status) => io.progress(`Invalidation ${result.id}: ${status}`),
+    });
+  }
+  return result;
+}

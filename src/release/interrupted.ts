@@ -1,0 +1,61 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { Clock } from "../core/context.js";
+import { type LockInfo, readDeployLock } from "./lock.js";
+import { listReleaseRecords } from "./records.js";
+import { type Component, componentSchema, type ReleaseRecord } from "./types.js";
+
+/** Records per component searched for a release that never finished. */
+const SEARCH_DEPTH = 5;
+
+export interface InterruptedRelease {
+  record: ReleaseRecord;
+  /** Why it counts as interrupted, in the server's own words. */
+  why: string;
+}
+
+/**
+ * A release is interrupted when its record still says in_progress but nothing is running it
+ * any more: no lock names it, or the lock naming it expired (its heartbeat stopped) or is
+ * invalid. `lock` is the env's lock as read now (null when none).
+ */
+export async function findInterruptedReleases(
+  s3: S3Client,
+  bucket: string,
+  envName: string,
+  lock: LockInfo | null,
+  options: { ownLockReleaseId?: string } = {},
+): Promise<InterruptedRelease[]> {
+  const lists = await Promise.all(
+    componentSchema.options.map((component: Component) =>
+      listReleaseRecords(s3, bucket, envName, component, { limit: SEARCH_DEPTH }),
+    ),
+  );
+  const found: InterruptedRelease[] = [];
+  for (const record of lists.flat()) {
+    if (record.status !== "in_progress") continue;
+    const why = interruptionOf(record, lock, options.ownLockReleaseId);
+    if (why) found.push({ record, why });
+  }
+  return found.sort((a, b) => (a.record.startedAt < b.record.startedAt ? -1 : 1));
+}
+
+function interruptionOf(record: ReleaseRecord, lock: LockInfo | null, ownLock?: string): string | null {
+  // Holding the env's lock ourselves, no other release can be running.
+  if (ownLock !== undefined) return ownLock === record.releaseId ? null : "this call holds the env's lock";
+  if (!lock) return "no deploy lock names it";
+  if (lock.releaseId !== record.releaseId) return `the deploy lock belongs to release ${lock.releaseId}`;
+  if (lock.state === "expired") return `its deploy lock expired at ${lock.expiresAt} (its heartbeat stopped)`;
+  if (lock.state === "invalid") return "its deploy lock is invalid (expiry beyond the maximum TTL)";
+  return null;
+}
+
+/** The env's interrupted releases as a planning call sees them (the lock read now). */
+export async function readInterruptedFor(
+  s3: S3Client,
+  bucket: string,
+  envName: string,
+  now: Clock,
+): Promise<InterruptedRelease[]> {
+  const lock = await readDeployLock({ s3, bucket, envName, now });
+  return findInterruptedReleases(s3, bucket, envName, lock);
+}

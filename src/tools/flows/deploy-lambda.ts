@@ -1,0 +1,184 @@
+import type { LiveLambdaCode } from "../../deploy/lambda/code.js";
+import { describeTarget, prepareLambdaDeploy } from "../../deploy/lambda/deploy.js";
+import type { LambdaTuning } from "../../deploy/lambda/deps.js";
+import type { LambdaDeployState } from "../../deploy/lambda/release.js";
+import { errorLogsSince, failingChecks } from "../../deploy/lambda/release.js";
+import type { HealthReport } from "../../observe/health.js";
+import type { LogEventOut } from "../../observe/logs.js";
+import type { ToolContext } from "../../release/context.js";
+import { runRelease } from "../../release/run-release.js";
+import type { ReleaseRun } from "../../release/spec.js";
+import { lambdaDepsOf } from "./deps.js";
+import { recoverersFor } from "./recoverers.js";
+import { type ReleaseFacts, releaseFactsOf, releaseTail } from "./release-facts.js";
+
+export interface DeployLambdaRequest {
+  dryRun: boolean;
+  force: boolean;
+  confirmationToken?: string | undefined;
+  breakLock: boolean;
+}
+
+export type DeployLambdaStatus = "planned" | "confirmation_required" | "unchanged" | "deployed" | "rolled_back" | "failed";
+
+export interface DeployLambdaOutput extends Partial<ReleaseFacts> {
+  summary: string;
+  status: DeployLambdaStatus;
+  plan: Record<string, unknown>;
+  confirmationToken?: string;
+  expiresAt?: string;
+  codeSha256: string;
+  previousVersion?: string;
+  version?: string;
+  releaseId?: string;
+  /** What serves now, read back from Lambda after the release. */
+  live?: { version: string; codeSha256: string } | null;
+  health?: Record<string, unknown>;
+  failure?: string;
+  errorLogs?: LogEventOut[];
+  errorLogsNote?: string;
+  interrupted?: Array<{ releaseId: string; component: string; phase: string | null }>;
+}
+
+/**
+ * deploy_lambda: package and plan (domain), then the one release flow, then the answer —
+ * written from what the flow read back, never from what it meant to do.
+ */
+export async function deployLambda(
+  ctx: ToolContext,
+  request: DeployLambdaRequest,
+  tuning: LambdaTuning = {},
+): Promise<DeployLambdaOutput> {
+  const deps = await lambdaDepsOf(ctx, tuning);
+  const prepared = await prepareLambdaDeploy(deps, {
+    appRoot: ctx.appRoot,
+    backend: ctx.config.backend,
+    force: request.force,
+    confirmationToken: request.confirmationToken,
+    breakLock: request.breakLock,
+  });
+  try {
+    const { plan, details, pkg, live, interrupted } = prepared;
+    const shownPlan = { ...plan, ...details } as unknown as Record<string, unknown>;
+    const target = describeTarget(plan);
+    const pending = interrupted.map((i) => ({
+      releaseId: i.record.releaseId,
+      component: i.record.component,
+      phase: i.record.phase ?? null,
+    }));
+    const base = { plan: shownPlan, codeSha256: pkg.codeSha256, ...(pending.length ? { interrupted: pending } : {}) };
+    const changes = plan.rollback !== null;
+    if (!changes && pending.length === 0) {
+      return {
+        summary: `No change: the package (CodeSha256 ${pkg.codeSha256}) is already live on ${target}. Nothing was uploaded or updated; pass force: true to deploy anyway.`,
+        status: "unchanged",
+        ...base,
+        previousVersion: live.version,
+      };
+    }
+    const settle = pending.length
+      ? ` First, ${pending.length} interrupted release(s) of ${ctx.envName} are settled (see interrupted).`
+      : "";
+    if (request.dryRun) {
+      return {
+        summary: `Dry run: ${changes ? prepared.planText : "the code is already live."}${settle} Nothing was changed.`,
+        status: "planned",
+        ...base,
+      };
+    }
+    const result = await runRelease(ctx, prepared.spec, recoverersFor(ctx, tuning));
+    if (result.kind === "confirmation_required") {
+      return {
+        summary: `Confirmation required for ${ctx.envName}: ${changes ? prepared.planText : "the code is already live."}${settle} Show this plan to the user; if they agree, call deploy_lambda again with the confirmationToken (valid until ${result.expiresAt}).${result.blockedBy ? " The confirmed call would be refused now: see blockedBy." : ""}`,
+        status: "confirmation_required",
+        ...base,
+        confirmationToken: result.confirmationToken,
+        expiresAt: result.expiresAt,
+        ...(result.blockedBy ? { blockedBy: result.blockedBy } : {}),
+      } as DeployLambdaOutput;
+    }
+    return await finishedOutput(ctx, deps, result, { ...base, target, previousVersion: live.version, changes });
+  } finally {
+    await prepared.dispose();
+  }
+}
+
+async function finishedOutput(
+  ctx: ToolContext,
+  deps: Awaited<ReturnType<typeof lambdaDepsOf>>,
+  run: ReleaseRun<LambdaDeployState, LiveLambdaCode>,
+  input: {
+    plan: Record<string, unknown>;
+    codeSha256: string;
+    target: string;
+    previousVersion: string;
+    changes: boolean;
+  },
+): Promise<DeployLambdaOutput> {
+  const { state } = run;
+  const live = run.live ? { version: run.live.version, codeSha256: run.live.codeSha256 } : null;
+  const facts = releaseFactsOf(run);
+  const common: DeployLambdaOutput = {
+    summary: "",
+    status: "failed",
+    plan: input.plan,
+    codeSha256: input.codeSha256,
+    previousVersion: input.previousVersion,
+    releaseId: run.releaseId,
+    live,
+    ...(state.version ? { version: state.version } : {}),
+    ...(state.health ? { health: state.health as unknown as Record<string, unknown> } : {}),
+    ...facts,
+  };
+  const liveText = live ? `${input.target} serves version ${live.version} (CodeSha256 ${live.codeSha256})` : `what ${input.target} serves could not be read back`;
+  const tail = releaseTail(run);
+  if (run.status === "succeeded") {
+    if (!input.changes) {
+      return {
+        ...common,
+        status: "unchanged",
+        summary: `No code change: the package is already live; ${run.recovered.length} interrupted release(s) settled first (see recovered). ${liveText}.${tail}`,
+      };
+    }
+    const isNew = live !== null && live.codeSha256 === input.codeSha256;
+    if (!isNew) {
+      // Safety: never claim a deploy the read-back does not show.
+      return {
+        ...common,
+        status: "failed",
+        summary: `Release ${run.releaseId} finished its steps, but ${liveText}, not the new code ${input.codeSha256}. Check deploy_status before deploying again.${tail}`,
+      };
+    }
+    return {
+      ...common,
+      status: "deployed",
+      summary: `Deployed ${input.codeSha256} to ${input.target} as version ${state.version ?? live.version} (release ${run.releaseId}); health ${healthWord(state.health)}. ${liveText}. Roll back with the rollback tool (component "lambda").${tail}`,
+    };
+  }
+  const failure = run.failure ? `${run.failure.step}: ${run.failure.message}` : "the release did not finish";
+  const logs = run.startedAtMs !== undefined ? await errorLogsSince(deps, run.startedAtMs) : {};
+  const errorLogs = logs.errorLogs?.length
+    ? ` ${logs.errorLogs.length} ERROR log line(s) since the deploy began are in errorLogs (untrusted text).`
+    : "";
+  if (run.status === "rolled_back") {
+    return {
+      ...common,
+      ...logs,
+      status: "rolled_back",
+      failure,
+      summary: `Release ${run.releaseId} failed (step ${run.failure?.step ?? "unknown"}) and was rolled back: ${liveText}.${errorLogs}${tail}`,
+    };
+  }
+  return {
+    ...common,
+    ...logs,
+    status: "failed",
+    failure,
+    summary: `Release ${run.releaseId} failed at step ${run.failure?.step ?? "unknown"}${run.undo && !run.undo.ok ? " and the automatic undo failed (see undo.fixCommand)" : ""}: ${liveText}.${errorLogs}${tail}`,
+  };
+}
+
+function healthWord(health: HealthReport | null): string {
+  if (!health) return "not checked";
+  return health.verdict === "healthy" ? "healthy" : `${health.verdict} (${failingChecks(health)})`;
+}
