@@ -51,9 +51,11 @@ describe("a deploy whose upload fails half way", () => {
     });
     const { result, out } = await deploy(site);
     site.failWhen(null);
-    expect(result.isError).toBe(false);
+    // A release that did not go live is an error result, with its full structured output.
+    expect(result.isError).toBe(true);
     expect(out.status).toBe("failed");
-    expect(out.error).toMatch(/injected: connection reset[\s\S]*previous release is still live/);
+    expect(out.failure).toMatch(/^upload-assets: .*injected: connection reset/);
+    expect(out.live?.entryPoints).toBe("previous");
     expect(indexWrites).toBe(0);
     expect(writes(site)).not.toContain("sw.js");
     // Read back: the previous index.html, byte for byte, with every asset it references.

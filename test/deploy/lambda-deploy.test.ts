@@ -120,7 +120,8 @@ describe("deploy_lambda without an alias ($LATEST)", () => {
     env.health.healthy = false;
     const failing = await invokeTool(deployLambdaTool, { env: "dev" }, runtime);
     env.health.healthy = true;
-    expect(failing.isError, failing.text).toBe(false);
+    // A release that did not stay live is an error result, with its full structured output.
+    expect(failing.isError, failing.text).toBe(true);
     const failed = failing.structured as unknown as DeployOut;
     expect(failed.status).toBe("rolled_back");
     expect(failed.failure).toMatch(/health gate failed: api HTTP 503/);

@@ -194,8 +194,12 @@ describe("/deploy flows end to end over stdio", () => {
     health.healthy = false;
     try {
       const first = await ok("deploy_lambda", { env: "prod" });
-      const second = await ok("deploy_lambda", { env: "prod", confirmationToken: first.confirmationToken });
-      expect(second.status).toBe("rolled_back");
+      const second = await call("deploy_lambda", { env: "prod", confirmationToken: first.confirmationToken });
+      // A release that did not stay live is an error, and still carries its full structured result
+      // (which the SDK client has validated against the outputSchema).
+      expect(second.isError).toBe(true);
+      expect(second.s.status).toBe("rolled_back");
+      expect(second.s.live).toEqual({ version: "$LATEST", codeSha256: before });
     } finally {
       health.healthy = true;
     }

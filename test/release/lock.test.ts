@@ -29,7 +29,10 @@ function deps(over: Partial<LockDeps> = {}): LockDeps {
   return { s3, bucket, envName: "prod", now: () => clock, log: (m) => logs.push(m), ...over };
 }
 
-function acquire(releaseId: string, over: { breakLock?: boolean; ttlSeconds?: number; deps?: LockDeps } = {}) {
+function acquire(
+  releaseId: string,
+  over: { breakLock?: boolean; ttlSeconds?: number; deps?: LockDeps } = {},
+) {
   return acquireDeployLock(over.deps ?? deps(), {
     holder: HOLDER,
     tool: "deploy_lambda",
@@ -101,7 +104,9 @@ describe("deploy lock on moto", () => {
 
   it("the TTL is bounded: at most MAX_LOCK_TTL_SECONDS, at least one second", async () => {
     const long = await acquire("LONG", { ttlSeconds: 10 * MAX_LOCK_TTL_SECONDS });
-    expect((await lockBody())?.expiresAt).toBe(new Date(clock.getTime() + MAX_LOCK_TTL_SECONDS * 1000).toISOString());
+    expect((await lockBody())?.expiresAt).toBe(
+      new Date(clock.getTime() + MAX_LOCK_TTL_SECONDS * 1000).toISOString(),
+    );
     expect((await readDeployLock(deps()))?.state).toBe("live");
     await long.release();
     const short = await acquire("SHORT", { ttlSeconds: 0 });
@@ -121,7 +126,12 @@ describe("deploy lock on moto", () => {
     expect(error.message).toMatch(/Nothing was changed\.$/);
     expect(error.detail).toEqual({
       reason: "lock_held",
-      lock: expect.objectContaining({ holder: HOLDER, releaseId: "FIRST", state: "live", ageSeconds: TTL - 1 }),
+      lock: expect.objectContaining({
+        holder: HOLDER,
+        releaseId: "FIRST",
+        state: "live",
+        ageSeconds: TTL - 1,
+      }),
     });
     expect(await lockObject()).toEqual(before);
     await first.release();
@@ -138,7 +148,7 @@ describe("deploy lock on moto", () => {
     expect(error.code).toBe("LOCK_HELD");
     const winner = await readDeployLock(deps());
     expect(winner?.state).toBe("live");
-    expect((error.detail?.lock as { releaseId: string }).releaseId).toBe(winner?.releaseId);
+    expect(error.detail?.lock).toMatchObject({ releaseId: winner?.releaseId });
     await won[0]!.value.release();
     expect(await listKeys(s3, bucket, "locks/")).toEqual([]);
   });
@@ -148,8 +158,15 @@ describe("deploy lock on moto", () => {
     advance(TTL + 1);
     expect(await readDeployLock(deps())).toMatchObject({ releaseId: "DEAD", state: "expired" });
     const next = await acquire("NEXT");
-    expect(next.replaced).toMatchObject({ releaseId: "DEAD", state: "expired", how: "taken_over", holder: HOLDER });
-    expect(logs.some((m) => /Took over the expired deploy lock on prod left by release DEAD/.test(m))).toBe(true);
+    expect(next.replaced).toMatchObject({
+      releaseId: "DEAD",
+      state: "expired",
+      how: "taken_over",
+      holder: HOLDER,
+    });
+    expect(logs.some((m) => /Took over the expired deploy lock on prod left by release DEAD/.test(m))).toBe(
+      true,
+    );
     expect(await readDeployLock(deps())).toMatchObject({ releaseId: "NEXT", state: "live" });
 
     // The dead holder wakes up: its heartbeat and its release must leave the new lock alone.
@@ -280,7 +297,9 @@ describe("deploy lock on moto", () => {
     expect(await lockBody()).toMatchObject({ releaseId: "R" });
     advance(30);
     expect(await lock.refresh()).toBe(true);
-    expect(await lockBody()).toMatchObject({ expiresAt: new Date(clock.getTime() + TTL * 1000).toISOString() });
+    expect(await lockBody()).toMatchObject({
+      expiresAt: new Date(clock.getTime() + TTL * 1000).toISOString(),
+    });
     await lock.release();
     expect(await lockObject()).toBeNull();
   });
@@ -305,11 +324,11 @@ describe("deploy lock on moto", () => {
     const won = attempts.filter((a): a is PromiseFulfilledResult<HeldLock> => a.status === "fulfilled");
     expect(won).toHaveLength(1);
     expect(won[0]!.value.replaced).toMatchObject({ releaseId: "DEAD", how: "taken_over" });
-    const lost = attempts.find((a): a is PromiseRejectedResult => a.status === "rejected");
-    expect((lost?.reason as DeployError).code).toBe("LOCK_HELD");
+    const lost = attempts.find((a): a is PromiseRejectedResult => a.status === "rejected")!;
+    expect((lost.reason as DeployError).code).toBe("LOCK_HELD");
     const holder = (await lockBody())?.releaseId;
     expect(["A", "B"]).toContain(holder);
-    const seenByLoser = (lost?.reason as DeployError).detail?.lock as { releaseId: string } | undefined;
+    const seenByLoser = (lost.reason as DeployError).detail?.lock as { releaseId: string } | undefined;
     if (seenByLoser) expect(seenByLoser.releaseId).toBe(holder);
     await won[0]!.value.release();
     expect(await lockObject()).toBeNull();

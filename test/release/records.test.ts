@@ -180,7 +180,12 @@ describe("release records in S3 (moto)", () => {
       error: `upload failed with ${secret}`,
       warnings: [`warned about ${secret}`],
       health: { body: `echo ${secret}` },
-      recovery: { outcome: "kept", by: "20261106T000000Z-000006", at: "2026-11-06T00:00:00.000Z", note: secret },
+      recovery: {
+        outcome: "kept",
+        by: "20261106T000000Z-000006",
+        at: "2026-11-06T00:00:00.000Z",
+        note: secret,
+      },
       artifacts: { artifactKey: "backend/abc.zip" },
     });
     await writeReleaseRecord(s3, BUCKET, r);

@@ -1,7 +1,8 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { runGuardedMutation } from "../../src/release/run-release.js";
+import { runRelease } from "../../src/release/run-release.js";
+import type { ReleaseSpec } from "../../src/release/spec.js";
 import { invokeTool } from "../../src/server/invoke.js";
 import type { Runtime } from "../../src/server/runtime.js";
 import { confirmationTokenArg, DESTRUCTIVE, envArg, summaryField } from "../../src/tools/common.js";
@@ -12,8 +13,8 @@ import { useMoto } from "../support/moto.js";
 import { markPreflightPassed, testRuntime } from "../support/runtime.js";
 
 /**
- * The guard seen the way an MCP client sees it: through invokeTool (argument validation,
- * redaction, isError results), with a small destructive tool built on runGuardedMutation.
+ * The release flow seen the way an MCP client sees it: through invokeTool (argument
+ * validation, redaction, isError results), with a small destructive tool built on runRelease.
  */
 const moto = useMoto();
 const BUCKET = "guard-mcp-artifacts";
@@ -22,10 +23,52 @@ const SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 const JWT =
   "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
 
+interface ProbePlan {
+  object: string;
+}
+
+/** The probe's own spec: one step writes the object; what is live is whether it exists. */
+function probeSpec(
+  s3: S3Client,
+  plan: ProbePlan,
+  args: { fail: boolean; confirmationToken?: string | undefined },
+): ReleaseSpec<ProbePlan, { written: boolean }, { exists: boolean }> {
+  return {
+    component: "lambda",
+    plan,
+    approvalText: `Write ${plan.object}.`,
+    requirePreflight: true,
+    confirmationToken: args.confirmationToken,
+    breakLock: false,
+    state: { written: false },
+    record: { artifacts: { object: plan.object } },
+    recoveryPlan: () => "Check whether the probe object exists.",
+    steps: [
+      {
+        name: "write",
+        phase: "switching",
+        touchesLive: true,
+        async run(state, io) {
+          if (args.fail) throw new Error(`upload failed with ${ACCESS_KEY} / ${SECRET_KEY} / ${JWT}`);
+          await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: plan.object, Body: "x" }), {
+            abortSignal: io.signal,
+          });
+          state.written = true;
+        },
+      },
+    ],
+    async readLive() {
+      const out = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: plan.object }));
+      return { exists: (out.Contents ?? []).some((o) => o.Key === plan.object) };
+    },
+    recordLive: (live) => ({ after: { exists: live.exists } }),
+  };
+}
+
 const probeTool = defineTool({
   name: "guarded_probe",
   title: "Guarded probe",
-  description: "Test tool: writes one object under the guard.",
+  description: "Test tool: writes one object through the release flow.",
   inputSchema: {
     env: envArg,
     version: z.string().default("1"),
@@ -37,27 +80,14 @@ const probeTool = defineTool({
     status: z.string(),
     confirmationToken: z.string().optional(),
     releaseId: z.string().optional(),
+    error: z.string().optional(),
   },
   annotations: DESTRUCTIVE,
+  isFailure: (out) => out.status === "failed",
   async handler(args, ctx) {
     const plan = { object: `probe/${args.version}.txt` };
-    const outcome = await runGuardedMutation(
-      {
-        ctx,
-        component: "lambda",
-        plan,
-        planSummary: `Write ${plan.object}`,
-        confirmationToken: args.confirmationToken,
-        requirePreflight: true,
-      },
-      async () => {
-        if (args.fail) throw new Error(`upload failed with ${ACCESS_KEY} / ${SECRET_KEY} / ${JWT}`);
-        await (await ctx.aws.s3()).send(
-          new PutObjectCommand({ Bucket: BUCKET, Key: plan.object, Body: "x" }),
-        );
-        return { status: "succeeded", result: plan.object };
-      },
-    );
+    const s3 = await ctx.aws.s3();
+    const outcome = await runRelease(ctx, probeSpec(s3, plan, args), {});
     if (outcome.kind === "confirmation_required") {
       return {
         summary: `Confirm writing ${plan.object} on ${ctx.envName}: call again with confirmationToken ${outcome.confirmationToken}`,
@@ -65,7 +95,15 @@ const probeTool = defineTool({
         confirmationToken: outcome.confirmationToken,
       };
     }
-    return { summary: `Wrote ${outcome.result}.`, status: "deployed", releaseId: outcome.releaseId };
+    if (outcome.status !== "succeeded") {
+      return {
+        summary: `Writing ${plan.object} failed at step ${outcome.failure?.step ?? "unknown"} (see error).`,
+        status: "failed",
+        releaseId: outcome.releaseId,
+        ...(outcome.failure ? { error: outcome.failure.message } : {}),
+      };
+    }
+    return { summary: `Wrote ${plan.object}.`, status: "deployed", releaseId: outcome.releaseId };
   },
 });
 
@@ -78,7 +116,7 @@ async function keys(): Promise<string[]> {
   return (out.Contents ?? []).map((o) => o.Key as string).sort();
 }
 
-describe("guard through invokeTool", () => {
+describe("release flow through invokeTool", () => {
   beforeAll(async () => {
     await createBucket(await moto.current.clients().s3(), BUCKET);
     repo = createGitRepo();
@@ -143,6 +181,11 @@ describe("guard through invokeTool", () => {
       runtime,
     );
     expect(failed.isError).toBe(true);
+    // A finished run that failed is the tool's own output (it fits its schema), flagged isError.
+    expect(failed.complete).toBe(true);
+    expect(failed.structured).toMatchObject({ status: "failed", releaseId: expect.any(String) });
+    expect(await keys()).not.toContain("probe/4.txt");
+    expect((await keys()).filter((k) => k.startsWith("locks/"))).toEqual([]);
     const everything = `${failed.text}\n${JSON.stringify(failed.structured)}`;
     for (const secret of [ACCESS_KEY, SECRET_KEY, JWT]) expect(everything).not.toContain(secret);
     expect(failed.text).toMatch(/upload failed with \[REDACTED\]/);

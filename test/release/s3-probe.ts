@@ -20,7 +20,11 @@ export async function readObject(
   }
 }
 
-export async function readJsonObject(s3: S3Client, bucket: string, key: string): Promise<Record<string, unknown>> {
+export async function readJsonObject(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<Record<string, unknown>> {
   const found = await readObject(s3, bucket, key);
   if (!found) throw new Error(`s3://${bucket}/${key} does not exist`);
   return JSON.parse(found.body) as Record<string, unknown>;

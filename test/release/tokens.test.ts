@@ -14,6 +14,7 @@ import type { Runtime } from "../../src/server/runtime.js";
 import { createBucket } from "../support/aws-fixtures.js";
 import { useMoto } from "../support/moto.js";
 import { artifactBucketRuntime, toolContextFor } from "../support/runtime.js";
+import { interceptS3 } from "./s3-probe.js";
 
 const moto = useMoto();
 const DIGEST = digestPlan({ change: 1 });
@@ -35,6 +36,18 @@ async function verified(ctx: ToolContext, token: string): Promise<VerifiedToken>
   const check = await verifyConfirmationToken(ctx, { tool: "deploy_lambda", planDigest: DIGEST, token });
   if (!check.ok) throw new Error(`expected a valid token, got ${check.reason}`);
   return check.token;
+}
+
+/** The token as a verifier hands it on, read from its payload (to spend it in another process). */
+function payloadToken(token: string): VerifiedToken {
+  const payload = decodePayload(token);
+  return {
+    tool: payload.tool as string,
+    env: payload.env as string,
+    planDigest: payload.digest as string,
+    nonce: payload.nonce as string,
+    expiresAt: new Date(payload.exp as number).toISOString(),
+  };
 }
 
 beforeEach(async () => {
@@ -145,6 +158,8 @@ describe("confirmation tokens", () => {
       usedBy: "arn:aws:sts::123456789012:user/moto",
       usedAt: "2026-11-25T13:00:00.000Z",
       expiresAt: "2026-11-25T13:10:00.000Z",
+      // Which spend wrote it, so a lost answer retried by the SDK is told apart from another process.
+      spentBy: expect.stringMatching(/^[0-9a-f]{32}$/),
     });
     // Both processes now see it as used, one from memory and one from S3.
     for (const ctx of [server, cli]) {
@@ -163,6 +178,32 @@ describe("confirmation tokens", () => {
         token: confirmationToken,
       }),
     ).toMatchObject({ ok: false, reason: "already_used" });
+  });
+
+  it("a spend whose answer was lost and whose retry meets its own write counts as spent once, by us", async () => {
+    const rt = makeRuntime();
+    const base = contextFor(rt);
+    const s3 = await moto.current.clients().s3();
+    let puts = 0;
+    // The first answer is lost and the SDK sends the same write again: it meets our own object.
+    const retrying = interceptS3(s3, (command, send) =>
+      command.name === "PutObjectCommand" && command.input.Key?.startsWith("tokens/") && ++puts === 1
+        ? send().then(send)
+        : undefined,
+    );
+    const ctx: ToolContext = { ...base, aws: { ...base.aws, s3: async () => retrying } };
+    const { confirmationToken } = await issueConfirmationToken(ctx, {
+      tool: "deploy_lambda",
+      planDigest: DIGEST,
+    });
+    const token = await verified(ctx, confirmationToken);
+    await consumeConfirmationToken(ctx, token);
+    expect(puts).toBe(1);
+    // Another process presenting the same token is still refused.
+    const other = contextFor(makeRuntime());
+    await expect(consumeConfirmationToken(other, payloadToken(confirmationToken))).rejects.toMatchObject({
+      detail: { reason: "already_used" },
+    });
   });
 
   it("a token whose spending failed in S3 is still spent in this process (fail closed)", async () => {

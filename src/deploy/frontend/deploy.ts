@@ -13,7 +13,6 @@ import {
   assertSeparateArtifactBucket,
   deletionsOf,
   type FrontendPlan,
-  liveIndexSha256,
   manifestDigest,
   planBuckets,
 } from "./plan.js";
@@ -89,7 +88,6 @@ export async function prepareFrontendDeploy(
   const planned = await planAgainst();
   const { plan } = planned;
   const planText = describePlan(plan);
-  const before = await liveIndexSha256(s3, deps.env);
   const specFor = (p: typeof planned): FrontendSpec =>
     frontendReleaseSpec(deps, {
       plan: p.digestable,
@@ -111,7 +109,6 @@ export async function prepareFrontendDeploy(
           buckets: p.plan.buckets,
           buildMs: build?.durationMs ?? null,
         },
-        before: { indexHtmlSha256: before },
       },
       // After a recovery put entry points back, the same build is diffed against the buckets again.
       replan: async () => {

@@ -26,7 +26,8 @@ import { type ContentSource, deleteStale, publishEntryPoints, type SyncContext, 
 
 /** What the steps of a frontend release learn as they go. */
 export interface FrontendReleaseState {
-  snapshot: EntryPointSnapshot[];
+  /** Null until the entry points the release replaces were kept; then what an undo restores. */
+  snapshot: EntryPointSnapshot[] | null;
   uploadedFiles: number;
   uploadedBytes: number;
   deleted: number;
@@ -81,7 +82,7 @@ export function frontendReleaseSpec(
   const buckets = input.diffs.map((d) => d.bucket);
   const newIndexSha256 = input.desired["index.html"]?.sha256 ?? null;
   const state: FrontendReleaseState = {
-    snapshot: [],
+    snapshot: null,
     uploadedFiles: 0,
     uploadedBytes: 0,
     deleted: 0,
@@ -120,7 +121,11 @@ export function frontendReleaseSpec(
       phase: "preparing",
       async run(s, io) {
         s.snapshot = await snapshotEntryPoints(deps.s3, artifactBucket, writes);
-        io.note({ recoveryFacts: factsOf(s.snapshot) });
+        const index = s.snapshot.find((e) => e.key === "index.html" && e.bucket === buckets[0]);
+        io.note({
+          recoveryFacts: factsOf(s.snapshot),
+          ...(index ? { before: { indexHtmlSha256: index.previousSha256 } } : {}),
+        });
       },
     },
     {
@@ -194,8 +199,9 @@ export function frontendReleaseSpec(
     cleanup,
     verify: {
       name: "integrity-check",
-      async run(s) {
+      async run(s, io) {
         s.integrity = await checkLiveIntegrity(deps.s3, buckets, { url: deps.env.frontend.url });
+        for (const warning of s.integrity.warnings) io.warn(warning);
         return s.integrity.ok
           ? { ok: true, report: s.integrity }
           : {
@@ -207,9 +213,9 @@ export function frontendReleaseSpec(
     },
     undo: {
       name: "put the previous entry points back",
-      run: (s, io) => restoreEntryPoints(deps.s3, artifactBucket, s.snapshot, io.progress),
+      run: (s, io) => restoreEntryPoints(deps.s3, artifactBucket, s.snapshot ?? [], io.progress),
       fixCommand: (s) =>
-        s.snapshot.map((entry) => restoreEntryPointCommand(artifactBucket, entry)).join(" && ") ||
+        (s.snapshot ?? []).map((entry) => restoreEntryPointCommand(artifactBucket, entry)).join(" && ") ||
         "nothing to restore",
     },
     readLive: () => readLiveFrontend(deps, buckets, state.snapshot),
@@ -230,13 +236,15 @@ export function frontendReleaseSpec(
 export async function readLiveFrontend(
   deps: Pick<FrontendDeps, "s3">,
   buckets: string[],
-  snapshot: EntryPointSnapshot[],
+  snapshot: EntryPointSnapshot[] | null,
 ): Promise<LiveFrontend> {
   const indexHtml = await Promise.all(
     buckets.map(async (bucket) => ({ bucket, sha256: await hashedContent(deps.s3, bucket, "index.html") })),
   );
   // Before the snapshot step finished no entry point was written: the previous release serves.
-  const entryPoints: EntryPointState = snapshot.length ? (await readEntryPointState(deps.s3, snapshot)).state : "previous";
+  // A release that writes no entry point (same content) serves its own as soon as it starts.
+  const entryPoints: EntryPointState =
+    snapshot === null ? "previous" : snapshot.length ? (await readEntryPointState(deps.s3, snapshot)).state : "next";
   return { entryPoints, indexHtml };
 }
 

@@ -179,6 +179,7 @@ function deploySteps(
       name: "publish-version",
       phase: "switching",
       async run(s, io) {
+        io.progress("Publishing a version of the new code");
         s.version = await publishVersion(
           deps.lambda,
           fn,
