@@ -1110,7 +1110,24 @@ describe("interrupted releases are recovered before a new one runs", () => {
     const old = await plantInterrupted();
     const seen: Array<{ record: ReleaseRecord; io: RecoveryIo }> = [];
     const s = spec();
-    const run = finished(await release(contextFor(runtime, { envName: "dev" }), s, recoverers("kept", seen)));
+    const atRecovery: Record<string, unknown> = {};
+    const recoverKept = recoverers("kept", seen);
+    const run = finished(
+      await release(contextFor(runtime, { envName: "dev" }), s, {
+        async lambda(record, io) {
+          // Before the new release: none of its steps ran, it has no record yet, it holds the lock.
+          atRecovery.events = [...s.state.events];
+          atRecovery.records = await listKeys(s3, bucket, "releases/");
+          atRecovery.lock = await readDeployLock({ s3, bucket, envName: "dev", now: () => clock });
+          return recoverKept.lambda!(record, io);
+        },
+      }),
+    );
+    expect(atRecovery).toEqual({
+      events: [],
+      records: [`releases/dev/lambda/${old.releaseId}.json`],
+      lock: expect.objectContaining({ releaseId: run.releaseId, state: "live" }),
+    });
     expect(seen).toHaveLength(1);
     expect(seen[0]?.record).toEqual(old);
     expect(seen[0]?.io.undoBudgetMs).toBe(UNDO_BUDGET_SECONDS * 1000);
