@@ -189,7 +189,9 @@ export const releaseTuningSchema = z
       .min(1)
       .max(600)
       .default(45)
-      .describe("How long the automatic undo keeps retrying before it reports what is live and how to fix it."),
+      .describe(
+        "How long the automatic undo keeps retrying before it reports what is live and how to fix it.",
+      ),
     requestTimeoutSeconds: z
       .number()
       .min(1)

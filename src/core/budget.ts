@@ -78,9 +78,13 @@ export async function withDeadline<T>(
     return await running;
   } catch (error) {
     if (deadline.signal.aborted && !outer.aborted) {
-      throw new DeployError("TOOL_FAILED", `Step ${name} did not finish within its ${formatMs(deadlineMs)} deadline.`, {
-        cause: error,
-      });
+      throw new DeployError(
+        "TOOL_FAILED",
+        `Step ${name} did not finish within its ${formatMs(deadlineMs)} deadline.`,
+        {
+          cause: error,
+        },
+      );
     }
     if (outer.aborted && !(error instanceof CancelledError)) {
       throw new CancelledError(`Cancelled during step ${name}.`);

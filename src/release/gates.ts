@@ -71,7 +71,8 @@ export async function passGates(
   const git = await readGitState(ctx.appRoot, ctx.run);
   if (input.requirePreflight) {
     const verdict = await evaluateTestsFirstGate(ctx, git, input.component);
-    if (!verdict.ok) throw new RefusalError(`${verdict.message} Nothing was changed.`, { reason: verdict.reason });
+    if (!verdict.ok)
+      throw new RefusalError(`${verdict.message} Nothing was changed.`, { reason: verdict.reason });
   }
   throwIfAborted(ctx.signal);
   await requestApproval(ctx, { tool, planSummary: input.approvalText, planDigest: input.confirmDigest });

@@ -79,7 +79,14 @@ export async function readDeployLock(deps: Omit<LockDeps, "log">): Promise<LockI
 
 export async function acquireDeployLock(
   deps: LockDeps,
-  input: { holder: string; tool: string; component: string; releaseId: string; breakLock: boolean; ttlSeconds: number },
+  input: {
+    holder: string;
+    tool: string;
+    component: string;
+    releaseId: string;
+    breakLock: boolean;
+    ttlSeconds: number;
+  },
 ): Promise<HeldLock> {
   const { s3, bucket } = deps;
   const key = lockKey(deps.envName);
@@ -125,7 +132,8 @@ export async function acquireDeployLock(
       return held();
     }
     const info = describeLock(existing.body, deps.now());
-    if (info.state === "live" && !input.breakLock) throw lockHeld(deps.envName, info, bucket, key, ttlSeconds);
+    if (info.state === "live" && !input.breakLock)
+      throw lockHeld(deps.envName, info, bucket, key, ttlSeconds);
     // Safety: delete exactly the object we judged (ETag); if another caller replaced it
     // meanwhile, our create fails again and the next round judges theirs.
     await deleteLockObject(s3, bucket, key, existing.etag);
@@ -155,7 +163,8 @@ export function describeLock(body: LockBody, now: Date): LockInfo {
   const started = Date.parse(body.startedAt);
   let state: LockState = "live";
   // Safety: an unreadable expiry, or one no heartbeat could have written, vouches for nothing.
-  if (!Number.isFinite(expires) || expires > now.getTime() + MAX_LOCK_TTL_SECONDS * 1000 + SKEW_MS) state = "invalid";
+  if (!Number.isFinite(expires) || expires > now.getTime() + MAX_LOCK_TTL_SECONDS * 1000 + SKEW_MS)
+    state = "invalid";
   else if (now.getTime() >= expires) state = "expired";
   return {
     holder: body.holder,

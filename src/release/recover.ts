@@ -34,16 +34,25 @@ export async function recoverInterrupted(input: RecoverInput): Promise<Recovered
   });
   const recovered: RecoveredRelease[] = [];
   for (const { record } of interrupted) {
-    input.progress(`Recovering interrupted release ${record.releaseId} (${record.component}, phase ${record.phase ?? "unknown"})`);
+    input.progress(
+      `Recovering interrupted release ${record.releaseId} (${record.component}, phase ${record.phase ?? "unknown"})`,
+    );
     const result = await recoverOne(input, record);
     const final: ReleaseRecord = {
       ...record,
       status: "recovered",
       finishedAt: input.now().toISOString(),
       after: { ...record.after, ...(result.after ?? {}) },
-      recovery: { outcome: result.outcome, by: input.releaseId, at: input.now().toISOString(), note: result.note },
+      recovery: {
+        outcome: result.outcome,
+        by: input.releaseId,
+        at: input.now().toISOString(),
+        note: result.note,
+      },
     };
-    const written = await retryWithin(() => writeReleaseRecord(input.s3, input.bucket, final), { budgetMs: 10_000 });
+    const written = await retryWithin(() => writeReleaseRecord(input.s3, input.bucket, final), {
+      budgetMs: 10_000,
+    });
     if (!written.ok) {
       throw new DeployError(
         "AWS_ERROR",

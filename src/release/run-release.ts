@@ -82,21 +82,30 @@ export async function runRelease<P, S, L>(
       // Safety: a person approved the change against the state before recovery; a different
       // change after it is not what they approved.
       if (!replanned || (digest !== planDigest && ctx.env.protected)) {
-        run = finishedWithoutChange(releaseId, planDigest, startedAtMs, spec, lock, recovered, replanned === null);
+        run = finishedWithoutChange(
+          releaseId,
+          planDigest,
+          startedAtMs,
+          spec,
+          lock,
+          recovered,
+          replanned === null,
+        );
       } else current = replanned;
     }
-    if (!run) ({ run, record } = await runJournalled(ctx, current, {
-      s3,
-      bucket,
-      releaseId,
-      startedAtMs,
-      gitSha: gate.gitSha,
-      planDigest,
-      identity,
-      lock,
-      lockLost: () => heartbeat.lost,
-      recovered,
-    }));
+    if (!run)
+      ({ run, record } = await runJournalled(ctx, current, {
+        s3,
+        bucket,
+        releaseId,
+        startedAtMs,
+        gitSha: gate.gitSha,
+        planDigest,
+        identity,
+        lock,
+        lockLost: () => heartbeat.lost,
+        recovered,
+      }));
   } finally {
     heartbeat.stop();
     const released = await retryWithin(() => lock.release(), { budgetMs: LOCK_RELEASE_BUDGET_MS });
@@ -275,10 +284,14 @@ function startHeartbeat(ctx: ToolContext, lock: HeldLock): { readonly lost: bool
       (stillOurs) => {
         if (!stillOurs && !state.lost) {
           state.lost = true;
-          ctx.log("error", `The deploy lock ${lock.key} was taken by another call while ${ctx.toolName} ran.`);
+          ctx.log(
+            "error",
+            `The deploy lock ${lock.key} was taken by another call while ${ctx.toolName} ran.`,
+          );
         }
       },
-      (error: unknown) => ctx.log("warning", `Could not refresh the deploy lock ${lock.key}: ${messageOf(error)}`),
+      (error: unknown) =>
+        ctx.log("warning", `Could not refresh the deploy lock ${lock.key}: ${messageOf(error)}`),
     );
   }, everyMs);
   // The timer alone must never keep a CLI process alive.

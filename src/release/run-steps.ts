@@ -26,7 +26,13 @@ export interface StepsOutcome<L> {
   cancelled: boolean;
   failure?: { step: string; message: string };
   verification?: Verification;
-  undo?: { ok: boolean; result?: "undone" | "nothing_to_undo"; attempts: number; error?: string; fixCommand?: string };
+  undo?: {
+    ok: boolean;
+    result?: "undone" | "nothing_to_undo";
+    attempts: number;
+    error?: string;
+    fixCommand?: string;
+  };
   live: L | null;
   liveError?: string;
   warnings: string[];
@@ -93,7 +99,8 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
           verify.run(spec.state, ioFor(signal)),
         ),
       );
-      if (!verification.ok) failure = { step: verify.name, message: verification.reason ?? "the check failed" };
+      if (!verification.ok)
+        failure = { step: verify.name, message: verification.reason ?? "the check failed" };
     } catch (error) {
       failure = { step: verify.name, message: messageOf(error) };
     }

@@ -112,7 +112,13 @@ export interface ReleaseRun<State, Live> {
   liveError?: string;
   failure?: { step: string; message: string };
   verification?: Verification;
-  undo?: { ok: boolean; result?: "undone" | "nothing_to_undo"; attempts: number; error?: string; fixCommand?: string };
+  undo?: {
+    ok: boolean;
+    result?: "undone" | "nothing_to_undo";
+    attempts: number;
+    error?: string;
+    fixCommand?: string;
+  };
   /** A lock this call took over or broke before it started. */
   replacedLock: (LockInfo & { how: "taken_over" | "broken" }) | null;
   /** Interrupted releases of this env that this call recovered before its own. */
@@ -156,4 +162,6 @@ export interface RecoveryIo {
 }
 
 /** Recovery per component, supplied by the layer that knows the domains (tools/). */
-export type Recoverers = Partial<Record<Component, (record: ReleaseRecord, io: RecoveryIo) => Promise<RecoveryResult>>>;
+export type Recoverers = Partial<
+  Record<Component, (record: ReleaseRecord, io: RecoveryIo) => Promise<RecoveryResult>>
+>;

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
-import { isConditionalWriteConflict } from "./conditional-write.js";
 import { RefusalError } from "../core/errors.js";
+import { isConditionalWriteConflict } from "./conditional-write.js";
 import type { ToolContext } from "./context.js";
 
 /**

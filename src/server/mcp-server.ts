@@ -47,7 +47,8 @@ export function createMcpServer(options: CreateServerOptions): McpServer {
         // A refusal or thrown error carries text only: SDK clients validate any
         // structuredContent against the outputSchema, even on errors, and an error does not
         // fit it. A failed release is the tool's own output: it keeps its structured result.
-        if (!result.complete) return { content: [{ type: "text" as const, text: result.text }], isError: true };
+        if (!result.complete)
+          return { content: [{ type: "text" as const, text: result.text }], isError: true };
         return {
           content: [{ type: "text" as const, text: result.text }],
           structuredContent: result.structured,

@@ -76,7 +76,10 @@ export const releaseFactsFields = {
       result: z.enum(["undone", "nothing_to_undo"]).optional(),
       attempts: z.number(),
       error: z.string().optional(),
-      fixCommand: z.string().optional().describe("The one command that puts the previous release back by hand."),
+      fixCommand: z
+        .string()
+        .optional()
+        .describe("The one command that puts the previous release back by hand."),
     })
     .optional(),
   warnings: z.array(z.string()).optional(),

@@ -1,8 +1,8 @@
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { RollbackOutput } from "../../src/tools/flows/rollback.js";
 import { listReleaseRecords, loadReleaseRecord } from "../../src/release/records.js";
 import { invokeTool } from "../../src/server/invoke.js";
+import type { RollbackOutput } from "../../src/tools/flows/rollback.js";
 import { rollbackTool } from "../../src/tools/rollback.js";
 import { type DistFixture, rebuildWithOneChunkChanged, writeViteDist } from "../support/dist-fixture.js";
 import { useMoto } from "../support/moto.js";

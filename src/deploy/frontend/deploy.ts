@@ -83,7 +83,11 @@ export async function prepareFrontendDeploy(
       graceHours: frontend.staleGraceHours,
       prune: request.prune,
       signal: deps.signal,
-      extraDigest: { env: deps.envName, prune: request.prune, distributionId: deps.env.frontend.distributionId },
+      extraDigest: {
+        env: deps.envName,
+        prune: request.prune,
+        distributionId: deps.env.frontend.distributionId,
+      },
     });
   const planned = await planAgainst();
   const { plan } = planned;

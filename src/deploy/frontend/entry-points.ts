@@ -61,7 +61,12 @@ export async function snapshotEntryPoints(
     const previousSha256 = await contentSha256(s3, write.bucket, write.key);
     if (previousSha256 && previousSha256 !== write.nextSha256) {
       // Safety: the bytes a visitor gets today are copied before anything can overwrite them.
-      await preserveObject(s3, artifactBucket, { bucket: write.bucket, key: write.key, sha256: previousSha256 }, kept);
+      await preserveObject(
+        s3,
+        artifactBucket,
+        { bucket: write.bucket, key: write.key, sha256: previousSha256 },
+        kept,
+      );
     }
     snapshot.push({ ...write, previousSha256 });
   }
@@ -85,7 +90,9 @@ export async function readEntryPointState(
   }
   const isPrevious = snapshot.every((e, i) => live[i]?.sha256 === e.previousSha256);
   const isNext = snapshot.every((e, i) => live[i]?.sha256 === e.nextSha256);
-  const known = snapshot.every((e, i) => live[i]?.sha256 === e.previousSha256 || live[i]?.sha256 === e.nextSha256);
+  const known = snapshot.every(
+    (e, i) => live[i]?.sha256 === e.previousSha256 || live[i]?.sha256 === e.nextSha256,
+  );
   const state: EntryPointState = isPrevious ? "previous" : isNext ? "next" : known ? "mixed" : "other";
   return { state, live };
 }
@@ -109,7 +116,12 @@ export async function restoreEntryPoints(
     changed++;
     if (entry.previousSha256 === null) {
       progress(`Removing ${entry.key} from s3://${entry.bucket} (the release added it)`);
-      await send(s3, new DeleteObjectCommand({ Bucket: entry.bucket, Key: entry.key }), "s3:DeleteObject", entry);
+      await send(
+        s3,
+        new DeleteObjectCommand({ Bucket: entry.bucket, Key: entry.key }),
+        "s3:DeleteObject",
+        entry,
+      );
       continue;
     }
     progress(`Putting the previous ${entry.key} back into s3://${entry.bucket}`);

@@ -2,8 +2,8 @@ import { retryWithin } from "../../core/budget.js";
 import { DeployError } from "../../core/errors.js";
 import type { RecordPatch } from "../../release/journal.js";
 import type { ReleaseSpec, ReleaseStep, StepIo } from "../../release/spec.js";
-import type { BucketDiff, FrontendManifest, RemoteObject } from "./diff.js";
 import type { FrontendDeps } from "./deps.js";
+import type { BucketDiff, FrontendManifest, RemoteObject } from "./diff.js";
 import {
   type EntryPointSnapshot,
   type EntryPointState,
@@ -22,7 +22,13 @@ import {
   invalidationPaths,
   waitForInvalidation,
 } from "./invalidation.js";
-import { type ContentSource, deleteStale, publishEntryPoints, type SyncContext, uploadAssets } from "./sync.js";
+import {
+  type ContentSource,
+  deleteStale,
+  publishEntryPoints,
+  type SyncContext,
+  uploadAssets,
+} from "./sync.js";
 
 /** What the steps of a frontend release learn as they go. */
 export interface FrontendReleaseState {
@@ -244,7 +250,11 @@ export async function readLiveFrontend(
   // Before the snapshot step finished no entry point was written: the previous release serves.
   // A release that writes no entry point (same content) serves its own as soon as it starts.
   const entryPoints: EntryPointState =
-    snapshot === null ? "previous" : snapshot.length ? (await readEntryPointState(deps.s3, snapshot)).state : "next";
+    snapshot === null
+      ? "previous"
+      : snapshot.length
+        ? (await readEntryPointState(deps.s3, snapshot)).state
+        : "next";
   return { entryPoints, indexHtml };
 }
 
@@ -265,9 +275,12 @@ async function invalidate(
   if (!paths.length) return null;
   const cloudFront = await deps.cloudFront();
   // CallerReference is the release id, so a retried create never invalidates twice.
-  const created = await retryWithin(() => createInvalidation(cloudFront, distributionId, paths, io.releaseId), {
-    budgetMs: 20_000,
-  });
+  const created = await retryWithin(
+    () => createInvalidation(cloudFront, distributionId, paths, io.releaseId),
+    {
+      budgetMs: 20_000,
+    },
+  );
   if (!created.ok || !created.value) {
     throw new DeployError(
       "AWS_ERROR",

@@ -72,7 +72,9 @@ export async function prepareFrontendRollback(
   );
   const indexSha = desired["index.html"]?.sha256 as string;
   const specFor = (p: typeof planned): FrontendSpec => {
-    const indexChanges = p.diffs.some((d) => d.upload.some((u) => u.key === "index.html" && u.reason !== "headers"));
+    const indexChanges = p.diffs.some((d) =>
+      d.upload.some((u) => u.key === "index.html" && u.reason !== "headers"),
+    );
     return frontendReleaseSpec(deps, {
       plan: p.digestable,
       desired,

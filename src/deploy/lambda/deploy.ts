@@ -41,7 +41,10 @@ export interface PreparedLambdaDeploy {
  * when the live CodeSha256 already matches) → the release spec. The package is built in a
  * private temp folder that `dispose` removes.
  */
-export async function prepareLambdaDeploy(deps: LambdaDeps, request: DeployLambdaRequest): Promise<PreparedLambdaDeploy> {
+export async function prepareLambdaDeploy(
+  deps: LambdaDeps,
+  request: DeployLambdaRequest,
+): Promise<PreparedLambdaDeploy> {
   const workDir = await mkdtemp(join(tmpdir(), "vyaparai-lambda-"));
   const dispose = () => rm(workDir, { recursive: true, force: true });
   try {
@@ -54,7 +57,10 @@ export async function prepareLambdaDeploy(deps: LambdaDeps, request: DeployLambd
       onProgress: (message) => deps.progress(message),
     });
     deps.progress("Reading the live function and release history");
-    const [planned, interrupted] = await Promise.all([planFor(deps, pkg, request.force), readInterrupted(deps)]);
+    const [planned, interrupted] = await Promise.all([
+      planFor(deps, pkg, request.force),
+      readInterrupted(deps),
+    ]);
     const planText = describeLambdaPlan(planned.plan, planned.details, pkg);
     const specFor = (p: typeof planned): LambdaDeploySpec =>
       lambdaDeploySpec(deps, {
@@ -62,7 +68,9 @@ export async function prepareLambdaDeploy(deps: LambdaDeps, request: DeployLambd
         pkg,
         confirmationToken: request.confirmationToken,
         breakLock: request.breakLock,
-        approvalText: p.plan.rollback ? describeLambdaPlan(p.plan, p.details, pkg) : recoveryOnlyText(interrupted),
+        approvalText: p.plan.rollback
+          ? describeLambdaPlan(p.plan, p.details, pkg)
+          : recoveryOnlyText(interrupted),
         // After a recovery changed what is live, the same package is planned against it again.
         replan: async () => {
           const again = await planFor(deps, pkg, request.force);
@@ -87,12 +95,16 @@ async function planFor(deps: LambdaDeps, pkg: LambdaPackage, force: boolean) {
 }
 
 /** The env's unfinished releases (any component): they share its lock. */
-export function readInterrupted(deps: Pick<LambdaDeps, "s3" | "env" | "envName" | "now">): Promise<InterruptedRelease[]> {
+export function readInterrupted(
+  deps: Pick<LambdaDeps, "s3" | "env" | "envName" | "now">,
+): Promise<InterruptedRelease[]> {
   return readInterruptedFor(deps.s3, deps.env.lambda.artifactBucket, deps.envName, deps.now);
 }
 
 function recoveryOnlyText(interrupted: InterruptedRelease[]): string {
-  const ids = interrupted.map((i) => `${i.record.releaseId} (${i.record.component}, phase ${i.record.phase ?? "unknown"})`);
+  const ids = interrupted.map(
+    (i) => `${i.record.releaseId} (${i.record.component}, phase ${i.record.phase ?? "unknown"})`,
+  );
   return `The code is already live; settle the interrupted release(s) ${ids.join(", ")} first: ${interrupted.map((i) => i.record.recoveryPlan ?? "").join(" ")}`.trim();
 }
 
@@ -100,7 +112,11 @@ export function describeTarget(plan: Pick<LambdaDeployPlan, "alias" | "functionN
   return plan.alias ? `${plan.functionName}:${plan.alias}` : `${plan.functionName} ($LATEST)`;
 }
 
-export function describeLambdaPlan(plan: LambdaDeployPlan, details: LambdaPlanDetails, pkg: LambdaPackage): string {
+export function describeLambdaPlan(
+  plan: LambdaDeployPlan,
+  details: LambdaPlanDetails,
+  pkg: LambdaPackage,
+): string {
   const changes = plan.fileChanges.comparedWith
     ? `${plan.fileChanges.added} files added, ${plan.fileChanges.changed} changed, ${plan.fileChanges.removed} removed since release ${plan.fileChanges.comparedWith}`
     : `${plan.files} files (no earlier release manifest to compare with)`;

@@ -20,14 +20,19 @@ export async function recoverLambdaRelease(
 ): Promise<RecoveryResult> {
   const parsed = lambdaRecoveryFactsSchema.safeParse(record.recoveryFacts);
   if (!parsed.success) {
-    return { outcome: "unresolved", note: "The record holds no recovery facts (written by an older version); check the function by hand." };
+    return {
+      outcome: "unresolved",
+      note: "The record holds no recovery facts (written by an older version); check the function by hand.",
+    };
   }
   const facts = parsed.data;
   // A kill during UpdateFunctionCode can leave the update running; judge the code it ends with.
   await waitForUpdate(deps.lambda, facts.functionName, 300, io.signal).catch(() => {});
   const live = await readLiveCode(deps.lambda, facts.functionName, facts.alias);
   const afterOf = (version: string, codeSha256: string) => ({ version, codeSha256 });
-  const isPrevious = facts.alias ? live.version === facts.previous.version : live.codeSha256 === facts.previous.codeSha256;
+  const isPrevious = facts.alias
+    ? live.version === facts.previous.version
+    : live.codeSha256 === facts.previous.codeSha256;
   if (isPrevious) {
     return {
       outcome: "nothing_changed",
@@ -42,7 +47,11 @@ export async function recoverLambdaRelease(
       after: afterOf(live.version, live.codeSha256),
     };
   }
-  const health = await runHealthGate({ ...deps, signal: io.signal, progress: io.progress }, facts.functionName, facts.alias ?? "$LATEST");
+  const health = await runHealthGate(
+    { ...deps, signal: io.signal, progress: io.progress },
+    facts.functionName,
+    facts.alias ?? "$LATEST",
+  );
   if (health.verdict !== "unhealthy") {
     return {
       outcome: "kept",
@@ -50,9 +59,12 @@ export async function recoverLambdaRelease(
       after: afterOf(live.version, live.codeSha256),
     };
   }
-  const restored = await retryWithin(() => restorePreviousCode({ ...deps, progress: io.progress }, facts, io.signal), {
-    budgetMs: io.undoBudgetMs,
-  });
+  const restored = await retryWithin(
+    () => restorePreviousCode({ ...deps, progress: io.progress }, facts, io.signal),
+    {
+      budgetMs: io.undoBudgetMs,
+    },
+  );
   if (!restored.ok) throw restored.error ?? new Error("the previous code could not be put back");
   return {
     outcome: "restored",

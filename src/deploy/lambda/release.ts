@@ -83,7 +83,11 @@ export function lambdaDeploySpec(
           verify: {
             name: "health-gate",
             async run(s: LambdaDeployState, io: StepIo) {
-              s.health = await runHealthGate({ ...deps, signal: io.signal }, fn, plan.alias ?? s.version ?? "$LATEST");
+              s.health = await runHealthGate(
+                { ...deps, signal: io.signal },
+                fn,
+                plan.alias ?? s.version ?? "$LATEST",
+              );
               // Only unhealthy rolls back: degraded (slow, flaky) is reported and stays live.
               return s.health.verdict === "unhealthy"
                 ? { ok: false, reason: `health gate failed: ${failingChecks(s.health)}`, report: s.health }
@@ -142,7 +146,9 @@ function deploySteps(
       phase: "uploading",
       async run(s, io) {
         if (await artifactExists(deps.s3, plan.artifactBucket, plan.artifactKey)) {
-          io.progress(`Artifact s3://${plan.artifactBucket}/${plan.artifactKey} already exists; not uploading`);
+          io.progress(
+            `Artifact s3://${plan.artifactBucket}/${plan.artifactKey} already exists; not uploading`,
+          );
           return;
         }
         await uploadArtifact({

@@ -233,7 +233,10 @@ export async function prepareLambdaRollback(
     previous: {
       version: live.version,
       codeSha256: live.codeSha256,
-      artifactKey: mode === "artifact" && (await artifactExists(s3, artifactBucket, previousArtifact)) ? previousArtifact : null,
+      artifactKey:
+        mode === "artifact" && (await artifactExists(s3, artifactBucket, previousArtifact))
+          ? previousArtifact
+          : null,
     },
     next: { codeSha256: target.codeSha256, artifactKey: plan.artifactKey, version: target.version },
   };
@@ -264,7 +267,13 @@ function rollbackSpec(
             touchesLive: true,
             async run(s, io) {
               io.progress(`Moving alias ${alias} to version ${target.version}`);
-              await moveAlias(deps.lambda, functionName, alias as string, target.version as string, io.signal);
+              await moveAlias(
+                deps.lambda,
+                functionName,
+                alias as string,
+                target.version as string,
+                io.signal,
+              );
               s.version = target.version;
             },
           },
@@ -283,7 +292,9 @@ function rollbackSpec(
                 expectedCodeSha256: target.codeSha256,
                 signal: io.signal,
                 onProgress: io.progress,
-                ...(deps.conflictRetryMinMs !== undefined ? { conflictRetryMinMs: deps.conflictRetryMinMs } : {}),
+                ...(deps.conflictRetryMinMs !== undefined
+                  ? { conflictRetryMinMs: deps.conflictRetryMinMs }
+                  : {}),
               }),
           },
           {
@@ -321,7 +332,11 @@ function rollbackSpec(
     verify: {
       name: "health-check",
       async run(s, io) {
-        s.health = await runHealthGate({ ...deps, signal: io.signal, progress: io.progress }, functionName, alias ?? s.version ?? "$LATEST");
+        s.health = await runHealthGate(
+          { ...deps, signal: io.signal, progress: io.progress },
+          functionName,
+          alias ?? s.version ?? "$LATEST",
+        );
         // The way back is not undone by its own health check: what served before was worse or
         // the person chose this; the verdict is reported and the tail_logs hint given.
         return { ok: true, report: s.health };
@@ -347,4 +362,3 @@ function describeTarget(target: LambdaRollbackTarget): string {
     return `release ${target.releaseId}${target.version ? ` (version ${target.version})` : ""}`;
   return `version ${target.version}`;
 }
-

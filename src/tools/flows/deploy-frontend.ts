@@ -10,7 +10,13 @@ import { frontendDepsOf } from "./frontend-deps.js";
 import { recoverersFor } from "./recoverers.js";
 import { type ReleaseFacts, releaseFactsOf, releaseTail } from "./release-facts.js";
 
-export type DeployFrontendStatus = "planned" | "confirmation_required" | "unchanged" | "deployed" | "rolled_back" | "failed";
+export type DeployFrontendStatus =
+  | "planned"
+  | "confirmation_required"
+  | "unchanged"
+  | "deployed"
+  | "rolled_back"
+  | "failed";
 
 export interface DeployFrontendOutput extends Partial<ReleaseFacts> {
   summary: string;
@@ -38,7 +44,11 @@ export async function deployFrontend(
   const { plan, planText } = prepared;
   const where = `${ctx.envName} (${plan.buckets.join(", ")})`;
   const interrupted = await readInterruptedFor(deps.s3, ctx.env.lambda.artifactBucket, ctx.envName, ctx.now);
-  const pending = interrupted.map((i) => ({ releaseId: i.record.releaseId, component: i.record.component, phase: i.record.phase ?? null }));
+  const pending = interrupted.map((i) => ({
+    releaseId: i.record.releaseId,
+    component: i.record.component,
+    phase: i.record.phase ?? null,
+  }));
   const base = { plan, ...(pending.length ? { interrupted: pending } : {}) };
   if (prepared.unchanged && pending.length === 0) {
     return {
@@ -47,9 +57,15 @@ export async function deployFrontend(
       ...base,
     };
   }
-  const settle = pending.length ? ` First, ${pending.length} interrupted release(s) of ${ctx.envName} are settled (see interrupted).` : "";
+  const settle = pending.length
+    ? ` First, ${pending.length} interrupted release(s) of ${ctx.envName} are settled (see interrupted).`
+    : "";
   if (request.dryRun) {
-    return { summary: `Dry run for ${where}: would ${planText}.${settle} Nothing was changed.`, status: "planned", ...base };
+    return {
+      summary: `Dry run for ${where}: would ${planText}.${settle} Nothing was changed.`,
+      status: "planned",
+      ...base,
+    };
   }
   const result = await runRelease(ctx, prepared.spec, recoverersFor(ctx));
   if (result.kind === "confirmation_required") {
@@ -88,23 +104,44 @@ function finishedOutput(
   const liveWord = liveText(run.live);
   if (run.status === "succeeded") {
     if (unchanged) {
-      return { ...common, status: "unchanged", summary: `The frontend in ${where} already matched the build; ${liveWord}.${tail}` };
+      return {
+        ...common,
+        status: "unchanged",
+        summary: `The frontend in ${where} already matched the build; ${liveWord}.${tail}`,
+      };
     }
     if (run.live?.entryPoints !== "next") {
       // Safety: never claim a release the read-back does not show.
-      return { ...common, status: "failed", summary: `Frontend release ${run.releaseId} finished its steps, but ${liveWord}. Check deploy_status before deploying again.${tail}` };
+      return {
+        ...common,
+        status: "failed",
+        summary: `Frontend release ${run.releaseId} finished its steps, but ${liveWord}. Check deploy_status before deploying again.${tail}`,
+      };
     }
-    const parts = [`Deployed frontend release ${run.releaseId} to ${where}: uploaded ${s.uploadedFiles} file(s) (${formatBytes(s.uploadedBytes)})`];
+    const parts = [
+      `Deployed frontend release ${run.releaseId} to ${where}: uploaded ${s.uploadedFiles} file(s) (${formatBytes(s.uploadedBytes)})`,
+    ];
     if (s.deleted) parts.push(`deleted ${s.deleted} stale file(s)`);
-    if (s.invalidation) parts.push(`invalidation ${s.invalidation.id} (${s.invalidation.paths.length} path(s), ${s.invalidation.status})`);
+    if (s.invalidation)
+      parts.push(
+        `invalidation ${s.invalidation.id} (${s.invalidation.paths.length} path(s), ${s.invalidation.status})`,
+      );
     if (s.integrity) parts.push(`all ${s.integrity.checked} referenced assets present`);
     return { ...common, status: "deployed", summary: `${parts.join("; ")}. ${liveWord}.${tail}` };
   }
   const step = run.failure?.step ?? "unknown";
   if (run.status === "rolled_back") {
-    return { ...common, status: "rolled_back", summary: `Frontend release ${run.releaseId} to ${where} failed at step ${step} after its entry points went live; they were put back: ${liveWord}.${tail}` };
+    return {
+      ...common,
+      status: "rolled_back",
+      summary: `Frontend release ${run.releaseId} to ${where} failed at step ${step} after its entry points went live; they were put back: ${liveWord}.${tail}`,
+    };
   }
-  return { ...common, status: "failed", summary: `Frontend release ${run.releaseId} to ${where} failed at step ${step}: ${liveWord}.${tail}` };
+  return {
+    ...common,
+    status: "failed",
+    summary: `Frontend release ${run.releaseId} to ${where} failed at step ${step}: ${liveWord}.${tail}`,
+  };
 }
 
 function liveText(live: LiveFrontend | null): string {

@@ -19,7 +19,13 @@ export interface DeployLambdaRequest {
   breakLock: boolean;
 }
 
-export type DeployLambdaStatus = "planned" | "confirmation_required" | "unchanged" | "deployed" | "rolled_back" | "failed";
+export type DeployLambdaStatus =
+  | "planned"
+  | "confirmation_required"
+  | "unchanged"
+  | "deployed"
+  | "rolled_back"
+  | "failed";
 
 export interface DeployLambdaOutput extends Partial<ReleaseFacts> {
   summary: string;
@@ -66,7 +72,11 @@ export async function deployLambda(
       component: i.record.component,
       phase: i.record.phase ?? null,
     }));
-    const base = { plan: shownPlan, codeSha256: pkg.codeSha256, ...(pending.length ? { interrupted: pending } : {}) };
+    const base = {
+      plan: shownPlan,
+      codeSha256: pkg.codeSha256,
+      ...(pending.length ? { interrupted: pending } : {}),
+    };
     const changes = plan.rollback !== null;
     if (!changes && pending.length === 0) {
       return {
@@ -97,14 +107,18 @@ export async function deployLambda(
         ...(result.blockedBy ? { blockedBy: result.blockedBy } : {}),
       } as DeployLambdaOutput;
     }
-    return await finishedOutput(ctx, deps, result, { ...base, target, previousVersion: live.version, changes });
+    return await finishedOutput(deps, result, {
+      ...base,
+      target,
+      previousVersion: live.version,
+      changes,
+    });
   } finally {
     await prepared.dispose();
   }
 }
 
 async function finishedOutput(
-  ctx: ToolContext,
   deps: Awaited<ReturnType<typeof lambdaDepsOf>>,
   run: ReleaseRun<LambdaDeployState, LiveLambdaCode>,
   input: {
@@ -130,7 +144,9 @@ async function finishedOutput(
     ...(state.health ? { health: state.health as unknown as Record<string, unknown> } : {}),
     ...facts,
   };
-  const liveText = live ? `${input.target} serves version ${live.version} (CodeSha256 ${live.codeSha256})` : `what ${input.target} serves could not be read back`;
+  const liveText = live
+    ? `${input.target} serves version ${live.version} (CodeSha256 ${live.codeSha256})`
+    : `what ${input.target} serves could not be read back`;
   const tail = releaseTail(run);
   if (run.status === "succeeded") {
     if (!input.changes) {

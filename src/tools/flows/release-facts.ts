@@ -5,8 +5,20 @@ import type { Phase } from "../../release/types.js";
 export interface ReleaseFacts {
   phase: Phase;
   recovered: ReleaseRun<unknown, unknown>["recovered"];
-  replacedLock: { releaseId: string; state: string; how: "taken_over" | "broken"; expiresAt: string; holder: string } | null;
-  undo?: { ok: boolean; result?: "undone" | "nothing_to_undo"; attempts: number; error?: string; fixCommand?: string };
+  replacedLock: {
+    releaseId: string;
+    state: string;
+    how: "taken_over" | "broken";
+    expiresAt: string;
+    holder: string;
+  } | null;
+  undo?: {
+    ok: boolean;
+    result?: "undone" | "nothing_to_undo";
+    attempts: number;
+    error?: string;
+    fixCommand?: string;
+  };
   warnings?: string[];
   liveError?: string;
   cancelled?: boolean;
@@ -19,7 +31,13 @@ export function releaseFactsOf(run: ReleaseRun<unknown, unknown>): ReleaseFacts 
     phase: run.phase,
     recovered: run.recovered,
     replacedLock: lock
-      ? { releaseId: lock.releaseId, state: lock.state, how: lock.how, expiresAt: lock.expiresAt, holder: lock.holder }
+      ? {
+          releaseId: lock.releaseId,
+          state: lock.state,
+          how: lock.how,
+          expiresAt: lock.expiresAt,
+          holder: lock.holder,
+        }
       : null,
     ...(run.undo ? { undo: run.undo } : {}),
     ...(run.warnings.length ? { warnings: run.warnings } : {}),
@@ -36,14 +54,16 @@ export function releaseFactsOf(run: ReleaseRun<unknown, unknown>): ReleaseFacts 
 export function releaseTail(run: ReleaseRun<unknown, unknown>): string {
   const parts: string[] = [];
   if (run.cancelled) parts.push("The call was cancelled; the flow stopped at a safe point.");
-  if (run.recovered.length) parts.push(`${run.recovered.length} interrupted release(s) were settled first (see recovered).`);
+  if (run.recovered.length)
+    parts.push(`${run.recovered.length} interrupted release(s) were settled first (see recovered).`);
   if (run.replacedLock)
     parts.push(
       run.replacedLock.how === "broken"
         ? "A live deploy lock was broken, as breakLock asked (see replacedLock)."
         : `An ${run.replacedLock.state} deploy lock left by a dead deploy was taken over (see replacedLock).`,
     );
-  if (run.undo && !run.undo.ok) parts.push(`The automatic undo gave up after ${run.undo.attempts} attempt(s); run undo.fixCommand.`);
+  if (run.undo && !run.undo.ok)
+    parts.push(`The automatic undo gave up after ${run.undo.attempts} attempt(s); run undo.fixCommand.`);
   if (run.liveError) parts.push("What is live could not be read back (see liveError).");
   if (run.warnings.length) parts.push(`${run.warnings.length} warning(s): see warnings.`);
   return parts.length ? ` ${parts.join(" ")}` : "";

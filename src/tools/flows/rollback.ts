@@ -2,8 +2,8 @@ import type { LambdaTuning } from "../../deploy/lambda/deps.js";
 import type { ToolContext } from "../../release/context.js";
 import { runRelease } from "../../release/run-release.js";
 import type { ReleaseRun } from "../../release/spec.js";
-import { frontendDepsOf } from "./frontend-deps.js";
 import { lambdaDepsOf } from "./deps.js";
+import { frontendDepsOf } from "./frontend-deps.js";
 import { recoverersFor } from "./recoverers.js";
 import { type ReleaseFacts, releaseFactsOf, releaseTail } from "./release-facts.js";
 
@@ -51,14 +51,29 @@ export async function rollback(
   request: RollbackRequest,
   tuning: LambdaTuning = {},
 ): Promise<RollbackOutput> {
-  const prepared = request.component === "lambda" ? await prepareLambda(ctx, request, tuning) : await prepareFrontend(ctx, request);
+  const prepared =
+    request.component === "lambda"
+      ? await prepareLambda(ctx, request, tuning)
+      : await prepareFrontend(ctx, request);
   const { from, to, where } = prepared;
   const plan = (prepared.plan ?? undefined) as Record<string, unknown> | undefined;
   if (!prepared.spec) {
-    return { summary: `Nothing to roll back: ${where} already serves ${to}.`, status: "unchanged", from, to, ...(plan ? { plan } : {}) };
+    return {
+      summary: `Nothing to roll back: ${where} already serves ${to}.`,
+      status: "unchanged",
+      from,
+      to,
+      ...(plan ? { plan } : {}),
+    };
   }
   if (request.dryRun) {
-    return { summary: `Dry run: ${prepared.planText} Nothing was changed.`, status: "planned", from, to, ...(plan ? { plan } : {}) };
+    return {
+      summary: `Dry run: ${prepared.planText} Nothing was changed.`,
+      status: "planned",
+      from,
+      to,
+      ...(plan ? { plan } : {}),
+    };
   }
   const result = await runRelease(ctx, prepared.spec, recoverersFor(ctx, tuning));
   if (result.kind === "confirmation_required") {
@@ -89,8 +104,15 @@ export async function rollback(
   const tail = releaseTail(run);
   if (run.status === "succeeded" && prepared.isTargetLive(run.live)) {
     const verdict = (health?.verdict as string | undefined) ?? null;
-    const check = verdict && verdict !== "healthy" ? ` Health is ${verdict}: look at tail_logs before doing anything else.` : "";
-    return { ...common, status: "rolled_back", summary: `Rolled ${where} back from ${from ?? "an unknown release"} to ${to} (release ${run.releaseId}); the read-back shows it live.${check}${tail}` };
+    const check =
+      verdict && verdict !== "healthy"
+        ? ` Health is ${verdict}: look at tail_logs before doing anything else.`
+        : "";
+    return {
+      ...common,
+      status: "rolled_back",
+      summary: `Rolled ${where} back from ${from ?? "an unknown release"} to ${to} (release ${run.releaseId}); the read-back shows it live.${check}${tail}`,
+    };
   }
   const undone = run.status === "rolled_back" ? " What served before the rollback was put back." : "";
   return {
@@ -100,7 +122,11 @@ export async function rollback(
   };
 }
 
-async function prepareLambda(ctx: ToolContext, request: RollbackRequest, tuning: LambdaTuning): Promise<Prepared> {
+async function prepareLambda(
+  ctx: ToolContext,
+  request: RollbackRequest,
+  tuning: LambdaTuning,
+): Promise<Prepared> {
   const { prepareLambdaRollback } = await import("../../deploy/lambda/rollback.js");
   const deps = await lambdaDepsOf(ctx, tuning);
   const prepared = await prepareLambdaRollback(deps, request);
@@ -109,7 +135,8 @@ async function prepareLambda(ctx: ToolContext, request: RollbackRequest, tuning:
   return {
     ...prepared,
     where: `${functionName}${alias ? `:${alias}` : ""}`,
-    isTargetLive: (live) => target !== null && (live as { codeSha256?: string } | null)?.codeSha256 === target.toCodeSha256,
+    isTargetLive: (live) =>
+      target !== null && (live as { codeSha256?: string } | null)?.codeSha256 === target.toCodeSha256,
     healthOf: (state) => (state as { health: Record<string, unknown> | null }).health ?? undefined,
   };
 }
