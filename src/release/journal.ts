@@ -52,6 +52,7 @@ export class Journal {
   async advance(phase: Phase, patch: RecordPatch = {}): Promise<void> {
     this.note(patch);
     if (this.record.phase === phase && Object.keys(patch).length === 0) return;
+    const before = this.record;
     this.record = {
       ...this.record,
       phase,
@@ -63,6 +64,13 @@ export class Journal {
     };
     const written = await this.write();
     if (!written.ok) {
+      // The step does not start, so the journal stays in the phase it last recorded.
+      this.record = {
+        ...this.record,
+        phase: before.phase,
+        recoveryPlan: before.recoveryPlan,
+        journal: before.journal,
+      };
       throw new DeployError(
         "AWS_ERROR",
         `The release record could not be written before phase ${phase} (${written.error}); the step was not started.`,

@@ -296,4 +296,10 @@ async function releaseLock(
     return;
   }
   await deleteLockObject(s3, bucket, key, current.etag);
+  // A 412 on the conditional delete (our own refresh changed the ETag) is ignored there; the
+  // lock must still be gone when it was ours.
+  const after = await readLockObject(s3, bucket, key);
+  if (after?.body.nonce === nonce) {
+    throw new DeployError("AWS_ERROR", `The deploy lock ${key} is still there after its delete; retrying.`);
+  }
 }

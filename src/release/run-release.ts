@@ -75,6 +75,8 @@ export async function runRelease<P, S, L>(
       undoBudgetMs: undoBudgetMs(ctx),
     });
     let current = spec;
+    // What the record and the answer name: the plan that actually runs.
+    let runDigest = planDigest;
     if (changedLive(recovered)) {
       // Safety: a spec that cannot plan again must not run a plan made before recovery.
       const replanned = spec.replan ? await spec.replan() : undefined;
@@ -91,7 +93,10 @@ export async function runRelease<P, S, L>(
           recovered,
           replanned === null,
         );
-      } else current = replanned;
+      } else {
+        current = replanned;
+        runDigest = digest as string;
+      }
     }
     if (!run)
       ({ run, record } = await runJournalled(ctx, current, {
@@ -100,7 +105,7 @@ export async function runRelease<P, S, L>(
         releaseId,
         startedAtMs,
         gitSha: gate.gitSha,
-        planDigest,
+        planDigest: runDigest,
         identity,
         lock,
         lockLost: () => heartbeat.lost,
@@ -296,6 +301,8 @@ function startHeartbeat(ctx: ToolContext, lock: HeldLock): { readonly lost: bool
   }, everyMs);
   // The timer alone must never keep a CLI process alive.
   timer.unref();
+  // A refresh still in flight after stop() can change the lock's ETag under the release's
+  // conditional delete; lock.release() reads back and retries until its own lock is gone.
   return {
     get lost() {
       return state.lost;

@@ -107,7 +107,6 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
     // Safety: whatever the gate saw, it ran against live state: undo if it did not pass.
     touched = true;
   }
-  const cancelled = input.signal.aborted;
 
   let status: ReleaseOutcome = "succeeded";
   let undo: StepsOutcome<L>["undo"];
@@ -126,12 +125,20 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
         });
         await runStep(step, (io) => step.run(spec.state, io));
       } catch (error) {
-        if (error instanceof CancelledError) throw error;
+        if (error instanceof CancelledError || input.signal.aborted) {
+          // The release is live and passed its gate: a cancel here skips the rest of the
+          // cleanup, never the final record.
+          warnings.push(
+            `${step.name} and later cleanup were skipped: the call was cancelled after the release went live.`,
+          );
+          break;
+        }
         warnings.push(`${step.name} failed after the release went live: ${messageOf(error)}`);
       }
     }
   }
 
+  const cancelled = input.signal.aborted;
   const read = await retryWithin(() => spec.readLive(AbortSignal.timeout(READ_LIVE_BUDGET_MS)), {
     budgetMs: READ_LIVE_BUDGET_MS,
   });

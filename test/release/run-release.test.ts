@@ -1362,19 +1362,14 @@ describe("record writes that fail", () => {
   }, 30_000);
 });
 
-/**
- * Known bugs in src/release, written as the behaviour the design asks for and marked
- * `it.fails` so the suite stays green while they exist: once a bug is fixed its test starts
- * to fail, and `.fails` must come off. See the report that came with these tests.
- */
-describe("known bugs (it.fails until fixed)", () => {
+/** Regressions: edges of the flow found by these tests and fixed in src/release. */
+describe("edges of the flow", () => {
   afterEach(() => {
     vi.useRealTimers();
   });
 
-  // run-steps.ts: a CancelledError in a cleanup step is rethrown out of runSteps, so the
-  // release that passed its gate and is live never gets its final record or an answer.
-  it.fails("a cancel during cleanup still returns a finished run and writes the final record", async () => {
+  // A cancel during cleanup must not cost the live release its final record or its answer.
+  it("a cancel during cleanup still returns a finished run and writes the final record", async () => {
     const controller = new AbortController();
     const ctx = contextFor(runtime, { envName: "dev", signal: controller.signal });
     let releaseId = "";
@@ -1390,16 +1385,14 @@ describe("known bugs (it.fails until fixed)", () => {
       (result) => ({ result }),
       (error: unknown) => ({ error }),
     );
-    // What happens today: rejects with CancelledError, the record stays in_progress.
     expect(await marker()).toBe("v2");
     expect(await lockGone("dev")).toBe(true);
     expect((await recordOf("dev", releaseId)).status).toBe("succeeded");
     expect(outcome).toMatchObject({ result: { kind: "finished", status: "succeeded", cancelled: true } });
   });
 
-  // run-release.ts: after recovery, an unprotected env runs the replanned spec but the run and
-  // its record keep the digest of the plan made before recovery.
-  it.fails("after a restoring recovery on an unprotected env, the record carries the digest of the plan that ran", async () => {
+  // After recovery an unprotected env runs the replanned spec: the record names the plan that ran.
+  it("after a restoring recovery on an unprotected env, the record carries the digest of the plan that ran", async () => {
     const earlier = new Date("2026-11-25T12:00:00.000Z");
     await writeReleaseRecord(
       s3,
@@ -1430,10 +1423,9 @@ describe("known bugs (it.fails until fixed)", () => {
     expect(run.planDigest).toBe(ran);
   });
 
-  // run-release.ts + lock.ts: heartbeat.stop() does not wait for a refresh in flight; when that
-  // refresh lands between release()'s read and its conditional delete, the delete's 412 is
-  // swallowed and the lock stays behind (silently) until it expires.
-  it.fails("a heartbeat refresh in flight when the release ends does not leave the lock behind", async () => {
+  // A heartbeat refresh landing between release()'s read and its conditional delete changes the
+  // ETag; the release reads back and retries, so the lock never stays behind.
+  it("a heartbeat refresh in flight when the release ends does not leave the lock behind", async () => {
     vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
     let held: Promise<unknown> | null = null;
     let open: () => void = () => {};
