@@ -4,38 +4,10 @@ import { mapAwsError } from "../aws/errors.js";
 import type { HealthTarget } from "../config/schema.js";
 import { CancelledError, throwIfAborted } from "../core/errors.js";
 import { redactText } from "../core/redact.js";
+import type { HealthReport, HealthVerdict, LambdaHealth, TargetHealth } from "./health-schema.js";
 import { percentile } from "./log-stats.js";
 
-export type HealthVerdict = "healthy" | "degraded" | "unhealthy";
-
-export interface TargetHealth {
-  name: string;
-  url: string;
-  /** True only when every attempt passed and p95 stayed within slowMs. */
-  ok: boolean;
-  verdict: HealthVerdict;
-  /** Status of the last attempt that got an HTTP answer; null when none did. */
-  status: number | null;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  attempts: number;
-  passed: number;
-  /** What went wrong; may hold a bounded, redacted excerpt of the (untrusted) body. */
-  error?: string;
-}
-
-export interface LambdaHealth {
-  state: string | null;
-  lastUpdateStatus: string | null;
-  error?: string;
-}
-
-export interface HealthReport {
-  verdict: HealthVerdict;
-  targets: TargetHealth[];
-  lambda: LambdaHealth | null;
-  summary: string;
-}
+export type { HealthReport, HealthVerdict, LambdaHealth, TargetHealth } from "./health-schema.js";
 
 export interface CheckHealthOptions {
   targets: HealthTarget[];

@@ -1,5 +1,10 @@
 import { z } from "zod";
 import {
+  frontendPlanSchema,
+  integrityReportSchema,
+  invalidationSchema,
+} from "../deploy/frontend/plan-schema.js";
+import {
   breakLockArg,
   confirmationOutputFields,
   confirmationTokenArg,
@@ -11,14 +16,6 @@ import {
   summaryField,
 } from "./common.js";
 import { defineTool } from "./definition.js";
-
-const integritySchema = z.object({
-  ok: z.boolean(),
-  checked: z.number().describe("Asset references in the live index.html checked per bucket."),
-  missing: z.array(z.object({ bucket: z.string(), key: z.string() })),
-  url: z.object({ url: z.string(), status: z.number().nullable(), ok: z.boolean() }).nullable(),
-  warnings: z.array(z.string()),
-});
 
 export const deployFrontendTool = defineTool({
   name: "deploy_frontend",
@@ -40,20 +37,9 @@ export const deployFrontendTool = defineTool({
   outputSchema: {
     summary: summaryField,
     status: z.enum(["planned", "confirmation_required", "unchanged", "deployed", "rolled_back", "failed"]),
-    plan: z.object({
-      upload: z.number(),
-      unchanged: z.number(),
-      delete: z.number(),
-      bytes: z.number(),
-      uploadFiles: z.array(z.string()),
-      deleteFiles: z.array(z.string()),
-      files: z.number().describe("Files in the new build."),
-      keptStale: z.number().describe("Files no longer in the build, kept for the grace period."),
-      buckets: z.array(z.string()),
-      truncated: z.boolean().describe("uploadFiles/deleteFiles list only the first 50."),
-    }),
+    plan: frontendPlanSchema,
     ...confirmationOutputFields,
-    invalidation: z.object({ id: z.string(), paths: z.array(z.string()), status: z.string() }).optional(),
+    invalidation: invalidationSchema.optional(),
     releaseId: z.string().optional(),
     blockedBy: z.string().optional().describe("Why the confirmed call would be refused now (tests first)."),
     uploaded: z.object({ files: z.number(), bytes: z.number(), deleted: z.number() }).optional(),
@@ -65,7 +51,7 @@ export const deployFrontendTool = defineTool({
       .nullable()
       .optional()
       .describe("Read back after the release: whose entry points serve, and each bucket's index.html hash."),
-    integrity: integritySchema.optional(),
+    integrity: integrityReportSchema.optional(),
     failure: z.string().optional().describe("The step that failed and why (may quote AWS error text)."),
     interrupted: interruptedField,
     ...releaseFactsFields,

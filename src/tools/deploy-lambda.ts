@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { shownLambdaPlanSchema } from "../deploy/lambda/plan-schema.js";
+import { healthReportSchema } from "../observe/health-schema.js";
 import {
   breakLockArg,
   confirmationOutputFields,
@@ -30,7 +32,7 @@ export const deployLambdaTool = defineTool({
   outputSchema: {
     summary: summaryField,
     status: z.enum(["planned", "confirmation_required", "unchanged", "deployed", "rolled_back", "failed"]),
-    plan: z.record(z.string(), z.unknown()),
+    plan: shownLambdaPlanSchema,
     ...confirmationOutputFields,
     codeSha256: z.string(),
     previousVersion: z.string().optional(),
@@ -41,7 +43,7 @@ export const deployLambdaTool = defineTool({
       .nullable()
       .optional()
       .describe("What serves now, read back from Lambda after the release."),
-    health: z.record(z.string(), z.unknown()).optional(),
+    health: healthReportSchema.optional().describe("The health gate's report."),
     failure: z.string().optional().describe("The step that failed and why (may quote AWS error text)."),
     blockedBy: z.string().optional().describe("Why the confirmed call would be refused now (tests first)."),
     interrupted: interruptedField,

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { type EnvConfig, type HealthTarget, healthTargetSchema } from "../config/schema.js";
 import { DeployError } from "../core/errors.js";
+import { lambdaHealthSchema, targetHealthSchema } from "../observe/health-schema.js";
 import { envArg, READ_ONLY, summaryField } from "./common.js";
 import { defineTool } from "./definition.js";
 
@@ -20,27 +21,8 @@ export const healthCheckTool = defineTool({
   outputSchema: {
     summary: summaryField,
     verdict: z.enum(["healthy", "degraded", "unhealthy"]),
-    targets: z.array(
-      z.object({
-        name: z.string(),
-        url: z.string(),
-        ok: z.boolean(),
-        status: z.number().nullable(),
-        p50Ms: z.number().nullable(),
-        p95Ms: z.number().nullable(),
-        error: z.string().optional().describe("May quote a short, redacted excerpt of an untrusted body."),
-        verdict: z.enum(["healthy", "degraded", "unhealthy"]),
-        attempts: z.number(),
-        passed: z.number(),
-      }),
-    ),
-    lambda: z
-      .object({
-        state: z.string().nullable(),
-        lastUpdateStatus: z.string().nullable(),
-        error: z.string().optional(),
-      })
-      .nullable(),
+    targets: z.array(targetHealthSchema),
+    lambda: lambdaHealthSchema.nullable(),
   },
   annotations: READ_ONLY,
   async handler(args, ctx) {

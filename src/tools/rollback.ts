@@ -1,5 +1,12 @@
 import { z } from "zod";
 import {
+  frontendPlanSchema,
+  integrityReportSchema,
+  invalidationSchema,
+} from "../deploy/frontend/plan-schema.js";
+import { lambdaRollbackPlanSchema } from "../deploy/lambda/plan-schema.js";
+import { healthReportSchema } from "../observe/health-schema.js";
+import {
   breakLockArg,
   confirmationOutputFields,
   confirmationTokenArg,
@@ -31,8 +38,19 @@ export const rollbackTool = defineTool({
     to: z.string().nullable(),
     releaseId: z.string().optional(),
     ...confirmationOutputFields,
-    health: z.record(z.string(), z.unknown()).optional(),
-    plan: z.record(z.string(), z.unknown()).optional(),
+    health: z
+      .union([
+        healthReportSchema,
+        z.object({
+          integrity: integrityReportSchema.nullable(),
+          invalidation: invalidationSchema.nullable(),
+        }),
+      ])
+      .optional()
+      .describe(
+        "Lambda: the health check after the rollback; frontend: the integrity check and invalidation.",
+      ),
+    plan: z.union([lambdaRollbackPlanSchema, frontendPlanSchema]).optional(),
     live: z
       .record(z.string(), z.unknown())
       .nullable()

@@ -1,45 +1,19 @@
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { z } from "zod";
 import type { EnvConfig } from "../../config/schema.js";
 import type { ReleaseRecord } from "../../release/types.js";
 import { artifactExists, artifactKeyFor, artifactKeyForCodeSha256 } from "./artifact.js";
 import type { LiveLambdaCode } from "./code.js";
 import type { LambdaPackage } from "./package.js";
+import type {
+  lambdaDeployPlanSchema,
+  lambdaPlanDetailsSchema,
+  lambdaRollbackPathSchema,
+} from "./plan-schema.js";
 
-/** How the code live before the deploy is restored if the deploy fails its checks. */
-export type LambdaRollbackPath =
-  | { mode: "alias"; version: string }
-  | { mode: "artifact"; artifactKey: string; saveFromLambda: boolean };
-
-/**
- * The canonical, timestamp-free plan a confirmation token confirms: planning the same tree
- * against the same live state twice gives the same digest.
- */
-export interface LambdaDeployPlan {
-  component: "lambda";
-  functionName: string;
-  alias: string | null;
-  fromVersion: string;
-  fromCodeSha256: string;
-  codeSha256: string;
-  artifactBucket: string;
-  artifactKey: string;
-  files: number;
-  bytes: number;
-  unzippedBytes: number;
-  fileChanges: { added: number; removed: number; changed: number; comparedWith: string | null };
-  /** Null when nothing will change (unchanged code, no force). */
-  rollback: LambdaRollbackPath | null;
-  force: boolean;
-}
-
-/** What the tool shows next to the plan (not part of the digest). */
-export interface LambdaPlanDetails {
-  unchanged: boolean;
-  uploadNeeded: boolean;
-  added: string[];
-  removed: string[];
-  changed: string[];
-}
+export type LambdaRollbackPath = z.infer<typeof lambdaRollbackPathSchema>;
+export type LambdaDeployPlan = z.infer<typeof lambdaDeployPlanSchema>;
+export type LambdaPlanDetails = z.infer<typeof lambdaPlanDetailsSchema>;
 
 const MAX_LISTED_FILES = 50;
 

@@ -1,5 +1,6 @@
 import type { LambdaClient } from "@aws-sdk/client-lambda";
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { z } from "zod";
 import { DeployError } from "../../core/errors.js";
 import type { HealthReport } from "../../observe/health.js";
 import { isReleaseId, listReleaseRecords, loadReleaseRecord } from "../../release/records.js";
@@ -16,6 +17,7 @@ import {
 } from "./code.js";
 import type { LambdaDeps } from "./deps.js";
 import { type LambdaRecoveryFacts, recoveryPlanText } from "./facts.js";
+import type { lambdaRollbackPlanSchema } from "./plan-schema.js";
 import { runHealthGate } from "./release.js";
 import { restoreCommand, restorePreviousCode } from "./undo.js";
 
@@ -30,20 +32,7 @@ export interface LambdaRollbackTarget {
   manifest?: Record<string, unknown>;
 }
 
-/** Canonical, timestamp-free: the digest a confirmation token confirms. */
-export interface LambdaRollbackPlan {
-  component: "lambda";
-  action: "rollback";
-  functionName: string;
-  alias: string | null;
-  mode: "alias" | "artifact";
-  fromVersion: string;
-  fromCodeSha256: string;
-  toReleaseId: string | null;
-  toVersion: string | null;
-  toCodeSha256: string;
-  artifactKey: string | null;
-}
+export type LambdaRollbackPlan = z.infer<typeof lambdaRollbackPlanSchema>;
 
 const VERSION_ARG = /^(?:v|version\s*)?(\d+)$/i;
 

@@ -1,6 +1,7 @@
 import type { LiveLambdaCode } from "../../deploy/lambda/code.js";
 import { describeTarget, prepareLambdaDeploy } from "../../deploy/lambda/deploy.js";
 import type { LambdaTuning } from "../../deploy/lambda/deps.js";
+import type { LambdaDeployPlan, LambdaPlanDetails } from "../../deploy/lambda/plan.js";
 import type { LambdaDeployState } from "../../deploy/lambda/release.js";
 import { errorLogsSince, failingChecks } from "../../deploy/lambda/release.js";
 import type { HealthReport } from "../../observe/health.js";
@@ -30,7 +31,7 @@ export type DeployLambdaStatus =
 export interface DeployLambdaOutput extends Partial<ReleaseFacts> {
   summary: string;
   status: DeployLambdaStatus;
-  plan: Record<string, unknown>;
+  plan: LambdaDeployPlan & LambdaPlanDetails;
   confirmationToken?: string;
   expiresAt?: string;
   codeSha256: string;
@@ -39,7 +40,7 @@ export interface DeployLambdaOutput extends Partial<ReleaseFacts> {
   releaseId?: string;
   /** What serves now, read back from Lambda after the release. */
   live?: { version: string; codeSha256: string } | null;
-  health?: Record<string, unknown>;
+  health?: HealthReport;
   failure?: string;
   errorLogs?: LogEventOut[];
   errorLogsNote?: string;
@@ -65,7 +66,7 @@ export async function deployLambda(
   });
   try {
     const { plan, details, pkg, live, interrupted } = prepared;
-    const shownPlan = { ...plan, ...details } as unknown as Record<string, unknown>;
+    const shownPlan = { ...plan, ...details };
     const target = describeTarget(plan);
     const pending = interrupted.map((i) => ({
       releaseId: i.record.releaseId,
@@ -122,7 +123,7 @@ async function finishedOutput(
   deps: Awaited<ReturnType<typeof lambdaDepsOf>>,
   run: ReleaseRun<LambdaDeployState, LiveLambdaCode>,
   input: {
-    plan: Record<string, unknown>;
+    plan: LambdaDeployPlan & LambdaPlanDetails;
     codeSha256: string;
     target: string;
     previousVersion: string;
@@ -141,7 +142,7 @@ async function finishedOutput(
     releaseId: run.releaseId,
     live,
     ...(state.version ? { version: state.version } : {}),
-    ...(state.health ? { health: state.health as unknown as Record<string, unknown> } : {}),
+    ...(state.health ? { health: state.health } : {}),
     ...facts,
   };
   const liveText = live

@@ -1,4 +1,10 @@
+import type { IntegrityReport } from "../../deploy/frontend/integrity.js";
+import type { InvalidationResult } from "../../deploy/frontend/invalidation.js";
+import type { FrontendPlan } from "../../deploy/frontend/plan.js";
+import type { FrontendReleaseState } from "../../deploy/frontend/release.js";
 import type { LambdaTuning } from "../../deploy/lambda/deps.js";
+import type { LambdaRollbackPlan } from "../../deploy/lambda/rollback.js";
+import type { HealthReport } from "../../observe/health.js";
 import type { ToolContext } from "../../release/context.js";
 import { runRelease } from "../../release/run-release.js";
 import type { ReleaseRun } from "../../release/spec.js";
@@ -26,8 +32,8 @@ export interface RollbackOutput extends Partial<ReleaseFacts> {
   releaseId?: string;
   confirmationToken?: string;
   expiresAt?: string;
-  health?: Record<string, unknown>;
-  plan?: Record<string, unknown>;
+  health?: HealthReport | { integrity: IntegrityReport | null; invalidation: InvalidationResult | null };
+  plan?: LambdaRollbackPlan | FrontendPlan;
   live?: Record<string, unknown> | null;
   failure?: string;
 }
@@ -35,14 +41,14 @@ export interface RollbackOutput extends Partial<ReleaseFacts> {
 interface Prepared {
   from: string | null;
   to: string;
-  plan: unknown;
+  plan: LambdaRollbackPlan | FrontendPlan | null;
   planText: string;
   // biome-ignore lint/suspicious/noExplicitAny: either component's spec runs through the same flow.
   spec: any;
   where: string;
   /** Whether what was read back is the target. */
   isTargetLive: (live: unknown) => boolean;
-  healthOf: (state: unknown) => Record<string, unknown> | undefined;
+  healthOf: (state: unknown) => RollbackOutput["health"];
 }
 
 /** rollback: the component's plan (domain), the one release flow, then the answer from what was read back. */
@@ -56,7 +62,7 @@ export async function rollback(
       ? await prepareLambda(ctx, request, tuning)
       : await prepareFrontend(ctx, request);
   const { from, to, where } = prepared;
-  const plan = (prepared.plan ?? undefined) as Record<string, unknown> | undefined;
+  const plan = prepared.plan ?? undefined;
   if (!prepared.spec) {
     return {
       summary: `Nothing to roll back: ${where} already serves ${to}.`,
@@ -103,7 +109,7 @@ export async function rollback(
   };
   const tail = releaseTail(run);
   if (run.status === "succeeded" && prepared.isTargetLive(run.live)) {
-    const verdict = (health?.verdict as string | undefined) ?? null;
+    const verdict = health && "verdict" in health ? health.verdict : null;
     const check =
       verdict && verdict !== "healthy"
         ? ` Health is ${verdict}: look at tail_logs before doing anything else.`
@@ -137,7 +143,7 @@ async function prepareLambda(
     where: `${functionName}${alias ? `:${alias}` : ""}`,
     isTargetLive: (live) =>
       target !== null && (live as { codeSha256?: string } | null)?.codeSha256 === target.toCodeSha256,
-    healthOf: (state) => (state as { health: Record<string, unknown> | null }).health ?? undefined,
+    healthOf: (state) => (state as { health: HealthReport | null }).health ?? undefined,
   };
 }
 
@@ -150,7 +156,7 @@ async function prepareFrontend(ctx: ToolContext, request: RollbackRequest): Prom
     where: `the frontend of ${ctx.envName} (${ctx.env.frontend.buckets.join(", ")})`,
     isTargetLive: (live) => (live as { entryPoints?: string } | null)?.entryPoints === "next",
     healthOf: (state) => {
-      const s = state as { integrity: unknown; invalidation: unknown };
+      const s = state as FrontendReleaseState;
       return { integrity: s.integrity, invalidation: s.invalidation };
     },
   };

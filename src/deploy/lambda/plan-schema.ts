@@ -1,0 +1,65 @@
+import { z } from "zod";
+
+/**
+ * The Lambda deploy and rollback plans as zod schemas: their types, and the output schemas of
+ * the tools that show them. Only zod here, so tool definitions can import it without the SDK.
+ */
+
+/** How the code live before the deploy is restored if the deploy fails its checks. */
+export const lambdaRollbackPathSchema = z.discriminatedUnion("mode", [
+  z.object({ mode: z.literal("alias"), version: z.string() }),
+  z.object({ mode: z.literal("artifact"), artifactKey: z.string(), saveFromLambda: z.boolean() }),
+]);
+
+/**
+ * The canonical, timestamp-free plan a confirmation token confirms: planning the same tree
+ * against the same live state twice gives the same digest.
+ */
+export const lambdaDeployPlanSchema = z.object({
+  component: z.literal("lambda"),
+  functionName: z.string(),
+  alias: z.string().nullable(),
+  fromVersion: z.string(),
+  fromCodeSha256: z.string(),
+  codeSha256: z.string(),
+  artifactBucket: z.string(),
+  artifactKey: z.string(),
+  files: z.number(),
+  bytes: z.number(),
+  unzippedBytes: z.number(),
+  fileChanges: z.object({
+    added: z.number(),
+    removed: z.number(),
+    changed: z.number(),
+    comparedWith: z.string().nullable(),
+  }),
+  /** Null when nothing will change (unchanged code, no force). */
+  rollback: lambdaRollbackPathSchema.nullable(),
+  force: z.boolean(),
+});
+
+/** What the tool shows next to the plan (not part of the digest). */
+export const lambdaPlanDetailsSchema = z.object({
+  unchanged: z.boolean(),
+  uploadNeeded: z.boolean(),
+  added: z.array(z.string()).describe("File names from the repo (first 50)."),
+  removed: z.array(z.string()),
+  changed: z.array(z.string()),
+});
+
+export const shownLambdaPlanSchema = lambdaDeployPlanSchema.extend(lambdaPlanDetailsSchema.shape);
+
+/** Canonical, timestamp-free: the digest a rollback's confirmation token confirms. */
+export const lambdaRollbackPlanSchema = z.object({
+  component: z.literal("lambda"),
+  action: z.literal("rollback"),
+  functionName: z.string(),
+  alias: z.string().nullable(),
+  mode: z.enum(["alias", "artifact"]),
+  fromVersion: z.string(),
+  fromCodeSha256: z.string(),
+  toReleaseId: z.string().nullable(),
+  toVersion: z.string().nullable(),
+  toCodeSha256: z.string(),
+  artifactKey: z.string().nullable(),
+});
