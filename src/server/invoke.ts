@@ -1,10 +1,10 @@
-import { z } from "zod";
 import { resolveEnv } from "../config/load.js";
 import type { ApprovalAnswer, ApprovalRequest, LogLevel, ProgressReporter } from "../core/context.js";
 import { DeployError } from "../core/errors.js";
 import { redactDeep, redactText } from "../core/redact.js";
 import type { ToolContext } from "../release/context.js";
 import type { AnyToolDefinition } from "../tools/definition.js";
+import { strictInputOf } from "../tools/strict-input.js";
 import type { Runtime } from "./runtime.js";
 
 /** What the caller (MCP glue or CLI) provides to one tool call. */
@@ -50,18 +50,19 @@ export async function invokeTool(
 }
 
 export function parseArguments(tool: AnyToolDefinition, rawArgs: unknown): Record<string, unknown> {
-  const schema = z.object(tool.inputSchema).strict();
-  const result = schema.safeParse(rawArgs ?? {});
+  const result = strictInputOf(tool).safeParse(rawArgs ?? {});
   if (result.success) return result.data as Record<string, unknown>;
   const problems = result.error.issues.map((issue) => {
-    const field = issue.path.length ? issue.path.map(String).join(".") : "(arguments)";
-    if (issue.code === "unrecognized_keys") {
-      const allowed = Object.keys(tool.inputSchema).join(", ");
-      return `${issue.keys.join(", ")}: not an argument of ${tool.name}; allowed: ${allowed}`;
-    }
+    if (issue.code === "unrecognized_keys") return issue.message;
+    const field = issue.path.length
+      ? issue.path.map((p) => String(p).slice(0, 100)).join(".")
+      : "(arguments)";
     return `${field}: ${issue.message}`;
   });
-  throw new DeployError("INPUT_INVALID", `Invalid arguments for ${tool.name}: ${problems.join("; ")}.`);
+  throw new DeployError(
+    "INPUT_INVALID",
+    `Invalid arguments for ${tool.name}: ${problems.join("; ")} Nothing was run.`,
+  );
 }
 
 function buildContext(

@@ -5,6 +5,7 @@ import type { ApprovalAnswer, ApprovalRequest, LogLevel } from "../core/context.
 import type { Runtime } from "../server/runtime.js";
 import type { AnyToolDefinition } from "../tools/definition.js";
 import { allTools } from "../tools/index.js";
+import { strictInputOf } from "../tools/strict-input.js";
 import { type InvocationHooks, invokeTool } from "./invoke.js";
 import { selectTools } from "./registry.js";
 
@@ -38,7 +39,8 @@ export function createMcpServer(options: CreateServerOptions): McpServer {
       {
         title: tool.title,
         description: tool.description,
-        inputSchema: tool.inputSchema,
+        // Safety: the strict object, so the SDK refuses unknown keys instead of stripping them.
+        inputSchema: strictInputOf(tool),
         outputSchema: tool.outputSchema,
         annotations: { title: tool.title, ...tool.annotations },
       },
