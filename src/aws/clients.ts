@@ -58,10 +58,13 @@ export function createAwsClients(settings: ClientSettings): AwsClients {
     region: settings.region,
     maxAttempts: settings.maxAttempts ?? 4,
     // Safety: without these a request that is never answered holds a deploy (and its lock) for
-    // minutes. requestTimeout is the socket's idle time, so a long upload that moves is fine.
+    // minutes. socketTimeout is what ends such a request (requestTimeout alone only logs a
+    // warning in @smithy/node-http-handler 4.x); it is an idle time, so a long upload that
+    // moves is fine.
     requestHandler: {
       connectionTimeout: 5_000,
       requestTimeout: settings.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      socketTimeout: settings.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     },
     ...(settings.profile ? { profile: settings.profile } : {}),
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),

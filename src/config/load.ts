@@ -88,7 +88,7 @@ export function parseConfig(fileValue: unknown, source = "config"): Config {
   if (fileEnvs !== undefined && isPlainObject(fileEnvs)) {
     const defaultEnvs = defaults.environments as Record<string, unknown>;
     for (const name of Object.keys(fileEnvs)) {
-      if (!(name in defaultEnvs)) defaultEnvs[name] = conventionalEnv(name, false);
+      if (!Object.hasOwn(defaultEnvs, name)) defaultEnvs[name] = conventionalEnv(name, false);
     }
   }
   const merged = deepMerge(defaults, fileValue);
@@ -123,15 +123,30 @@ function describeValue(value: unknown): string {
   return typeof value;
 }
 
-/** Resolves an env by name with an error that names the configured envs. */
+/** How much of an unknown env name an error quotes. */
+const ENV_QUOTE_CHARS = 40;
+
+/**
+ * Resolves an env by name with an error that names the configured envs. Only an own key of
+ * `environments` is an env: `constructor`, `__proto__` or `toString` are unknown envs, not
+ * something inherited from Object.prototype.
+ */
 export function resolveEnv(config: Config, name: string): EnvConfig {
-  const envConfig = config.environments[name];
+  const envs = config.environments;
+  const envConfig = typeof name === "string" && Object.hasOwn(envs, name) ? envs[name] : undefined;
   if (!envConfig) {
-    const known = Object.keys(config.environments).sort().join(", ");
-    throw new DeployError(
-      "UNKNOWN_ENV",
-      `Unknown env "${name}". Configured envs: ${known}. Pass one of them, or add "${name}" under "environments" in ${CONFIG_FILE_NAME}.`,
-    );
+    const known = Object.keys(envs).sort().join(", ");
+    const shown = quoteName(String(name));
+    const fits = typeof name === "string" && /^[a-z][a-z0-9-]*$/.test(name) && name.length <= ENV_QUOTE_CHARS;
+    const fix = fits
+      ? `Pass one of them, or add "${shown}" under "environments" in ${CONFIG_FILE_NAME}.`
+      : "Pass one of them.";
+    throw new DeployError("UNKNOWN_ENV", `Unknown env "${shown}". Configured envs: ${known}. ${fix}`);
   }
   return envConfig;
+}
+
+function quoteName(name: string): string {
+  const clean = name.slice(0, ENV_QUOTE_CHARS + 1).replace(/[\u0000-\u001f\u007f"\\]/g, "?");
+  return clean.length > ENV_QUOTE_CHARS ? `${clean.slice(0, ENV_QUOTE_CHARS)}…` : clean;
 }

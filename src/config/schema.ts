@@ -217,6 +217,12 @@ export const configSchema = z
       .default(false)
       .describe("Refuse protected mutations when the client cannot ask."),
     readOnly: z.boolean().default(false).describe("Hide destructive tools."),
+    allowAnyHost: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Let health_check call ad-hoc target URLs on any host. By default an ad-hoc URL must be on a host of the env's configured health targets or frontend url.",
+      ),
     release: releaseTuningSchema.default(releaseTuningSchema.parse({})),
     statefulTypes: z
       .array(nonEmpty)

@@ -3,42 +3,33 @@
  * errors. Patterns err on the side of hiding: a false positive costs a few characters of
  * log text, a miss leaks a credential.
  */
-const REDACTED = "[REDACTED]";
+import {
+  BLOCK_RULES,
+  ENTROPY_RULES,
+  HEADER_RULES,
+  looksRandom,
+  PROVIDER_RULES,
+  REDACTED,
+  type RedactionRule,
+  redactAssignments,
+  secretNameKind,
+} from "./redaction-rules.js";
 
-const PATTERNS: Array<[RegExp, string | ((...groups: string[]) => string)]> = [
-  // AWS access key ids (long-term AKIA, temporary ASIA, and the other documented prefixes).
-  [/\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b/g, REDACTED],
-  // STS session tokens standing alone: they start with these base64 prefixes.
-  [/(?<![A-Za-z0-9/+])(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]{16,}/g, REDACTED],
-  // JSON/YAML style "key": "value" for secret-looking keys (a kept confirmation token excepted).
-  [
-    /("(?:[\w-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|authorization)[\w-]*)"\s*:\s*)"(?!\uE000CT\d+\uE000")(?:[^"\\]|\\.)*"/gi,
-    (_m, key) => `${key}"${REDACTED}"`,
-  ],
-  // key=value / key: value in plain text (env dumps, log lines, CLI output).
-  [
-    /\b([\w-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential)[\w-]*)(\s*[=:]\s*)(?!\[REDACTED\]|\uE000)("[^"]*"|'[^']*'|[^\s,;&"'}]+)/gi,
-    (_m, key, sep) => `${key}${sep}${REDACTED}`,
-  ],
-  // Authorization headers and bearer tokens.
-  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g, (_m, scheme) => `${scheme} ${REDACTED}`],
-  // JWTs (three base64url segments, the first two starting with '{"' encoded).
-  [/\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/g, REDACTED],
-  // Credentials embedded in URLs: scheme://user:pass@host
-  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/:@]+:[^\s/@]+@/gi, (_m, scheme) => `${scheme}${REDACTED}@`],
-  // AWS secret access keys: 40 base64 chars standing alone (after the patterns above).
-  [/(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g, (m) => (looksLikeSecretKey(m) ? REDACTED : m)],
-  // Private key blocks.
-  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, REDACTED],
-];
+export { REDACTED } from "./redaction-rules.js";
 
-/** A 40-char run is a secret key only if it mixes cases and digits (not a hex sha or a path). */
-function looksLikeSecretKey(candidate: string): boolean {
-  if (/^[0-9a-f]+$/i.test(candidate)) return false;
-  return /[A-Z]/.test(candidate) && /[a-z]/.test(candidate) && /[0-9]/.test(candidate);
-}
+/**
+ * The rule set, in the order it runs: whole private key blocks first (before any other rule
+ * cuts into them), provider tokens, headers and connection strings, then (in redactText)
+ * secret-named assignments, then standalone high-entropy runs.
+ */
+export const REDACTION_RULES: readonly RedactionRule[] = [...BLOCK_RULES, ...PROVIDER_RULES, ...HEADER_RULES];
 
+/**
+ * Hides every credential in `text`. Run it over the whole text before any truncation: a
+ * block or token cut in half may no longer match (see redactExcerpt and redactLines).
+ */
 export function redactText(text: string): string {
+  if (typeof text !== "string" || text.length < 4) return text;
   // Safety: our confirmation tokens are HMACs the model must pass back, not credentials, but
   // their random base64url parts can look like a secret key. They are set aside first, and
   // only strings that decode to a token payload qualify.
@@ -49,10 +40,69 @@ export function redactText(text: string): string {
     kept.push(token);
     return `\uE000CT${kept.length - 1}\uE000`;
   });
-  for (const [pattern, replacement] of PATTERNS) {
-    out = out.replace(pattern, replacement as (substring: string, ...args: string[]) => string);
-  }
+  for (const rule of REDACTION_RULES) out = applyRule(out, rule);
+  out = keepLineBreaks(out, redactAssignments(out));
+  for (const rule of ENTROPY_RULES) out = applyRule(out, rule);
   return kept.length ? out.replace(/\uE000CT(\d+)\uE000/g, (_m, i) => kept[Number(i)] ?? "") : out;
+}
+
+function applyRule(text: string, rule: RedactionRule): string {
+  if (rule.hint && !text.includes(rule.hint)) return text;
+  return text.replace(rule.pattern, (...args: unknown[]) => {
+    const match = args[0] as string;
+    // replace() passes the groups, then the offset and the whole string.
+    const groups = args.slice(1, -2).map((g) => (g === undefined ? undefined : String(g))) as string[];
+    return keepLineBreaks(match, rule.replace ? rule.replace(match, ...groups) : REDACTED);
+  });
+}
+
+/**
+ * A replacement keeps the line breaks of what it replaced, so that text redacted as a whole
+ * (redactLines) splits back into as many lines as went in; each lost line says [REDACTED].
+ */
+function keepLineBreaks(before: string, after: string): string {
+  const missing = countLineBreaks(before) - countLineBreaks(after);
+  return missing > 0 ? after + `\n${REDACTED}`.repeat(missing) : after;
+}
+
+function countLineBreaks(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) n++;
+  return n;
+}
+
+/**
+ * Redacts lines (log events, output lines) as one text and splits the result back: a
+ * private key block or a header split over several lines or events is seen whole, and every
+ * piece of it comes back redacted. Returns exactly one string per input line.
+ */
+export function redactLines(lines: readonly string[]): string[] {
+  if (lines.length === 0) return [];
+  const pieces = redactText(lines.join("\n")).split("\n");
+  const out: string[] = [];
+  let at = 0;
+  for (const line of lines) {
+    const span = countLineBreaks(line) + 1;
+    out.push(pieces.slice(at, at + span).join("\n"));
+    at += span;
+  }
+  // Safety: if the pieces do not line up (they always should), hide everything rather than guess.
+  return at === pieces.length ? out : lines.map(() => REDACTED);
+}
+
+/**
+ * Redacts the whole text, then shortens it to `maxChars` (plus an ellipsis), never leaving
+ * half a "[REDACTED]" marker. The order matters: cutting first can leave a secret that no
+ * longer matches any rule (a PEM block without its END line, half a token).
+ */
+export function redactExcerpt(text: string, maxChars: number): string {
+  const redacted = redactText(text);
+  if (redacted.length <= maxChars) return redacted;
+  let cut = redacted.slice(0, maxChars);
+  const open = cut.lastIndexOf("[");
+  if (open !== -1 && open + REDACTED.length > maxChars && redacted.startsWith(REDACTED, open))
+    cut = cut.slice(0, open);
+  return `${cut}…`;
 }
 
 /** The shape issued by safety/tokens.ts: v1.<base64url JSON payload>.<base64url HMAC-SHA256>. */
@@ -81,7 +131,6 @@ export function redactDeep<T>(value: T): T {
   return redactValue(value, undefined) as T;
 }
 
-const SECRET_KEY_NAME = /password|passwd|secret|token|api[_-]?key|private[_-]?key|credential|authorization/i;
 // Our own outputs carry these names on purpose: a confirmation token is not a credential.
 const ALLOWED_KEY_NAMES = new Set(["confirmationToken", "tokenExpiresAt"]);
 
@@ -89,7 +138,9 @@ function redactValue(value: unknown, key: string | undefined): unknown {
   if (typeof value === "string") {
     // Safety: a confirmation token is our own HMAC, not a credential; the model must see it.
     if (key && ALLOWED_KEY_NAMES.has(key)) return value;
-    if (key && SECRET_KEY_NAME.test(key) && value.length > 0) return REDACTED;
+    const kind = key ? secretNameKind(key) : null;
+    if (kind === "strong" && value.length > 0) return REDACTED;
+    if (kind === "weak" && looksRandom(value)) return REDACTED;
     return redactText(value);
   }
   if (Array.isArray(value)) return value.map((item) => redactValue(item, undefined));

@@ -29,7 +29,11 @@ interface AttemptResult {
 }
 
 // Health bodies are small; reading more only costs memory and time on a broken endpoint.
-const MAX_BODY_BYTES = 64 * 1024;
+export const MAX_BODY_BYTES = 64 * 1024;
+/** Redirects followed per attempt, each only to the same host (and never https → http). */
+export const MAX_REDIRECTS = 3;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const QUOTE_CHARS = 100;
 const BODY_EXCERPT_CHARS = 200;
 const RANK: Record<HealthVerdict, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
 
@@ -103,12 +107,13 @@ async function attemptOnce(
   let status: number;
   let body: string;
   try {
-    const response = await fetchImpl(target.url, {
-      signal: combined,
-      headers: { accept: "application/json, text/plain;q=0.9, */*;q=0.5" },
-    });
-    status = response.status;
-    body = await readBounded(response);
+    const answer = await fetchSameHost(target, fetchImpl, combined);
+    if ("refused" in answer) {
+      const latencyMs = Math.max(performance.now() - started, 0.001);
+      return { passed: false, status: answer.status, latencyMs, problem: answer.refused };
+    }
+    status = answer.response.status;
+    body = await readBounded(answer.response);
   } catch (error) {
     if (signal?.aborted) throw new CancelledError();
     const latencyMs = null;
@@ -132,22 +137,87 @@ async function attemptOnce(
   return { passed: true, status, latencyMs };
 }
 
+/**
+ * GETs the target, following at most MAX_REDIRECTS redirects and only to the target's own
+ * host (an https target never down to http). Safety: a health URL must not become a way to
+ * make this server call any host, so a redirect elsewhere is reported, not followed. A
+ * target that expects a redirect status gets the redirect itself.
+ */
+async function fetchSameHost(
+  target: HealthTarget,
+  fetchImpl: typeof fetch,
+  signal: AbortSignal,
+): Promise<{ response: Response } | { refused: string; status: number }> {
+  const origin = new URL(target.url);
+  let current = origin;
+  for (let followed = 0; ; followed++) {
+    const response = await fetchImpl(current.href, {
+      signal,
+      redirect: "manual",
+      headers: { accept: "application/json, text/plain;q=0.9, */*;q=0.5" },
+    });
+    const { status } = response;
+    if (!REDIRECT_STATUSES.has(status) || status === target.expectStatus) return { response };
+    const location = response.headers.get("location");
+    await discardBody(response);
+    if (!location || !URL.canParse(location, current.href)) {
+      return { refused: `HTTP ${status} redirect without a usable Location header`, status };
+    }
+    const next = new URL(location, current);
+    const downgrade = current.protocol === "https:" && next.protocol !== "https:";
+    if (next.hostname !== origin.hostname || !/^https?:$/.test(next.protocol) || downgrade) {
+      const where = `${next.protocol}//${next.host}`;
+      return {
+        refused: `HTTP ${status} redirect to ${downgrade && next.hostname === origin.hostname ? "plain http on the same host" : "another host"} (${quote(where)}) not followed; only redirects to ${origin.host} are followed. Configure the final URL as the target.`,
+        status,
+      };
+    }
+    if (followed >= MAX_REDIRECTS) {
+      return {
+        refused: `more than ${MAX_REDIRECTS} redirects (HTTP ${status} after ${followed}); not followed further. Configure the final URL as the target.`,
+        status,
+      };
+    }
+    current = next;
+  }
+}
+
+async function discardBody(response: Response): Promise<void> {
+  try {
+    await response.body?.cancel();
+  } catch {
+    // The connection is gone already: nothing to release.
+  }
+}
+
+/**
+ * Reads at most MAX_BODY_BYTES of the body, then cancels the rest (the connection is closed,
+ * nothing more is downloaded). Time is bounded by the attempt's timeout signal, which aborts
+ * a body read that stalls.
+ */
 async function readBounded(response: Response): Promise<string> {
   if (!response.body) return "";
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
-    if (size >= MAX_BODY_BYTES) {
-      await reader.cancel();
-      break;
+  try {
+    while (size < MAX_BODY_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
     }
+  } finally {
+    if (size >= MAX_BODY_BYTES) await reader.cancel().catch(() => {});
+    reader.releaseLock();
   }
   return Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString("utf8");
+}
+
+/** At most QUOTE_CHARS of outside text, redacted, control characters replaced. */
+function quote(text: string): string {
+  const clean = redactText(text.slice(0, QUOTE_CHARS * 4)).replace(/[\u0000-\u001f\u007f]/g, "?");
+  return clean.length > QUOTE_CHARS ? `${clean.slice(0, QUOTE_CHARS)}…` : clean;
 }
 
 function connectionProblem(error: unknown): string {
@@ -177,12 +247,16 @@ function jsonMismatch(
   return null;
 }
 
-/** Safety: the body is untrusted text; only a short, redacted, single-line excerpt is kept. */
+/**
+ * Safety: the body is untrusted text; only a short, redacted, single-line excerpt is kept.
+ * The whole (bounded) body is redacted before it is cut, so a secret the cut would split
+ * (a PEM block without its END line) is still recognised.
+ */
 function excerpt(body: string): string {
-  const oneLine = body.replace(/\s+/g, " ").trim();
+  const oneLine = redactText(body).replace(/\s+/g, " ").trim();
   if (!oneLine) return "";
   const cut = oneLine.length > BODY_EXCERPT_CHARS ? `${oneLine.slice(0, BODY_EXCERPT_CHARS)}…` : oneLine;
-  return `; body excerpt (untrusted): ${JSON.stringify(redactText(cut))}`;
+  return `; body excerpt (untrusted): ${JSON.stringify(cut)}`;
 }
 
 function classifyTarget(target: HealthTarget, results: AttemptResult[]): TargetHealth {

@@ -1,8 +1,29 @@
 import { z } from "zod";
 
+/**
+ * Input bounds. Every string, number and array a tool takes is bounded in its schema, so a
+ * client sees the limits in `tools/list` and a 1 MB value is refused before any code runs.
+ */
+export const INPUT_LIMITS = {
+  envChars: 40,
+  tokenChars: 2_000,
+  /** A release id (20261125T130512345Z-3fa9c1) or a Lambda version. */
+  rollbackToChars: 64,
+  filterPatternChars: 1_024,
+  timePointChars: 64,
+  requestIdChars: 128,
+  /** A health target name or an ad-hoc http(s) URL. */
+  healthTargetChars: 2_048,
+  healthTargets: 20,
+  /** A terraform resource address for -target. */
+  terraformTargetChars: 512,
+  terraformTargets: 20,
+} as const;
+
 /** Arguments and output fields shared by several tools; each is written once here. */
 export const envArg = z
   .string()
+  .max(INPUT_LIMITS.envChars, `an env name has at most ${INPUT_LIMITS.envChars} characters`)
   .regex(/^[a-z][a-z0-9-]*$/, "an env name is lowercase letters, digits and dashes, e.g. prod")
   .default("prod")
   .describe("Configured environment (dev, staging, prod, …). Default prod.");
@@ -11,6 +32,10 @@ export const dryRunArg = z.boolean().default(false).describe("Plan only; change 
 export const confirmationTokenArg = z
   .string()
   .min(1)
+  .max(
+    INPUT_LIMITS.tokenChars,
+    `a confirmationToken has at most ${INPUT_LIMITS.tokenChars} characters: pass back the one you were given, unchanged`,
+  )
   .optional()
   .describe(
     "Token from the previous confirmation_required answer, passed back unchanged after the user agreed.",

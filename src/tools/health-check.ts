@@ -1,8 +1,9 @@
 import { z } from "zod";
+import { CONFIG_FILE_NAME } from "../config/load.js";
 import { type EnvConfig, type HealthTarget, healthTargetSchema } from "../config/schema.js";
 import { DeployError } from "../core/errors.js";
 import { lambdaHealthSchema, targetHealthSchema } from "../observe/health-schema.js";
-import { envArg, READ_ONLY, summaryField } from "./common.js";
+import { envArg, INPUT_LIMITS, READ_ONLY, summaryField } from "./common.js";
 import { defineTool } from "./definition.js";
 
 export const healthCheckTool = defineTool({
@@ -13,9 +14,20 @@ export const healthCheckTool = defineTool({
   inputSchema: {
     env: envArg,
     targets: z
-      .array(z.string().min(1))
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(
+            INPUT_LIMITS.healthTargetChars,
+            `a target is a configured name or a URL of at most ${INPUT_LIMITS.healthTargetChars} characters`,
+          ),
+      )
+      .max(INPUT_LIMITS.healthTargets, `at most ${INPUT_LIMITS.healthTargets} targets per call`)
       .optional()
-      .describe("Names of configured targets, or URLs; default all."),
+      .describe(
+        "Names of configured targets, or http(s) URLs on the hosts of the configured targets (any host only with allowAnyHost in the config); default all.",
+      ),
     attempts: z.number().int().min(1).max(20).default(3).describe("Requests per target."),
   },
   outputSchema: {
@@ -26,7 +38,10 @@ export const healthCheckTool = defineTool({
   },
   annotations: READ_ONLY,
   async handler(args, ctx) {
-    const targets = selectTargets(ctx.env, args.targets);
+    const targets = selectTargets(ctx.env, args.targets, {
+      envName: ctx.envName,
+      allowAnyHost: ctx.config.allowAnyHost,
+    });
     // Lazy: the health module pulls in the Lambda client, which tools/list must not pay for.
     const { checkHealth } = await import("../observe/health.js");
     const report = await checkHealth({
@@ -44,23 +59,67 @@ export const healthCheckTool = defineTool({
   },
 });
 
-/** The env's configured targets plus the frontend URL; or the named ones / given URLs. */
-export function selectTargets(env: EnvConfig, requested: string[] | undefined): HealthTarget[] {
+export interface SelectTargetsOptions {
+  /** Names the env in error messages (the config key to add a target under). */
+  envName?: string;
+  /** Config `allowAnyHost`: ad-hoc URLs on any host. */
+  allowAnyHost?: boolean;
+}
+
+/**
+ * The env's configured targets plus the frontend URL; or the named ones / given URLs.
+ * Safety: an ad-hoc URL makes this server send requests where a caller says, also on a
+ * read-only server, so it must be on a host the config already names (a health target's or
+ * the frontend url's) unless the config sets `allowAnyHost`, and a call takes at most
+ * INPUT_LIMITS.healthTargets of them.
+ */
+export function selectTargets(
+  env: EnvConfig,
+  requested: string[] | undefined,
+  options: SelectTargetsOptions = {},
+): HealthTarget[] {
   const configured = [...env.health];
   if (env.frontend.url && !configured.some((t) => t.name === "frontend")) {
     configured.push(healthTargetSchema.parse({ name: "frontend", url: env.frontend.url }));
   }
   if (!requested?.length) return configured;
+  if (requested.length > INPUT_LIMITS.healthTargets) {
+    throw new DeployError(
+      "INPUT_INVALID",
+      `targets: ${requested.length} targets given; at most ${INPUT_LIMITS.healthTargets} per call.`,
+    );
+  }
+  const allowedHosts = new Set(configured.flatMap((t) => hostnameOf(t.url) ?? []));
   return requested.map((wanted) => {
     const byName = configured.find((t) => t.name === wanted || t.url === wanted);
     if (byName) return byName;
     if (/^https?:\/\//i.test(wanted) && URL.canParse(wanted)) {
-      return healthTargetSchema.parse({ name: new URL(wanted).host, url: wanted });
+      const url = new URL(wanted);
+      if (!options.allowAnyHost && !allowedHosts.has(url.hostname)) {
+        const envKey = `environments.${options.envName ?? "<env>"}`;
+        const hosts = [...allowedHosts].join(", ") || "none";
+        throw new DeployError(
+          "INPUT_INVALID",
+          `targets: host "${quote(url.hostname)}" is not a host of this env's health targets or frontend url (${hosts}). Add it as a health target under ${envKey}.health in ${CONFIG_FILE_NAME}, or set "allowAnyHost": true there to allow ad-hoc URLs on any host. Nothing was called.`,
+        );
+      }
+      const adHoc = healthTargetSchema.safeParse({ name: url.host, url: wanted });
+      if (adHoc.success) return adHoc.data;
     }
     const names = configured.map((t) => t.name).join(", ") || "none";
     throw new DeployError(
       "INPUT_INVALID",
-      `targets: "${wanted.slice(0, 80)}" is neither a configured target (${names}) nor an http(s) URL.`,
+      `targets: "${quote(wanted)}" is neither a configured target (${names}) nor an http(s) URL.`,
     );
   });
+}
+
+function hostnameOf(url: string): string | null {
+  return URL.canParse(url) ? new URL(url).hostname : null;
+}
+
+/** At most 80 characters of the caller's text, control characters replaced. */
+function quote(text: string): string {
+  const clean = text.slice(0, 81).replace(/[\u0000-\u001f\u007f]/g, "?");
+  return clean.length > 80 ? `${clean.slice(0, 80)}…` : clean;
 }

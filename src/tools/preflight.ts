@@ -12,7 +12,12 @@ export const preflightTool = defineTool({
     "Checks that a deploy can go ahead: AWS identity and account, region, git state (branch, clean tree, HEAD, unpushed commits), the configured test commands, required binaries, target resources and the deploy lock. A passing preflight for the same clean HEAD is required before deploying to a protected env. Read-only (runs tests locally).",
   inputSchema: {
     env: envArg,
-    components: z.array(componentEnum).min(1).optional().describe("Components to check; default all."),
+    components: z
+      .array(componentEnum)
+      .min(1)
+      .max(3, "components lists each of backend, frontend, infra at most once")
+      .optional()
+      .describe("Components to check; default all."),
     skipTests: z.boolean().default(false).describe("Skip the test commands (refused on protected envs)."),
   },
   outputSchema: {

@@ -13,10 +13,16 @@ import {
   DESTRUCTIVE,
   dryRunArg,
   envArg,
+  INPUT_LIMITS,
   releaseFactsFields,
   summaryField,
 } from "./common.js";
 import { defineTool } from "./definition.js";
+
+/** A release id (what deploy_status lists) or a Lambda version number (12, v12, version 12). */
+const ROLLBACK_TO = /^(?:\d{8}T\d{6}(?:\d{3})?Z-[0-9a-f]{6}|(?:[Vv](?:ersion ?)?)?\d{1,10})$/;
+const ROLLBACK_TO_MESSAGE =
+  '"to" must be a release id (e.g. 20261125T130512345Z-3fa9c1) or a Lambda version number (e.g. 12)';
 
 export const rollbackTool = defineTool({
   name: "rollback",
@@ -26,7 +32,15 @@ export const rollbackTool = defineTool({
   inputSchema: {
     env: envArg,
     component: z.enum(["lambda", "frontend"]),
-    to: z.string().min(1).optional().describe("Release id or Lambda version; default the previous release."),
+    to: z
+      .string()
+      .min(1)
+      .max(INPUT_LIMITS.rollbackToChars, ROLLBACK_TO_MESSAGE)
+      .regex(ROLLBACK_TO, ROLLBACK_TO_MESSAGE)
+      .optional()
+      .describe(
+        "Release id (e.g. 20261125T130512345Z-3fa9c1) or Lambda version (e.g. 12); default the previous release.",
+      ),
     dryRun: dryRunArg,
     confirmationToken: confirmationTokenArg,
     breakLock: breakLockArg,

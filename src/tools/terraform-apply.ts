@@ -25,7 +25,11 @@ export const terraformApplyTool = defineTool({
     "Applies exactly the saved plan whose planDigest was reviewed (from terraform_plan). A plan with data-loss risk also needs allowDataLoss. On protected envs the confirmationToken from terraform_plan is required.",
   inputSchema: {
     env: envArg,
-    planDigest: z.string().regex(/^[0-9a-f]{64}$/, "a planDigest is the 64-hex SHA-256 from terraform_plan"),
+    planDigest: z
+      .string()
+      .length(64, "a planDigest is the 64-hex SHA-256 from terraform_plan")
+      .regex(/^[0-9a-f]{64}$/, "a planDigest is the 64-hex SHA-256 from terraform_plan")
+      .describe("The planDigest terraform_plan returned, unchanged."),
     allowDataLoss: z
       .boolean()
       .default(false)

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { confirmationOutputFields, envArg, READ_ONLY, summaryField } from "./common.js";
+import { confirmationOutputFields, envArg, INPUT_LIMITS, READ_ONLY, summaryField } from "./common.js";
 import { defineTool } from "./definition.js";
 
 const countsField = z.object({
@@ -32,7 +32,19 @@ export const terraformPlanTool = defineTool({
     "Runs terraform (or tofu) init when needed and plan for the env, saves the plan file, and reports counts, every change with its actions, and data-loss risks (delete/replace of stateful resources). Returns the planDigest that terraform_apply needs. Read-only in AWS (writes a local plan file).",
   inputSchema: {
     env: envArg,
-    targets: z.array(z.string().min(1)).optional().describe("Resource addresses for -target."),
+    targets: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(
+            INPUT_LIMITS.terraformTargetChars,
+            `a resource address has at most ${INPUT_LIMITS.terraformTargetChars} characters`,
+          ),
+      )
+      .max(INPUT_LIMITS.terraformTargets, `at most ${INPUT_LIMITS.terraformTargets} targets per plan`)
+      .optional()
+      .describe("Resource addresses for -target."),
   },
   outputSchema: {
     summary: summaryField,

@@ -5,6 +5,7 @@ import type { BackendConfig } from "../../config/schema.js";
 import { type InterruptedRelease, readInterruptedFor } from "../../release/interrupted.js";
 import { listReleaseRecords } from "../../release/records.js";
 import type { ReleaseSpec } from "../../release/spec.js";
+import type { ReleaseRecord } from "../../release/types.js";
 import { type LiveLambdaCode, readLiveCode } from "./code.js";
 import type { LambdaDeps } from "./deps.js";
 import { buildLambdaPackage, formatBytes, type LambdaPackage } from "./package.js";
@@ -26,6 +27,8 @@ export interface PreparedLambdaDeploy {
   plan: LambdaDeployPlan;
   details: LambdaPlanDetails;
   live: LiveLambdaCode;
+  /** The env's Lambda release records, newest first. */
+  records: ReleaseRecord[];
   /** Releases of the env that never finished; a guarded call recovers them first. */
   interrupted: InterruptedRelease[];
   /** What the release flow runs; its steps are empty when only recovery is left to do. */
@@ -91,7 +94,7 @@ async function planFor(deps: LambdaDeps, pkg: LambdaPackage, force: boolean) {
     listReleaseRecords(deps.s3, artifactBucket, deps.envName, "lambda", { limit: 20 }),
   ]);
   const { plan, details } = await planLambdaDeploy({ env: deps.env, pkg, live, records, s3: deps.s3, force });
-  return { plan, details, live };
+  return { plan, details, live, records };
 }
 
 /** The env's unfinished releases (any component): they share its lock. */
@@ -127,4 +130,16 @@ export function describeLambdaPlan(
     ? `publish a version and move alias ${plan.alias} from version ${plan.fromVersion}`
     : "publish a version";
   return `Deploy ${pkg.codeSha256} to ${describeTarget(plan)} (now ${plan.fromCodeSha256}): ${changes}; ${upload}; update the code, ${way}, then run the health gate and roll back automatically on failure.${plan.force && details.unchanged ? " Forced although the code is unchanged." : ""}`;
+}
+
+/**
+ * The newest finished release when it failed and left its own new code live (its undo did not
+ * finish): that code never passed its health gate, whatever a new plan says about it.
+ */
+export function failedReleaseStillLive(records: ReleaseRecord[], live: LiveLambdaCode): ReleaseRecord | null {
+  const newest = records.find((r) => r.status !== "in_progress");
+  if (!newest || newest.status !== "failed") return null;
+  const after = newest.after as { codeSha256?: unknown };
+  const before = newest.before as { codeSha256?: unknown };
+  return after.codeSha256 === live.codeSha256 && before.codeSha256 !== live.codeSha256 ? newest : null;
 }

@@ -1,5 +1,5 @@
 import type { LiveLambdaCode } from "../../deploy/lambda/code.js";
-import { describeTarget, prepareLambdaDeploy } from "../../deploy/lambda/deploy.js";
+import { describeTarget, failedReleaseStillLive, prepareLambdaDeploy } from "../../deploy/lambda/deploy.js";
 import type { LambdaTuning } from "../../deploy/lambda/deps.js";
 import type { LambdaDeployPlan, LambdaPlanDetails } from "../../deploy/lambda/plan.js";
 import type { LambdaDeployState } from "../../deploy/lambda/release.js";
@@ -79,6 +79,18 @@ export async function deployLambda(
       ...(pending.length ? { interrupted: pending } : {}),
     };
     const changes = plan.rollback !== null;
+    const stuck = failedReleaseStillLive(prepared.records, live);
+    if (!changes && pending.length === 0 && stuck) {
+      // Safety: "unchanged" would hide that the live code never passed its health gate.
+      return {
+        summary: `The live code of ${target} is that of release ${stuck.releaseId}, which failed its health gate and whose automatic undo did not finish. Deploying the same code again changes nothing: roll back with the rollback tool (component "lambda"), or deploy a fix.`,
+        status: "failed",
+        ...base,
+        previousVersion: live.version,
+        live: { version: live.version, codeSha256: live.codeSha256 },
+        failure: `release ${stuck.releaseId} failed and its code is still live`,
+      };
+    }
     if (!changes && pending.length === 0) {
       return {
         summary: `No change: the package (CodeSha256 ${pkg.codeSha256}) is already live on ${target}. Nothing was uploaded or updated; pass force: true to deploy anyway.`,
