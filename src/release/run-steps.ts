@@ -2,7 +2,7 @@ import { formatMs, retryWithin, withDeadline } from "../core/budget.js";
 import type { ProgressReporter } from "../core/context.js";
 import { CancelledError, DeployError } from "../core/errors.js";
 import type { Journal } from "./journal.js";
-import type { ReleaseOutcome, ReleaseSpec, ReleaseStep, StepIo, Verification } from "./spec.js";
+import type { ReleaseOutcome, ReleaseSpec, ReleaseStep, StepIo, UndoReport, Verification } from "./spec.js";
 
 const DEFAULT_STEP_DEADLINE_MS = 10 * 60_000;
 const DEFAULT_VERIFY_DEADLINE_MS = 3 * 60_000;
@@ -26,13 +26,7 @@ export interface StepsOutcome<L> {
   cancelled: boolean;
   failure?: { step: string; message: string };
   verification?: Verification;
-  undo?: {
-    ok: boolean;
-    result?: "undone" | "nothing_to_undo";
-    attempts: number;
-    error?: string;
-    fixCommand?: string;
-  };
+  undo?: UndoReport;
   live: L | null;
   liveError?: string;
   warnings: string[];
@@ -109,7 +103,7 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
   }
 
   let status: ReleaseOutcome = "succeeded";
-  let undo: StepsOutcome<L>["undo"];
+  let undo: UndoReport | undefined;
   if (failure) {
     status = "failed";
     if (touched && spec.undo) {
@@ -159,7 +153,7 @@ async function runUndo<P, S, L>(
   input: StepsInput<P, S, L>,
   ioFor: (signal: AbortSignal) => StepIo,
   warnings: string[],
-): Promise<NonNullable<StepsOutcome<L>["undo"]>> {
+): Promise<UndoReport> {
   const undo = input.spec.undo as NonNullable<ReleaseSpec<P, S, L>["undo"]>;
   await input.journal.advance("undoing").catch((error: unknown) => warnings.push(messageOf(error)));
   input.progress(`Undoing: ${undo.name}`);

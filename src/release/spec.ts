@@ -91,6 +91,15 @@ export interface Verification {
   report?: unknown;
 }
 
+/** What the automatic undo did: its result, or why it gave up and the command that fixes it. */
+export interface UndoReport {
+  ok: boolean;
+  result?: "undone" | "nothing_to_undo";
+  attempts: number;
+  error?: string;
+  fixCommand?: string;
+}
+
 export type ReleaseOutcome = "succeeded" | "failed" | "rolled_back";
 
 /** What a finished release reports; each tool writes its summary from this. */
@@ -112,13 +121,7 @@ export interface ReleaseRun<State, Live> {
   liveError?: string;
   failure?: { step: string; message: string };
   verification?: Verification;
-  undo?: {
-    ok: boolean;
-    result?: "undone" | "nothing_to_undo";
-    attempts: number;
-    error?: string;
-    fixCommand?: string;
-  };
+  undo?: UndoReport;
   /** A lock this call took over or broke before it started. */
   replacedLock: (LockInfo & { how: "taken_over" | "broken" }) | null;
   /** Interrupted releases of this env that this call recovered before its own. */

@@ -1,4 +1,4 @@
-import type { ReleaseRun } from "../../release/spec.js";
+import type { ReleaseRun, UndoReport } from "../../release/spec.js";
 import type { Phase } from "../../release/types.js";
 
 /** What every finished guarded call reports beside its own fields (tools/common.ts has the schema). */
@@ -12,13 +12,7 @@ export interface ReleaseFacts {
     expiresAt: string;
     holder: string;
   } | null;
-  undo?: {
-    ok: boolean;
-    result?: "undone" | "nothing_to_undo";
-    attempts: number;
-    error?: string;
-    fixCommand?: string;
-  };
+  undo?: UndoReport;
   warnings?: string[];
   liveError?: string;
   cancelled?: boolean;
