@@ -147,6 +147,6 @@ export function resolveEnv(config: Config, name: string): EnvConfig {
 }
 
 function quoteName(name: string): string {
-  const clean = name.slice(0, ENV_QUOTE_CHARS + 1).replace(/[\u0000-\u001f\u007f"\\]/g, "?");
+  const clean = name.slice(0, ENV_QUOTE_CHARS + 1).replace(/[\p{Cc}"\\]/gu, "?");
   return clean.length > ENV_QUOTE_CHARS ? `${clean.slice(0, ENV_QUOTE_CHARS)}…` : clean;
 }

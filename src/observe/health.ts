@@ -216,7 +216,7 @@ async function readBounded(response: Response): Promise<string> {
 
 /** At most QUOTE_CHARS of outside text, redacted, control characters replaced. */
 function quote(text: string): string {
-  const clean = redactText(text.slice(0, QUOTE_CHARS * 4)).replace(/[\u0000-\u001f\u007f]/g, "?");
+  const clean = redactText(text.slice(0, QUOTE_CHARS * 4)).replace(/\p{Cc}/gu, "?");
   return clean.length > QUOTE_CHARS ? `${clean.slice(0, QUOTE_CHARS)}…` : clean;
 }
 

@@ -57,7 +57,7 @@ export function parseTimePoint(field: string, value: string, nowMs: number): num
 
 /** At most QUOTE_CHARS of the caller's text, control characters replaced. */
 function quote(value: string): string {
-  const clean = value.slice(0, QUOTE_CHARS + 1).replace(/[\u0000-\u001f\u007f]/g, "?");
+  const clean = value.slice(0, QUOTE_CHARS + 1).replace(/\p{Cc}/gu, "?");
   return clean.length > QUOTE_CHARS ? `${clean.slice(0, QUOTE_CHARS)}…` : clean;
 }
 

@@ -292,7 +292,7 @@ function issueMessage(issue: z.core.$ZodIssue): string {
 }
 
 function quote(text: string): string {
-  const clean = text.slice(0, QUOTE_CHARS + 1).replace(/[\u0000-\u001f\u007f]/g, "?");
+  const clean = text.slice(0, QUOTE_CHARS + 1).replace(/\p{Cc}/gu, "?");
   return clean.length > QUOTE_CHARS ? `${clean.slice(0, QUOTE_CHARS)}…` : clean;
 }
 

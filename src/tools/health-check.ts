@@ -120,6 +120,6 @@ function hostnameOf(url: string): string | null {
 
 /** At most 80 characters of the caller's text, control characters replaced. */
 function quote(text: string): string {
-  const clean = text.slice(0, 81).replace(/[\u0000-\u001f\u007f]/g, "?");
+  const clean = text.slice(0, 81).replace(/\p{Cc}/gu, "?");
   return clean.length > 80 ? `${clean.slice(0, 80)}…` : clean;
 }

@@ -27,7 +27,7 @@ export function unknownArgument(toolName: string, key: string, valid: readonly s
 }
 
 function quote(text: string): string {
-  const clean = text.replace(/[\u0000-\u001f\u007f]/g, "?");
+  const clean = text.replace(/\p{Cc}/gu, "?");
   return clean.length > QUOTE_CHARS ? `${clean.slice(0, QUOTE_CHARS)}…` : clean;
 }
 

@@ -1,11 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type HealthTarget, healthTargetSchema } from "../../src/config/schema.js";
-import { checkHealth } from "../../src/observe/health.js";
+import { checkHealth, MAX_BODY_BYTES } from "../../src/observe/health.js";
 import { invokeTool } from "../../src/server/invoke.js";
+import { createMcpServer } from "../../src/server/mcp-server.js";
 import { healthCheckTool } from "../../src/tools/health-check.js";
 import { createTestFunction } from "../support/aws-fixtures.js";
 import { freePort, useMoto } from "../support/moto.js";
@@ -16,13 +19,62 @@ const moto = useMoto();
 let server: Server;
 let base: string;
 let flakyCalls = 0;
+/** A second server on another loopback address: "another host" for redirects and ad-hoc URLs. */
+let other: Server;
+let otherBase: string;
+let otherHits = 0;
+let mainHits = 0;
+let closedPortForUpgrade = 0;
+const TEN_MB = 10 * 1024 * 1024;
+/** What the /big route saw: bytes it got to send and whether the client hung up before the end. */
+const big = { sent: 0, closedBeforeEnd: false, closed: Promise.resolve() };
 
 function route(req: IncomingMessage, res: ServerResponse): undefined {
+  mainHits++;
   const json = (status: number, body: unknown): undefined => {
     res.writeHead(status, { "content-type": "application/json" });
     res.end(JSON.stringify(body));
   };
+  const redirect = (location: string): undefined => {
+    res.writeHead(302, { location });
+    res.end();
+  };
+  const hops = /^\/hops\/(\d+)$/.exec(req.url ?? "");
+  if (hops) {
+    const left = Number(hops[1]);
+    return left > 0 ? redirect(`/hops/${left - 1}`) : json(200, { status: "ok" });
+  }
   switch (req.url) {
+    case "/redirect-away":
+      return redirect(`${otherBase}/health`);
+    case "/redirect-up":
+      return redirect(`https://127.0.0.1:${closedPortForUpgrade}/health`);
+    case "/big": {
+      // 10 MB announced; the first 1 MB now, the rest 2 s later unless the client hung up.
+      big.sent = 0;
+      big.closedBeforeEnd = false;
+      big.closed = new Promise<void>((resolve) =>
+        res.on("close", () => {
+          big.closedBeforeEnd = !res.writableFinished;
+          resolve();
+        }),
+      );
+      res.writeHead(200, { "content-type": "application/json", "content-length": String(TEN_MB) });
+      const first = Buffer.alloc(1024 * 1024, "a");
+      res.write(first);
+      big.sent = first.length;
+      setTimeout(() => {
+        if (res.destroyed) return;
+        res.end(Buffer.alloc(TEN_MB - first.length, "a"));
+        big.sent = TEN_MB;
+      }, 2000);
+      return;
+    }
+    case "/trickle":
+      // Headers and a few bytes, then nothing: the body read must end at the timeout.
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"status":');
+      return;
     case "/health":
       return json(200, { status: "ok", version: "1.2.3" });
     case "/slow":
@@ -55,11 +107,26 @@ beforeAll(async () => {
   server = createServer(route);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  other = createServer((_req, res) => {
+    otherHits++;
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ status: "ok" }));
+  });
+  await new Promise<void>((resolve) => other.listen(0, "127.0.0.2", resolve));
+  otherBase = `http://127.0.0.2:${(other.address() as AddressInfo).port}`;
+  closedPortForUpgrade = await freePort();
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  for (const s of [server, other]) {
+    s.closeAllConnections();
+    await new Promise((resolve) => s.close(resolve));
+  }
+});
+
+beforeEach(() => {
+  otherHits = 0;
+  mainHits = 0;
 });
 
 describe("checkHealth against real HTTP servers", () => {
@@ -121,6 +188,105 @@ describe("checkHealth against real HTTP servers", () => {
     expect(report.summary).not.toMatch(/IGNORE|deploy now|wJalr/);
   });
 
+  it("does not follow a redirect to another host", async () => {
+    const report = await checkHealth({
+      targets: [target("away", "/redirect-away")],
+      attempts: 2,
+      intervalMs: 10,
+    });
+    const [away] = report.targets;
+    expect(away).toMatchObject({ verdict: "unhealthy", status: 302, passed: 0 });
+    expect(away?.error).toMatch(
+      /^HTTP 302 redirect to another host \(http:\/\/127\.0\.0\.2:\d+\) not followed; only redirects to 127\.0\.0\.1:\d+ are followed/,
+    );
+    expect(otherHits).toBe(0);
+    expect(report.summary).not.toContain("127.0.0.2");
+  });
+
+  it("follows an upgrade to https on the same host", async () => {
+    // Nothing listens on the https port: "connection refused" shows the redirect was followed.
+    const report = await checkHealth({ targets: [target("up", "/redirect-up")], attempts: 1 });
+    expect(report.targets[0]).toMatchObject({
+      verdict: "unhealthy",
+      status: null,
+      error: "connection refused",
+    });
+  });
+
+  it("never follows https down to http, even on the same host", async () => {
+    const calls: string[] = [];
+    const fetchImpl = (async (url: string) => {
+      calls.push(url);
+      return new Response(null, { status: 301, headers: { location: "http://health.example.test/health" } });
+    }) as unknown as typeof fetch;
+    const report = await checkHealth({
+      targets: [healthTargetSchema.parse({ name: "tls", url: "https://health.example.test/health" })],
+      attempts: 1,
+      fetchImpl,
+    });
+    expect(report.targets[0]?.error).toMatch(
+      /^HTTP 301 redirect to plain http on the same host \(http:\/\/health\.example\.test\) not followed/,
+    );
+    expect(calls).toEqual(["https://health.example.test/health"]);
+  });
+
+  it("follows up to 3 redirects on the same host; a 4th is an error", async () => {
+    const three = await checkHealth({
+      targets: [target("three", "/hops/3", { expectJson: { status: "ok" } })],
+      attempts: 1,
+    });
+    expect(three.targets[0]).toMatchObject({ verdict: "healthy", status: 200, passed: 1 });
+    expect(mainHits).toBe(4);
+    mainHits = 0;
+    const four = await checkHealth({ targets: [target("four", "/hops/4")], attempts: 1 });
+    expect(four.targets[0]).toMatchObject({ verdict: "unhealthy", status: 302, passed: 0 });
+    expect(four.targets[0]?.error).toMatch(
+      /^more than 3 redirects \(HTTP 302 after 3\); not followed further/,
+    );
+    expect(mainHits).toBe(4);
+  });
+
+  it("a target that expects a redirect status gets the redirect itself", async () => {
+    const report = await checkHealth({
+      targets: [target("r", "/hops/2", { expectStatus: 302 })],
+      attempts: 1,
+    });
+    expect(report.targets[0]).toMatchObject({ verdict: "healthy", status: 302 });
+    expect(mainHits).toBe(1);
+  });
+
+  it("reads at most 64 KiB of a 10 MB body and hangs up on the rest", async () => {
+    const started = performance.now();
+    const report = await checkHealth({
+      targets: [target("big", "/big", { expectJson: { status: "ok" } })],
+      attempts: 1,
+    });
+    const tookMs = performance.now() - started;
+    await big.closed;
+    const [one] = report.targets;
+    expect(one?.status).toBe(200);
+    expect(one?.error).toMatch(/^body is not JSON; body excerpt \(untrusted\): "a{200}…"$/);
+    // The client hung up after its 64 KiB, long before the server's remaining 9 MB were due.
+    expect(big.closedBeforeEnd).toBe(true);
+    expect(big.sent).toBeLessThan(TEN_MB);
+    expect(tookMs).toBeLessThan(1500);
+    expect(MAX_BODY_BYTES).toBe(64 * 1024);
+  });
+
+  it("a body that stops arriving ends at the attempt's timeout", async () => {
+    const started = performance.now();
+    const report = await checkHealth({
+      targets: [target("trickle", "/trickle", { timeoutMs: 300 })],
+      attempts: 1,
+    });
+    expect(report.targets[0]).toMatchObject({
+      verdict: "unhealthy",
+      status: null,
+      error: "timed out after 300 ms",
+    });
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
   it("reads the Lambda's State and LastUpdateStatus into the verdict", async () => {
     const cases: Array<[string, string, string]> = [
       ["Active", "Successful", "healthy"],
@@ -168,7 +334,7 @@ describe("health_check tool against moto and local servers", () => {
     await createTestFunction(moto.current, await moto.current.clients().lambda(), { name: FUNCTION });
   });
 
-  function runtimeWith(health: unknown[]) {
+  function runtimeWith(health: unknown[], extra: Record<string, unknown> = {}) {
     return testRuntime({
       moto: moto.current,
       config: {
@@ -179,6 +345,7 @@ describe("health_check tool against moto and local servers", () => {
             frontend: { buckets: ["www-test"], url: `${base}/health` },
           },
         },
+        ...extra,
       },
     });
   }
@@ -220,10 +387,102 @@ describe("health_check tool against moto and local servers", () => {
     runtime.close();
   });
 
+  it("more than 20 targets are refused before anything is called", async () => {
+    const runtime = runtimeWith([{ name: "api", url: `${base}/health` }]);
+    const targets = Array.from({ length: 21 }, (_, i) => `${base}/health?n=${i}`);
+    const result = await invokeTool(healthCheckTool, { targets, attempts: 1 }, runtime);
+    expect(result.isError).toBe(true);
+    expect(result.text).toMatch(/targets: at most 20 targets per call/);
+    expect(result.text).toMatch(/Nothing was run/);
+    const tenThousand = Array.from({ length: 10_000 }, () => `${base}/health`);
+    const huge = await invokeTool(healthCheckTool, { targets: tenThousand, attempts: 1 }, runtime);
+    expect(huge.isError).toBe(true);
+    expect(huge.text.length).toBeLessThan(1_000);
+    expect(mainHits).toBe(0);
+    // Twenty is fine.
+    const twenty = await invokeTool(healthCheckTool, { targets: targets.slice(0, 20), attempts: 1 }, runtime);
+    expect(twenty.isError, twenty.text).toBe(false);
+    expect((twenty.structured as { targets: unknown[] }).targets).toHaveLength(20);
+    runtime.close();
+  });
+
+  it("an ad-hoc URL on a host the config does not name is refused, naming the host and the config key", async () => {
+    const runtime = runtimeWith([{ name: "api", url: `${base}/health` }]);
+    const result = await invokeTool(
+      healthCheckTool,
+      { targets: [`${otherBase}/health`], attempts: 1 },
+      runtime,
+    );
+    expect(result.isError).toBe(true);
+    expect(result.structured.error).toMatchObject({ code: "INPUT_INVALID" });
+    expect(result.text).toContain('targets: host "127.0.0.2" is not a host of this env\'s health targets');
+    expect(result.text).toContain("(127.0.0.1)");
+    expect(result.text).toContain("environments.prod.health");
+    expect(result.text).toContain('"allowAnyHost": true');
+    expect(otherHits).toBe(0);
+    // A configured host on another path or port is fine.
+    const same = await invokeTool(healthCheckTool, { targets: [`${base}/hops/1`], attempts: 1 }, runtime);
+    expect(same.isError, same.text).toBe(false);
+    runtime.close();
+  });
+
+  it("allowAnyHost: true lets an ad-hoc URL on any host through", async () => {
+    const runtime = runtimeWith([{ name: "api", url: `${base}/health` }], { allowAnyHost: true });
+    const result = await invokeTool(
+      healthCheckTool,
+      { targets: [`${otherBase}/health`], attempts: 1 },
+      runtime,
+    );
+    expect(result.isError, result.text).toBe(false);
+    const out = result.structured as { targets: Array<{ name: string; status: number; ok: boolean }> };
+    expect(out.targets).toEqual([
+      expect.objectContaining({ name: new URL(otherBase).host, status: 200, ok: true }),
+    ]);
+    expect(otherHits).toBe(1);
+    runtime.close();
+  });
+
+  it("a --read-only MCP server applies the same limits", async () => {
+    const runtime = runtimeWith([{ name: "api", url: `${base}/health` }]);
+    const mcp = createMcpServer({ runtime, readOnly: true });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    const client = new Client({ name: "health-test", version: "0.0.0" });
+    await mcp.connect(serverSide);
+    await client.connect(clientSide);
+    try {
+      const { tools } = await client.listTools();
+      const schema = tools.find((t) => t.name === "health_check")?.inputSchema as unknown as {
+        properties: { targets: { maxItems: number; items: { maxLength: number } } };
+      };
+      expect(schema.properties.targets.maxItems).toBe(20);
+      expect(schema.properties.targets.items.maxLength).toBe(2048);
+      const text = async (args: Record<string, unknown>) => {
+        const result = await client.callTool({ name: "health_check", arguments: args });
+        expect(result.isError).toBe(true);
+        return (result.content as Array<{ text: string }>)[0]?.text ?? "";
+      };
+      expect(await text({ targets: [`${otherBase}/health`], attempts: 1 })).toContain(
+        'host "127.0.0.2" is not a host of this env\'s health targets',
+      );
+      const many = Array.from({ length: 21 }, () => `${base}/health`);
+      expect(await text({ targets: many, attempts: 1 })).toMatch(/at most 20 targets per call/);
+      expect(otherHits).toBe(0);
+      expect(mainHits).toBe(0);
+    } finally {
+      await client.close();
+      await mcp.close();
+      runtime.close();
+    }
+  });
+
   it("a missing function makes the verdict unhealthy and says why", async () => {
     const runtime = testRuntime({
       moto: moto.current,
-      config: { environments: { prod: { lambda: { functionName: "vyaparai-api-missing" }, health: [] } } },
+      config: {
+        environments: { prod: { lambda: { functionName: "vyaparai-api-missing" }, health: [] } },
+        // The ad-hoc URL is on 127.0.0.1, a host prod's config does not name.
+        allowAnyHost: true,
+      },
     });
     const result = await invokeTool(healthCheckTool, { targets: [`${base}/health`], attempts: 1 }, runtime);
     const out = result.structured as { verdict: string; lambda: { state: null; error: string } };

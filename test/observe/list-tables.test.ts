@@ -84,6 +84,6 @@ describe("list_tables against moto", () => {
     const runtime = testRuntime({ moto: moto.current });
     const result = await invokeTool(listTablesTool, { env: "prod", verbose: true }, runtime);
     expect(result.isError).toBe(true);
-    expect(result.text).toMatch(/verbose: not an argument of list_tables; allowed: env/);
+    expect(result.text).toMatch(/"verbose" is not an argument of list_tables\. Valid arguments: env\./);
   });
 });

@@ -138,7 +138,7 @@ export function describeLambdaPlan(
  */
 export function failedReleaseStillLive(records: ReleaseRecord[], live: LiveLambdaCode): ReleaseRecord | null {
   const newest = records.find((r) => r.status !== "in_progress");
-  if (!newest || newest.status !== "failed") return null;
+  if (newest?.status !== "failed") return null;
   const after = newest.after as { codeSha256?: unknown };
   const before = newest.before as { codeSha256?: unknown };
   return after.codeSha256 === live.codeSha256 && before.codeSha256 !== live.codeSha256 ? newest : null;
