@@ -3,6 +3,7 @@ import { describeFlags, parseToolFlags } from "./cli/args.js";
 import { formatHuman } from "./cli/format.js";
 import { runInit } from "./cli/init.js";
 import { loadConfig } from "./config/load.js";
+import { redactText } from "./core/redact.js";
 import { errorResult, invokeTool } from "./server/invoke.js";
 import { createRuntime } from "./server/runtime.js";
 import { allTools } from "./tools/index.js";
@@ -46,7 +47,7 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   const tool = allTools.find((t) => t.name === command || t.name === command.replace(/-/g, "_"));
   if (!tool) {
-    process.stderr.write(`Unknown tool or command "${command}".\n${USAGE}\n`);
+    process.stderr.write(`Unknown tool or command "${redactText(command)}".\n${USAGE}\n`);
     return 2;
   }
   if (flags.includes("--help") || flags.includes("-h")) {
@@ -59,7 +60,7 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     parsed = parseToolFlags(tool, flags);
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
+    process.stderr.write(`${redactText((error as Error).message)}\n`);
     return 2;
   }
   const json = parsed.json;
@@ -100,7 +101,7 @@ runCli(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`vyaparai-deploy: ${(error as Error)?.message ?? String(error)}\n`);
+    process.stderr.write(`vyaparai-deploy: ${redactText((error as Error)?.message ?? String(error))}\n`);
     process.exitCode = 1;
   },
 );

@@ -48,6 +48,7 @@ export function redactText(text: string): string {
 
 function applyRule(text: string, rule: RedactionRule): string {
   if (rule.hint && !text.includes(rule.hint)) return text;
+  if (rule.apply) return keepLineBreaks(text, rule.apply(text));
   return text.replace(rule.pattern, (...args: unknown[]) => {
     const match = args[0] as string;
     // replace() passes the groups, then the offset and the whole string.
@@ -143,6 +144,10 @@ function redactValue(value: unknown, key: string | undefined): unknown {
     if (kind === "weak" && looksRandom(value)) return REDACTED;
     return redactText(value);
   }
+  // Lines of one output (terraform errors, an output tail split in lines) are redacted as one
+  // text, so a block or header split over items is still seen whole.
+  if (Array.isArray(value) && value.length > 1 && value.every((item) => typeof item === "string"))
+    return redactLines(value as string[]);
   if (Array.isArray(value)) return value.map((item) => redactValue(item, undefined));
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};

@@ -21,6 +21,8 @@ export interface RedactionRule {
   replace?: Replacement;
   /** A substring the text must contain for the rule to run (cheap guard for costly patterns). */
   hint?: string;
+  /** A rule written as code instead of `pattern` (which then only documents it); keeps line breaks. */
+  apply?: (text: string) => string;
 }
 
 /** Not preceded by a letter or digit: where a prefixed token may start. */
@@ -41,6 +43,55 @@ export function redactEveryLine(match: string): string {
     .join("\n");
 }
 
+/**
+ * An END line whose BEGIN line was cut off (an output tail): the base64 lines right before it
+ * (raw or JSON-escaped line breaks) and the END line are hidden. Scanned backwards line by
+ * line, so a long text without a key costs linear time.
+ */
+function redactOrphanKeyEnds(text: string): string {
+  const END = /-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----/g;
+  const BODY = /^[ \t]*[A-Za-z0-9+/=]+[ \t]*$/;
+  let out = "";
+  let copied = 0;
+  for (const m of text.matchAll(END)) {
+    const floor = Math.max(copied, m.index - 64 * 1024);
+    let start = m.index;
+    let pos = m.index;
+    for (let first = true; pos > floor; first = false) {
+      // The previous line break, raw or JSON-escaped, no further back than the floor.
+      let sep = pos - 1;
+      let width = 1;
+      while (
+        sep >= floor &&
+        text[sep] !== "\n" &&
+        !(text[sep] === "n" && text[sep - 1] === "\\" && sep - 1 >= floor)
+      )
+        sep--;
+      if (sep >= floor && text[sep] === "n") {
+        sep--;
+        width = 2;
+      }
+      const pieceStart = sep < floor ? floor : sep + width;
+      const piece = text.slice(pieceStart, pos).replace(/\r$|\\r$/, "");
+      if ((first && piece.trim() === "") || BODY.test(piece)) {
+        start = pieceStart;
+        pos = Math.max(sep, floor);
+        continue;
+      }
+      // The line holding the body's first characters after other text: take its base64 tail.
+      const trimmed = piece.trimEnd();
+      let t = trimmed.length;
+      while (t > 0 && /[A-Za-z0-9+/=]/.test(trimmed[t - 1] as string)) t--;
+      if (trimmed.length - t >= 16) start = pieceStart + t;
+      break;
+    }
+    const end = m.index + m[0].length;
+    out += text.slice(copied, start) + redactEveryLine(text.slice(start, end));
+    copied = end;
+  }
+  return out + text.slice(copied);
+}
+
 const AWS_KEY_ID = "(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}";
 
 /** Private key blocks: the whole block, and a block without its END line to the end of the text. */
@@ -56,10 +107,9 @@ export const BLOCK_RULES: RedactionRule[] = [
   {
     id: "private-key-tail",
     shape: "PEM private key body whose BEGIN line was cut off (the lines before an END line)",
-    pattern:
-      /(?:[A-Za-z0-9+/=]{16,}[ \t]*(?:\r?\n|\\r?\\n)[ \t]*)*[A-Za-z0-9+/=]*[ \t]*(?:\r?\n|\\r?\\n)?[ \t]*-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----/g,
-    replace: redactEveryLine,
+    pattern: /-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----/g,
     hint: "-----END",
+    apply: redactOrphanKeyEnds,
   },
   {
     id: "putty-private-key",
@@ -91,7 +141,7 @@ export const PROVIDER_RULES: RedactionRule[] = [
     id: "aws-secret-key-named",
     shape: "AWS secret access key after an aws/key/secret/cred(s) name",
     pattern:
-      /((?:aws|key|secret|creds?|credentials?)[\w.-]{0,30}\\{0,3}["']?[ \t]*(?:=>|:=|[:=,])[ \t]*\\{0,3}["']?)([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/gi,
+      /((?:aws|key|secret|creds?|credentials?)[\w.-]{0,30}\\{0,3}["']?[ \t]{0,16}(?:=>|:=|[:=,])[ \t]{0,16}\\{0,3}["']?)([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/gi,
     replace: (m, head, value) =>
       /[A-Z]/.test(value) && /[a-z]/.test(value) && !isPathLike(value) ? `${head}${REDACTED}` : m,
   },
@@ -202,7 +252,7 @@ export const PROVIDER_RULES: RedactionRule[] = [
   {
     id: "azure-storage-account-key",
     shape: "Azure storage AccountKey= / SharedAccessKey= in a connection string",
-    pattern: /((?:AccountKey|SharedAccessKey|SharedAccessSignature)[ \t]*=[ \t]*)[^;\s"'<]+/gi,
+    pattern: /((?:AccountKey|SharedAccessKey|SharedAccessSignature)[ \t]{0,16}=[ \t]{0,16})[^;\s"'<]+/gi,
     replace: keepFirst,
   },
   {
@@ -221,7 +271,7 @@ export const PROVIDER_RULES: RedactionRule[] = [
     id: "heroku-api-key",
     shape: "Heroku API key (a UUID after a heroku name)",
     pattern:
-      /(heroku[\w.-]{0,30}\\{0,3}["']?[ \t]*(?:=>|:=|[:=])[ \t]*\\{0,3}["']?)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi,
+      /(heroku[\w.-]{0,30}\\{0,3}["']?[ \t]{0,16}(?:=>|:=|[:=])[ \t]{0,16}\\{0,3}["']?)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi,
     replace: keepFirst,
   },
   prefixed("digitalocean-token", "DigitalOcean token dop_v1_, doo_v1_, dor_v1_", "do[opr]_v1_[a-f0-9]{32,}"),
@@ -324,7 +374,7 @@ export const HEADER_RULES: RedactionRule[] = [
   {
     id: "cookie-header",
     shape: "Cookie / Set-Cookie header values",
-    pattern: /\b((?:Set-)?Cookie[ \t]*:[ \t]*)[^\n"'\\]+/gi,
+    pattern: /\b((?:Set-)?Cookie[ \t]{0,16}:[ \t]{0,16})[^\n"'\\]+/gi,
     replace: keepFirst,
   },
   {
@@ -332,20 +382,20 @@ export const HEADER_RULES: RedactionRule[] = [
     shape:
       "URL or connection string with user:password@ (postgres://, mysql://, mongodb+srv://, redis://:pass@, amqp://, https://)",
     // The password part may hold unencoded ? # @: it runs to the last @ before the path.
-    pattern: /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]*:[^\s/"'<>]*@/gi,
+    pattern: /\b([a-z][a-z0-9+.-]{0,30}:\/\/)[^\s/?#@"'<>]{0,256}:[^\s/"'<>]{0,512}@/gi,
     replace: (_m, scheme) => `${scheme}${REDACTED}@`,
   },
   {
     id: "url-token-userinfo",
     shape: "URL with a bare token as its user (https://TOKEN@host)",
-    pattern: /\b([a-z][a-z0-9+.-]*:\/\/)[A-Za-z0-9_\-.~%]{20,}@/gi,
+    pattern: /\b([a-z][a-z0-9+.-]{0,30}:\/\/)[A-Za-z0-9_\-.~%]{20,256}@/gi,
     replace: (_m, scheme) => `${scheme}${REDACTED}@`,
   },
   {
     id: "ado-connection-string-password",
     shape: "Password=…; / Pwd=…; in ADO.NET / ODBC / JDBC connection strings",
     pattern:
-      /((?:^|[;"'])[ \t]*(?:Password|Pwd)[ \t]*=[ \t]*)(?:"[^"\n]*"|'[^'\n]*'|[^;\n"']*)(?=;)|(;[ \t]*(?:Password|Pwd)[ \t]*=[ \t]*)(?:"[^"\n]*"|'[^'\n]*'|[^;\n"']*)/gim,
+      /((?:^|[;"'])[ \t]{0,16}(?:Password|Pwd)[ \t]{0,16}=[ \t]{0,16})(?:"[^"\n]{0,512}"|'[^'\n]{0,512}'|[^;\n"']{0,512})(?=;)|(;[ \t]{0,16}(?:Password|Pwd)[ \t]{0,16}=[ \t]{0,16})(?:"[^"\n]*"|'[^'\n]*'|[^;\n"']*)/gim,
     replace: (_m, a, b) => `${a ?? b}${REDACTED}`,
   },
 ];
@@ -467,13 +517,17 @@ function isHarmlessValue(value: string): boolean {
   if (/^(?:true|false|null|none|nil|undefined|yes|no)$/i.test(v)) return true;
   if (/^-?\d{1,5}(?:\.\d+)?$/.test(v)) return true; // counts, ports, durations
   if (/^\((?:sensitive(?: value)?|known after apply)\)?$|^<sensitive>$|^\*+$/.test(v)) return true; // terraform, masks
-  if (/^\$\{?[A-Za-z_][\w.]*\}?$|^\$\{\{[^}]*\}\}$|^\{\{[^}]*\}\}$/.test(v)) return true; // ${VAR}, {{ secrets.X }}
+  // References, not values: $VAR, ${VAR}, ${VAR:-}, {{ secrets.X }}, ${{ secrets.X }}, $(command).
+  if (
+    /^\$[A-Za-z_][\w.]*$|^\$\{[A-Za-z_][\w.]*(?::?[-=?+][^}]*)?\}$|^\$?\{\{[^}]*\}\}$|^\$\([^)]*\)?$/.test(v)
+  )
+    return true;
   return false;
 }
 
 /** `name` + optional closing quote (escaped too) + separator. The value is parsed by hand. */
 const ASSIGNMENT =
-  /(?<![\w.$@-])((?:--?)?[A-Za-z_$@][\w.$@-]{0,100})(\\{0,3}["']?)([ \t]*(?:=>|:=|[:=])[ \t]*)/g;
+  /(?<![\w.$@-])((?:--?)?[A-Za-z_$@][\w.$@-]{0,100})(\\{0,3}["']?)([ \t]{0,40}(?:=>|:=|[:=])[ \t]{0,40})/g;
 /** A CLI flag followed by its value: `--db-password hunter2`. */
 const FLAG = /(?<![\w-])(--?[A-Za-z][\w-]{0,60})([ \t]+)(?=[^\s-])/g;
 /** XML elements: <password>x</password>. */
@@ -484,39 +538,40 @@ const XML_ELEMENT = /<([\w:.-]{1,60})>([^<\n]*)<\/\1>/g;
  * (escaped quotes with the same number of backslashes as the opening one); unquoted values at
  * a delimiter, or at the end of the line when the assignment starts the line (env, YAML).
  */
-function valueEnd(text: string, pos: number, lineStart: boolean): number {
+function valueEnd(text: string, pos: number, lineStart: boolean, kind: "strong" | "weak"): number {
+  // Values are read a bounded distance: a runaway value costs bounded time. A generated value
+  // under a weak name is short; a strong name's value is hidden whatever its length.
+  const stop = Math.min(text.length, pos + (kind === "strong" ? 8192 : 512));
   const eol = (from: number) => {
     const nl = text.indexOf("\n", from);
-    return nl === -1 ? text.length : nl;
+    return nl === -1 || nl > stop ? stop : nl;
   };
   const open = /^(\\{0,3})(["'`])/.exec(text.slice(pos, pos + 4));
   if (open) {
+    // Scanned one character at a time up to the closing quote or the end of the line: never
+    // past the line, so many quotes on one line cost linear time.
     const [head, slashes = "", quote = '"'] = open;
     const close = `${slashes}${quote}`;
-    const limit = eol(pos);
     let i = pos + head.length;
-    while (i < limit) {
+    while (i < stop && text[i] !== "\n") {
       if (slashes === "") {
-        if (text[i] === "\\") {
-          i += 2;
-          continue;
-        }
-        if (text[i] === quote) return i + 1;
-        i++;
+        if (text[i] === "\\") i += 2;
+        else if (text[i] === quote) return i + 1;
+        else i++;
         continue;
       }
-      const found = text.indexOf(close, i);
-      if (found === -1 || found >= limit) return limit;
-      if (text[found - 1] !== "\\") return found + close.length;
-      i = found + close.length;
+      if (text.startsWith(close, i) && text[i - 1] !== "\\") return i + close.length;
+      i++;
     }
-    return limit;
+    return Math.min(i, stop);
   }
-  if (lineStart) {
+  if (lineStart && kind === "strong") {
     let end = eol(pos);
     while (end > pos && /[ \t\r,]/.test(text[end - 1] as string)) end--;
     return end;
   }
+  // Under a weak name only a token-like value counts: it ends at the next = or : as well.
+  const delimiters = kind === "strong" ? /[\s,;&"'`<>}\]\\]/ : /[\s,;&"'`<>}\]\\=:]/;
   let i = pos;
   for (;;) {
     // A marker left by an earlier rule is part of the value (its "]" does not end it).
@@ -524,15 +579,19 @@ function valueEnd(text: string, pos: number, lineStart: boolean): number {
       i += REDACTED.length;
       continue;
     }
-    if (i >= text.length || /[\s,;&"'`<>}\]\\]/.test(text[i] as string)) return i;
+    if (i >= stop || delimiters.test(text[i] as string)) return Math.min(i, stop);
     i++;
   }
 }
 
 function startsLine(text: string, index: number): boolean {
-  const lineBegin = text.lastIndexOf("\n", index - 1) + 1;
+  // Only a short prefix can be indentation and `export `: look back a bounded distance.
+  const from = Math.max(0, index - 120);
+  const window = text.slice(from, index);
+  const nl = window.lastIndexOf("\n");
+  if (nl === -1 && from > 0) return false;
   // Leading indentation, terraform's box drawing, a quote mark, `export`, `set`, a list dash.
-  return /^[ \t│╷╵|>]*(?:export[ \t]+|set[ \t]+|-[ \t]+|#[ \t]*)?$/.test(text.slice(lineBegin, index));
+  return /^[ \t│╷╵|>]*(?:export[ \t]+|set[ \t]+|-[ \t]+|#[ \t]*)?$/.test(window.slice(nl + 1));
 }
 
 /** `arn:aws:secretsmanager:…:secret:db-AbCd` names a resource; its `secret:` is no assignment. */
@@ -560,11 +619,11 @@ export function redactAssignments(text: string): string {
   let out = redactScan(text, ASSIGNMENT, (m) => ({
     name: m[1] as string,
     valueStart: m.index + m[0].length,
-    lineStart: startsLine(text, m.index),
+    lineStart: () => startsLine(text, m.index),
   }));
   out = redactScan(out, FLAG, (m) =>
     (m[1] as string).startsWith("--") || /^-[A-Za-z]{2,}/.test(m[1] as string)
-      ? { name: m[1] as string, valueStart: m.index + m[0].length, lineStart: false }
+      ? { name: m[1] as string, valueStart: m.index + m[0].length, lineStart: () => false }
       : null,
   );
   return out.replace(XML_ELEMENT, (m, tag: string, value: string) =>
@@ -575,7 +634,7 @@ export function redactAssignments(text: string): string {
 function redactScan(
   text: string,
   pattern: RegExp,
-  read: (m: RegExpExecArray) => { name: string; valueStart: number; lineStart: boolean } | null,
+  read: (m: RegExpExecArray) => { name: string; valueStart: number; lineStart: () => boolean } | null,
 ): string {
   const re = new RegExp(pattern.source, pattern.flags);
   let out = "";
@@ -599,10 +658,13 @@ function redactScan(
       re.lastIndex = m.index + Math.max(1, name.length);
       continue;
     }
-    const end = valueEnd(text, found.valueStart, found.lineStart);
+    const end = valueEnd(text, found.valueStart, found.lineStart(), kind);
     const value = text.slice(found.valueStart, end);
     if (!shouldHide(kind, name, value)) {
-      re.lastIndex = m.index + Math.max(1, name.length);
+      // A harmless value (a reference, a count) is read as a whole; a value under a weak name
+      // that does not look random may still hold an assignment of its own.
+      const nested = /^[{[]/.test(value.trim()) && !value.startsWith(REDACTED);
+      re.lastIndex = kind === "strong" && !nested ? Math.max(end, m.index + 1) : found.valueStart;
       continue;
     }
     const open = /^\\{0,3}["'`]/.exec(value)?.[0] ?? "";

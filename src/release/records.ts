@@ -8,7 +8,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
 import { DeployError } from "../core/errors.js";
-import { redactDeep, redactText } from "../core/redact.js";
+import { redactDeep, redactLines, redactText } from "../core/redact.js";
 import { type Component, type ReleaseRecord, releaseRecordSchema } from "./types.js";
 
 /**
@@ -123,7 +123,8 @@ function redactOutsideText(record: ReleaseRecord): ReleaseRecord {
   return {
     ...record,
     ...(record.error !== undefined ? { error: redactText(record.error) } : {}),
-    ...(record.warnings ? { warnings: record.warnings.map(redactText) } : {}),
+    ...(record.who ? { who: redactText(record.who) } : {}),
+    ...(record.warnings ? { warnings: redactLines(record.warnings) } : {}),
     ...(record.health !== undefined ? { health: redactDeep(record.health) } : {}),
     ...(record.recovery ? { recovery: { ...record.recovery, note: redactText(record.recovery.note) } } : {}),
   };

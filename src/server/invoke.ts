@@ -74,6 +74,7 @@ function buildContext(
   const { config, appRoot } = runtime.loaded;
   const env = resolveEnv(config, envName);
   const log = hooks.log ?? (() => {});
+  const ask = hooks.askPerson;
   return {
     toolName: tool.name,
     envName,
@@ -84,7 +85,8 @@ function buildContext(
     signal: hooks.signal ?? new AbortController().signal,
     progress: (message, progress, total) => hooks.progress?.(redactText(message), progress, total),
     log: (level, message) => log(level, redactText(message)),
-    askPerson: hooks.askPerson ?? null,
+    // Safety: the approval text can quote outside text (a lock holder); it leaves redacted too.
+    askPerson: ask ? (request) => ask({ ...request, message: redactText(request.message) }) : null,
     now: runtime.now,
     run: runtime.run,
     tokens: runtime.signer,

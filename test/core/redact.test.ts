@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { redactDeep, redactText } from "../../src/core/redact.js";
+import { redactDeep, redactLines, redactText } from "../../src/core/redact.js";
 import { newReleaseId } from "../../src/release/records.js";
 
 const ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE";
@@ -129,5 +129,113 @@ describe("redactDeep", () => {
       codeSha256: "q6t5xHbe2yXjOI8lJBbsyxDBVk0HRu6mT5lB/sxGUrk=",
       count: 3,
     });
+  });
+});
+
+describe("redactText: wider rule set, controls kept", () => {
+  it.each([
+    [
+      "a Secrets Manager ARN",
+      "arn:aws:secretsmanager:ap-south-1:123456789012:secret:vyaparai/prod/db-AbCdEf",
+    ],
+    ["a terraform resource address", "aws_secretsmanager_secret.db: Refreshing state... [id=db]"],
+    ["a terraform sensitive value", "  ~ password = (sensitive value)"],
+    ["an env reference", `DB_PASSWORD="$\{DB_PASSWORD:-}"`],
+    ["a GitHub Actions secret reference", `token: $\{{ secrets.GITHUB_TOKEN }}`],
+    ["an S3 Key field", `{"Key":"backend/${createHash("sha256").update("z").digest("hex")}.zip"}`],
+    ["test counts", "Tests: 118 passed, 2 skipped; pass: 3"],
+    ["a file name with secret in it", "M src/secret.ts: modified"],
+    ["prose with 'Basic' and 'Bearer'", "Basic authentication and Bearer authentication are supported"],
+    ["a URL with a port and an @ in its path", "https://host:8443/users/@me"],
+  ])("%s", (_name, input) => {
+    expect(redactText(input)).toBe(input);
+  });
+
+  it.each([
+    [
+      "Authorization of an unknown scheme",
+      "Authorization: Vyapaar-Key abcDEF123ghiJKL456",
+      "abcDEF123ghiJKL456",
+    ],
+    [
+      "a Token scheme keeps its name",
+      "Authorization: token 0123456789abcdef0123456789abcdef01234567",
+      "0123456789abcdef",
+    ],
+    ["JSON-escaped password", '{\\"password\\":\\"hun\\\\\\"ter2x\\",\\"a\\":1}', "ter2x"],
+    ["YAML value with spaces", "database:\n  password: correct horse battery", "horse"],
+    [
+      "ADO connection string with a space",
+      "Server=x;User ID=u;Password=my pass word;Encrypt=True",
+      "pass word",
+    ],
+    ["redis URL without a user", "redis://:s3cretpw@cache:6379/0", "s3cretpw"],
+    ["a password holding # and @", "https://u:p#ss@w0rd@host/x", "ss@w0rd"],
+    ["an XML element", "<Password>abcdef12</Password>", "abcdef12"],
+    ["a CLI flag", "mysqldump --password hunter22 --host db", "hunter22"],
+    ["Set-Cookie", "Set-Cookie: sid=AbC123xyz; HttpOnly", "AbC123xyz"],
+  ])("%s", (_name, input, secret) => {
+    const out = redactText(input);
+    expect(out).not.toContain(secret);
+    expect(out).toContain("[REDACTED]");
+  });
+
+  it("keeps the header's scheme readable", () => {
+    expect(redactText("Authorization: Bearer abc123.def456-ghi789")).toBe("Authorization: Bearer [REDACTED]");
+    expect(redactText('{"authorization":"Basic dXNlcjpwYXNz"}')).toBe('{"authorization":"Basic [REDACTED]"}');
+  });
+
+  it("adversarial inputs finish in bounded time (no catastrophic backtracking)", () => {
+    const b64 = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2".slice(0, 64);
+    const inputs = [
+      "a=".repeat(50_000),
+      "key=".repeat(50_000),
+      '"password":"'.repeat(20_000),
+      '\\"token\\":\\"'.repeat(20_000),
+      "https://a:b@".repeat(20_000),
+      `${`${b64}\n`.repeat(3000)}-----END CERTIFICATE-----`,
+      "-----END PRIVATE KEY-----\n".repeat(3000),
+      "Password=".repeat(30_000),
+      `x://${"a:".repeat(50_000)}`,
+      "eyJhbGciOiJIUzI1NiJ9.".repeat(20_000),
+    ];
+    for (const input of inputs) {
+      const started = performance.now();
+      redactText(input);
+      expect(performance.now() - started, input.slice(0, 30)).toBeLessThan(3000);
+    }
+  });
+
+  it("redactLines returns one string per input line for any mix of fragments", () => {
+    const fragments = [
+      "-----BEGIN RSA PRIVATE KEY-----",
+      "-----END RSA PRIVATE KEY-----",
+      "MIIEowIBAAKCAQEAx8f9q2Lk3mNp4Rs5Tu6Vw7Xy8Za9Bc0De1Fg2Hi3Jk4Lm5No6Pq7",
+      "\n",
+      "\\n",
+      '"password":"',
+      "\\",
+      "token=",
+      "Authorization: ",
+      "Bearer ",
+      "\r\n",
+      "ok",
+      " ",
+    ];
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    for (let i = 0; i < 500; i++) {
+      const lines = Array.from({ length: 1 + (next() % 6) }, () =>
+        Array.from({ length: next() % 5 }, () => fragments[next() % fragments.length]).join(""),
+      );
+      const out = redactLines(lines);
+      expect(out).toHaveLength(lines.length);
+      for (const [j, line] of out.entries()) {
+        expect(line.split("\n").length, JSON.stringify(lines)).toBe((lines[j] as string).split("\n").length);
+      }
+    }
   });
 });
