@@ -208,7 +208,9 @@ async function putIfStillOurs(
   body: LockBody,
   etag: string | undefined,
 ): Promise<string | null> {
-  for (let attempt = 0; attempt < 2; attempt++) {
+  // While the lock read back carries our nonce it is ours: a 412 then only means our own
+  // earlier write (whose answer was lost) changed the ETag.
+  for (let attempt = 0; attempt < 5; attempt++) {
     try {
       const out = await s3.send(
         new PutObjectCommand({

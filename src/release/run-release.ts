@@ -284,20 +284,29 @@ function undoBudgetMs(ctx: ToolContext): number {
 function startHeartbeat(ctx: ToolContext, lock: HeldLock): { readonly lost: boolean; stop(): void } {
   const state = { lost: false };
   const everyMs = Math.max(250, (ctx.config.release.lockTtlSeconds * 1000) / 4);
+  let refreshing = false;
   const timer = setInterval(() => {
-    lock.refresh().then(
-      (stillOurs) => {
-        if (!stillOurs && !state.lost) {
-          state.lost = true;
-          ctx.log(
-            "error",
-            `The deploy lock ${lock.key} was taken by another call while ${ctx.toolName} ran.`,
-          );
-        }
-      },
-      (error: unknown) =>
-        ctx.log("warning", `Could not refresh the deploy lock ${lock.key}: ${messageOf(error)}`),
-    );
+    // Safety: overlapping refreshes race each other's ETag and can misread the lock as lost.
+    if (refreshing) return;
+    refreshing = true;
+    lock
+      .refresh()
+      .then(
+        (stillOurs) => {
+          if (!stillOurs && !state.lost) {
+            state.lost = true;
+            ctx.log(
+              "error",
+              `The deploy lock ${lock.key} was taken by another call while ${ctx.toolName} ran.`,
+            );
+          }
+        },
+        (error: unknown) =>
+          ctx.log("warning", `Could not refresh the deploy lock ${lock.key}: ${messageOf(error)}`),
+      )
+      .finally(() => {
+        refreshing = false;
+      });
   }, everyMs);
   // The timer alone must never keep a CLI process alive.
   timer.unref();
