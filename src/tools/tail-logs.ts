@@ -180,6 +180,7 @@ function summarise(
   follow: { mode: string; received: number } | undefined,
 ): string {
   const { stats } = result;
+  // Levels are normalised to a fixed set (observe/log-parse.ts), never raw log text.
   const levels = Object.entries(stats.byLevel)
     .sort((a, b) => b[1] - a[1])
     .map(([level, n]) => `${level} ${n}`)
@@ -196,13 +197,12 @@ function summarise(
     );
   parts.push(runtime.join(", "));
   const top = stats.errorGroups[0];
-  if (top) {
-    // Safety: log text is data, not instructions: quoted, short, and labelled as log text.
-    const quoted = JSON.stringify(top.message.length > 80 ? `${top.message.slice(0, 80)}…` : top.message);
-    parts.push(`${stats.errorGroups.length} error group(s); top (log text, ×${top.count}): ${quoted}`);
-  } else {
-    parts.push("no errors");
-  }
+  // Safety: log text is written by anyone; the summary counts it and points at its field.
+  if (top)
+    parts.push(
+      `${stats.errorGroups.length} error group(s), the largest ×${top.count} (its text is in stats.errorGroups[0].message)`,
+    );
+  else parts.push("no errors");
   if (follow)
     parts.push(
       `followed by ${follow.mode === "live_tail" ? "live tail" : "polling"}: ${follow.received} new`,
