@@ -62,7 +62,7 @@ export async function prepareLambdaDeploy(
     deps.progress("Reading the live function and release history");
     const [planned, interrupted] = await Promise.all([
       planFor(deps, pkg, request.force),
-      readInterrupted(deps),
+      readInterruptedFor(deps.s3, deps.env.lambda.artifactBucket, deps.envName, deps.now),
     ]);
     const planText = describeLambdaPlan(planned.plan, planned.details, pkg);
     const specFor = (p: typeof planned): LambdaDeploySpec =>
@@ -95,13 +95,6 @@ async function planFor(deps: LambdaDeps, pkg: LambdaPackage, force: boolean) {
   ]);
   const { plan, details } = await planLambdaDeploy({ env: deps.env, pkg, live, records, s3: deps.s3, force });
   return { plan, details, live, records };
-}
-
-/** The env's unfinished releases (any component): they share its lock. */
-export function readInterrupted(
-  deps: Pick<LambdaDeps, "s3" | "env" | "envName" | "now">,
-): Promise<InterruptedRelease[]> {
-  return readInterruptedFor(deps.s3, deps.env.lambda.artifactBucket, deps.envName, deps.now);
 }
 
 function recoveryOnlyText(interrupted: InterruptedRelease[]): string {

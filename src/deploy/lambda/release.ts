@@ -14,7 +14,6 @@ import { restoreCommand, restorePreviousCode } from "./undo.js";
 export interface LambdaDeployState {
   /** The version published from the new code. */
   version: string | null;
-  uploaded: boolean;
   health: HealthReport | null;
 }
 
@@ -27,7 +26,7 @@ export interface LambdaSpecInput {
   replan?: () => Promise<ReleaseSpec<LambdaDeployPlan, LambdaDeployState, LiveLambdaCode> | null>;
 }
 
-export function lambdaFactsOf(plan: LambdaDeployPlan): LambdaRecoveryFacts {
+function lambdaFactsOf(plan: LambdaDeployPlan): LambdaRecoveryFacts {
   return {
     functionName: plan.functionName,
     alias: plan.alias,
@@ -53,7 +52,7 @@ export function lambdaDeploySpec(
   const { plan, pkg } = input;
   const fn = plan.functionName;
   const facts = lambdaFactsOf(plan);
-  const state: LambdaDeployState = { version: null, uploaded: false, health: null };
+  const state: LambdaDeployState = { version: null, health: null };
   const changes = plan.rollback !== null;
   return {
     component: "lambda",
@@ -144,7 +143,7 @@ function deploySteps(
     {
       name: "upload-artifact",
       phase: "uploading",
-      async run(s, io) {
+      async run(_s, io) {
         if (await artifactExists(deps.s3, plan.artifactBucket, plan.artifactKey)) {
           io.progress(
             `Artifact s3://${plan.artifactBucket}/${plan.artifactKey} already exists; not uploading`,
@@ -161,7 +160,6 @@ function deploySteps(
           signal: io.signal,
           onProgress: io.progress,
         });
-        s.uploaded = true;
       },
     },
     {

@@ -8,7 +8,7 @@ import { runRelease } from "../../release/run-release.js";
 import type { ReleaseRun } from "../../release/spec.js";
 import { frontendDepsOf } from "./frontend-deps.js";
 import { recoverersFor } from "./recoverers.js";
-import { type ReleaseFacts, releaseFactsOf, releaseTail } from "./release-facts.js";
+import { pendingOf, type ReleaseFacts, releaseFactsOf, releaseTail } from "./release-facts.js";
 
 export type DeployFrontendStatus =
   | "planned"
@@ -44,11 +44,7 @@ export async function deployFrontend(
   const { plan, planText } = prepared;
   const where = `${ctx.envName} (${plan.buckets.join(", ")})`;
   const interrupted = await readInterruptedFor(deps.s3, ctx.env.lambda.artifactBucket, ctx.envName, ctx.now);
-  const pending = interrupted.map((i) => ({
-    releaseId: i.record.releaseId,
-    component: i.record.component,
-    phase: i.record.phase ?? null,
-  }));
+  const pending = pendingOf(interrupted);
   const base = { plan, ...(pending.length ? { interrupted: pending } : {}) };
   if (prepared.unchanged && pending.length === 0) {
     return {

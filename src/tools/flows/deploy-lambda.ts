@@ -11,7 +11,7 @@ import { runRelease } from "../../release/run-release.js";
 import type { ReleaseRun } from "../../release/spec.js";
 import { lambdaDepsOf } from "./deps.js";
 import { recoverersFor } from "./recoverers.js";
-import { type ReleaseFacts, releaseFactsOf, releaseTail } from "./release-facts.js";
+import { pendingOf, type ReleaseFacts, releaseFactsOf, releaseTail } from "./release-facts.js";
 
 export interface DeployLambdaRequest {
   dryRun: boolean;
@@ -68,11 +68,7 @@ export async function deployLambda(
     const { plan, details, pkg, live, interrupted } = prepared;
     const shownPlan = { ...plan, ...details };
     const target = describeTarget(plan);
-    const pending = interrupted.map((i) => ({
-      releaseId: i.record.releaseId,
-      component: i.record.component,
-      phase: i.record.phase ?? null,
-    }));
+    const pending = pendingOf(interrupted);
     const base = {
       plan: shownPlan,
       codeSha256: pkg.codeSha256,

@@ -1,3 +1,4 @@
+import type { InterruptedRelease } from "../../release/interrupted.js";
 import type { ReleaseRun, UndoReport } from "../../release/spec.js";
 import type { Phase } from "../../release/types.js";
 
@@ -61,4 +62,15 @@ export function releaseTail(run: ReleaseRun<unknown, unknown>): string {
   if (run.liveError) parts.push("What is live could not be read back (see liveError).");
   if (run.warnings.length) parts.push(`${run.warnings.length} warning(s): see warnings.`);
   return parts.length ? ` ${parts.join(" ")}` : "";
+}
+
+/** Interrupted releases as a planning answer lists them (ids and phases: the server's own facts). */
+export function pendingOf(
+  interrupted: InterruptedRelease[],
+): Array<{ releaseId: string; component: string; phase: string | null }> {
+  return interrupted.map((i) => ({
+    releaseId: i.record.releaseId,
+    component: i.record.component,
+    phase: i.record.phase ?? null,
+  }));
 }
