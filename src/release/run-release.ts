@@ -10,7 +10,7 @@ import { notifyRelease } from "./notify.js";
 import { digestPlan } from "./plan-digest.js";
 import { newReleaseId } from "./records.js";
 import { changedLive, recoverInterrupted } from "./recover.js";
-import { messageOf, runSteps } from "./run-steps.js";
+import { messageOf, readLiveBack, runSteps } from "./run-steps.js";
 import type { RecoveredRelease, Recoverers, ReleaseResult, ReleaseRun, ReleaseSpec } from "./spec.js";
 import type { ReleaseRecord } from "./types.js";
 
@@ -84,7 +84,7 @@ export async function runRelease<P, S, L>(
       // Safety: a person approved the change against the state before recovery; a different
       // change after it is not what they approved.
       if (!replanned || (digest !== planDigest && ctx.env.protected)) {
-        run = finishedWithoutChange(
+        run = await finishedWithoutChange(
           releaseId,
           planDigest,
           startedAtMs,
@@ -219,7 +219,7 @@ async function runJournalled<P, S, L>(
 }
 
 /** Recovery changed what is live, and the approved plan no longer fits it: stop here. */
-function finishedWithoutChange<P, S, L>(
+async function finishedWithoutChange<P, S, L>(
   releaseId: string,
   planDigest: string,
   startedAtMs: number,
@@ -227,7 +227,9 @@ function finishedWithoutChange<P, S, L>(
   lock: HeldLock,
   recovered: RecoveredRelease[],
   nothingLeft: boolean,
-): ReleaseRun<S, L> {
+): Promise<ReleaseRun<S, L>> {
+  // Honesty: the answer names what is live now, read back, in both outcomes.
+  const live = await readLiveBack(spec);
   if (nothingLeft) {
     return {
       kind: "finished",
@@ -238,7 +240,7 @@ function finishedWithoutChange<P, S, L>(
       cancelled: false,
       phase: "locked",
       state: spec.state,
-      live: null,
+      ...live,
       replacedLock: lock.replaced,
       recovered,
       warnings: ["Recovering the interrupted release(s) left nothing else to change."],
@@ -254,7 +256,7 @@ function finishedWithoutChange<P, S, L>(
     cancelled: false,
     phase: "locked",
     state: spec.state,
-    live: null,
+    ...live,
     failure: {
       step: "replan",
       message:

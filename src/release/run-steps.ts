@@ -133,17 +133,13 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
   }
 
   const cancelled = input.signal.aborted;
-  const read = await retryWithin(() => spec.readLive(AbortSignal.timeout(READ_LIVE_BUDGET_MS)), {
-    budgetMs: READ_LIVE_BUDGET_MS,
-  });
   return {
     status,
     cancelled,
     ...(failure ? { failure } : {}),
     ...(verification ? { verification } : {}),
     ...(undo ? { undo } : {}),
-    live: read.ok ? (read.value as L) : null,
-    ...(read.ok ? {} : { liveError: `What is live could not be read back: ${messageOf(read.error)}` }),
+    ...(await readLiveBack(spec)),
     warnings,
     timings,
   };
@@ -190,4 +186,16 @@ function lockLostError(step: string): DeployError {
 export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/** Reads what is live after a release, within a budget; an answer never guesses it. */
+export async function readLiveBack<L>(
+  spec: Pick<ReleaseSpec<unknown, unknown, L>, "readLive">,
+): Promise<{ live: L | null; liveError?: string }> {
+  const read = await retryWithin(() => spec.readLive(AbortSignal.timeout(READ_LIVE_BUDGET_MS)), {
+    budgetMs: READ_LIVE_BUDGET_MS,
+  });
+  return read.ok
+    ? { live: read.value as L }
+    : { live: null, liveError: `What is live could not be read back: ${messageOf(read.error)}` };
 }

@@ -1191,7 +1191,7 @@ describe("interrupted releases are recovered before a new one runs", () => {
     expect(run).toMatchObject({
       status: "failed",
       phase: "locked",
-      live: null,
+      live: { marker: "v0" },
       failure: {
         step: "replan",
         message: expect.stringMatching(/approved plan no longer fits; nothing else was changed/),
@@ -1242,7 +1242,11 @@ describe("interrupted releases are recovered before a new one runs", () => {
         recoverers("restored", []),
       ),
     );
-    expect(run).toMatchObject({ status: "failed", failure: { step: "replan" } });
+    expect(run).toMatchObject({
+      status: "failed",
+      failure: { step: "replan" },
+      live: { marker: "v0" },
+    });
     expect(replanned.state.events).toEqual([]);
     expect(await marker()).toBe("v0");
     expect(await lockGone("prod")).toBe(true);
@@ -1256,6 +1260,8 @@ describe("interrupted releases are recovered before a new one runs", () => {
     );
     expect(run).toMatchObject({
       status: "succeeded",
+      // What is live is read back, not left unknown.
+      live: { marker: "v0" },
       warnings: ["Recovering the interrupted release(s) left nothing else to change."],
     });
     expect(s.state.events).toEqual([]);
