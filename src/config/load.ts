@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { z } from "zod";
 import { ConfigError, DeployError } from "../core/errors.js";
+import { quote } from "../core/quote.js";
 import { builtInDefaults, conventionalEnv } from "./defaults.js";
 import { deepMerge, isPlainObject } from "./merge.js";
 import { type Config, configSchema, type EnvConfig } from "./schema.js";
@@ -147,6 +148,5 @@ export function resolveEnv(config: Config, name: string): EnvConfig {
 }
 
 function quoteName(name: string): string {
-  const clean = name.slice(0, ENV_QUOTE_CHARS + 1).replace(/[\p{Cc}"\\]/gu, "?");
-  return clean.length > ENV_QUOTE_CHARS ? `${clean.slice(0, ENV_QUOTE_CHARS)}…` : clean;
+  return quote(name, ENV_QUOTE_CHARS, /["\\]/g);
 }

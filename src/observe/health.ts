@@ -3,6 +3,7 @@ import { GetFunctionConfigurationCommand, type LambdaClient } from "@aws-sdk/cli
 import { mapAwsError } from "../aws/errors.js";
 import type { HealthTarget } from "../config/schema.js";
 import { CancelledError, throwIfAborted } from "../core/errors.js";
+import { quote } from "../core/quote.js";
 import { redactText } from "../core/redact.js";
 import type { HealthReport, HealthVerdict, LambdaHealth, TargetHealth } from "./health-schema.js";
 import { percentile } from "./log-stats.js";
@@ -33,7 +34,6 @@ export const MAX_BODY_BYTES = 64 * 1024;
 /** Redirects followed per attempt, each only to the same host (and never https → http). */
 export const MAX_REDIRECTS = 3;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-const QUOTE_CHARS = 100;
 const BODY_EXCERPT_CHARS = 200;
 const RANK: Record<HealthVerdict, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
 
@@ -215,10 +215,6 @@ async function readBounded(response: Response): Promise<string> {
 }
 
 /** At most QUOTE_CHARS of outside text, redacted, control characters replaced. */
-function quote(text: string): string {
-  const clean = redactText(text.slice(0, QUOTE_CHARS * 4)).replace(/\p{Cc}/gu, "?");
-  return clean.length > QUOTE_CHARS ? `${clean.slice(0, QUOTE_CHARS)}…` : clean;
-}
 
 function connectionProblem(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } })?.cause;

@@ -1,4 +1,5 @@
 import { DeployError } from "../core/errors.js";
+import { quote } from "../core/quote.js";
 
 const UNIT_MS: Record<string, number> = {
   s: 1000,
@@ -27,7 +28,7 @@ export function parseTimePoint(field: string, value: string, nowMs: number): num
   if (value.length > MAX_TEXT_CHARS) {
     throw new DeployError(
       "INPUT_INVALID",
-      `${field}: "${quote(value)}" is longer than ${MAX_TEXT_CHARS} characters; give ${ACCEPTED}.`,
+      `${field}: "${quoteInput(value)}" is longer than ${MAX_TEXT_CHARS} characters; give ${ACCEPTED}.`,
     );
   }
   const text = value.trim();
@@ -44,21 +45,20 @@ export function parseTimePoint(field: string, value: string, nowMs: number): num
     if (Number.isFinite(parsed)) ms = parsed;
   }
   if (ms === null) {
-    throw new DeployError("INPUT_INVALID", `${field}: "${quote(value)}" is not ${ACCEPTED}.`);
+    throw new DeployError("INPUT_INVALID", `${field}: "${quoteInput(value)}" is not ${ACCEPTED}.`);
   }
   if (!Number.isFinite(ms) || ms < Math.max(0, nowMs - MAX_LOOKBACK_MS)) {
     throw new DeployError(
       "INPUT_INVALID",
-      `${field}: "${quote(value)}" reaches back more than ${MAX_LOOKBACK_DAYS} days (10 years, the longest CloudWatch keeps logs); give a later time or a shorter duration, e.g. 15m, 2h, 7d.`,
+      `${field}: "${quoteInput(value)}" reaches back more than ${MAX_LOOKBACK_DAYS} days (10 years, the longest CloudWatch keeps logs); give a later time or a shorter duration, e.g. 15m, 2h, 7d.`,
     );
   }
   return ms;
 }
 
 /** At most QUOTE_CHARS of the caller's text, control characters replaced. */
-function quote(value: string): string {
-  const clean = value.slice(0, QUOTE_CHARS + 1).replace(/\p{Cc}/gu, "?");
-  return clean.length > QUOTE_CHARS ? `${clean.slice(0, QUOTE_CHARS)}…` : clean;
+function quoteInput(value: string): string {
+  return quote(value, QUOTE_CHARS);
 }
 
 export interface TimeRange {

@@ -11,6 +11,7 @@ import {
   type RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { z } from "zod";
+import { quote } from "../core/quote.js";
 
 /** Serves `server` on stdin/stdout; `onClose` runs when the client goes away. */
 export async function serveStdio(server: McpServer, onClose: () => void): Promise<void> {
@@ -23,7 +24,6 @@ export async function serveStdio(server: McpServer, onClose: () => void): Promis
 export const MAX_LINE_BYTES = 10 * 1024 * 1024;
 /** Bytes kept from each end of an over-long line to find its id. */
 const EDGE_BYTES = 4096;
-const QUOTE_CHARS = 100;
 
 type Reply = { id: RequestId | null; code: number; message: string };
 export type MessageVerdict = { ok: JSONRPCMessage } | { reply: Reply } | { drop: string };
@@ -289,11 +289,6 @@ function issueMessage(issue: z.core.$ZodIssue): string {
     if (expected.size) return `expected ${[...expected].join(" or ")}`;
   }
   return issue.message;
-}
-
-function quote(text: string): string {
-  const clean = text.slice(0, QUOTE_CHARS + 1).replace(/\p{Cc}/gu, "?");
-  return clean.length > QUOTE_CHARS ? `${clean.slice(0, QUOTE_CHARS)}…` : clean;
 }
 
 function lastBytes(buffer: Buffer): Buffer {

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { CONFIG_FILE_NAME } from "../config/load.js";
 import { type EnvConfig, type HealthTarget, healthTargetSchema } from "../config/schema.js";
 import { DeployError } from "../core/errors.js";
+import { quote } from "../core/quote.js";
 import { lambdaHealthSchema, targetHealthSchema } from "../observe/health-schema.js";
 import { envArg, INPUT_LIMITS, READ_ONLY, summaryField } from "./common.js";
 import { defineTool } from "./definition.js";
@@ -119,7 +120,3 @@ function hostnameOf(url: string): string | null {
 }
 
 /** At most 80 characters of the caller's text, control characters replaced. */
-function quote(text: string): string {
-  const clean = text.slice(0, 81).replace(/\p{Cc}/gu, "?");
-  return clean.length > 80 ? `${clean.slice(0, 80)}…` : clean;
-}

@@ -1,8 +1,6 @@
 import { z } from "zod";
+import { quote } from "../core/quote.js";
 import type { AnyToolDefinition } from "./definition.js";
-
-/** How much of any argument name an error quotes: a 1 MB key must not come back 1 MB long. */
-const QUOTE_CHARS = 100;
 
 /**
  * A tool's arguments as one strict object: an unknown key is an error that names it and the
@@ -24,11 +22,6 @@ export function unknownArgument(toolName: string, key: string, valid: readonly s
   const nearest = nearestName(key, valid);
   const hint = nearest ? ` Did you mean "${nearest}"?` : "";
   return `"${quote(key)}" is not an argument of ${toolName}.${hint} Valid arguments: ${valid.join(", ")}.`;
-}
-
-function quote(text: string): string {
-  const clean = text.replace(/\p{Cc}/gu, "?");
-  return clean.length > QUOTE_CHARS ? `${clean.slice(0, QUOTE_CHARS)}…` : clean;
 }
 
 /** The valid name a misspelling most likely meant: same letters ignoring case and separators, else within 2 edits. */
