@@ -1,4 +1,10 @@
 import { DeployError } from "../core/errors.js";
+import { quote } from "../core/quote.js";
+
+/** AWS error codes look like this; anything else is not quoted as a name. */
+const ERROR_NAME = /^[A-Za-z][A-Za-z0-9.]{0,63}$/;
+/** The service's own message is outside text: kept, redacted and bounded, in its own field. */
+const AWS_MESSAGE_CHARS = 300;
 
 /**
  * Turns an AWS SDK error into a DeployError whose message says what to do. `action` names
@@ -8,10 +14,12 @@ import { DeployError } from "../core/errors.js";
 export function mapAwsError(error: unknown, action: string, resource?: string): DeployError {
   if (error instanceof DeployError) return error;
   const err = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  const name = err?.name ?? "Error";
+  // Safety: the name and message come back from the service (or a proxy in front of it); the
+  // message never enters ours, and the name only when it has an error code's shape.
+  const name = typeof err?.name === "string" && ERROR_NAME.test(err.name) ? err.name : "Error";
   const status = err?.$metadata?.httpStatusCode;
   const what = resource ? ` on ${resource}` : "";
-  const original = (err?.message ?? String(error)).slice(0, 300);
+  const original = err?.message ?? String(error);
   if (
     /ExpiredToken|InvalidClientTokenId|UnrecognizedClientException|CredentialsProviderError|TokenRefreshRequired|SSO/i.test(
       name,
@@ -45,7 +53,11 @@ export function mapAwsError(error: unknown, action: string, resource?: string): 
       { cause: error },
     );
   }
-  return new DeployError("AWS_ERROR", `${action}${what} failed: ${name}: ${original}`, { cause: error });
+  return new DeployError(
+    "AWS_ERROR",
+    `${action}${what} failed: ${name} (the service's message is in awsMessage). Retry; if it persists, check the resource and the call in the AWS console.`,
+    { cause: error, detail: { awsMessage: quote(original, AWS_MESSAGE_CHARS) } },
+  );
 }
 
 export function isAwsErrorNamed(error: unknown, ...names: string[]): boolean {

@@ -41,7 +41,10 @@ export function checkGit(input: GitCheckInput): PreflightCheck {
   const findings: Finding[] = [
     {
       status: "pass",
-      text: before.branch ? `Branch ${before.branch} at ${short}.` : `Detached HEAD at ${short}.`,
+      text: before.branch
+        ? `HEAD at ${short} on a branch (its name is in evidence).`
+        : `Detached HEAD at ${short}.`,
+      ...(before.branch ? { evidence: [`branch: ${before.branch}`] } : {}),
     },
   ];
   // Safety: the tests ran on the tree as it was when preflight started; a commit or checkout
@@ -59,13 +62,16 @@ export function checkGit(input: GitCheckInput): PreflightCheck {
   } else {
     const shown = dirty.dirtyFiles.slice(0, LISTED_DIRTY_FILES);
     const more = dirty.dirtyFiles.length - shown.length;
-    const list = `${shown.join(", ")}${more > 0 ? ` and ${more} more` : ""}`;
     const cause = before.clean
       ? "The test run left uncommitted changes"
       : `${dirty.dirtyFiles.length >= 50 ? "At least 50" : dirty.dirtyFiles.length} uncommitted file(s)`;
     findings.push({
       status: strict,
-      text: `${cause}: ${list || "(git status failed)"}.`,
+      // Safety: file names are written by anyone with access to the repo; they are evidence.
+      text: shown.length
+        ? `${cause} (listed in evidence${more > 0 ? `, ${more} more not listed` : ""}).`
+        : `${cause} (git status failed).`,
+      evidence: shown,
       remedy: before.clean
         ? "Add the files the tests generate to .gitignore, then rerun preflight."
         : `Commit or stash the changes, then rerun preflight${protectedEnv ? `: a deploy to "${envName}" ships exactly a committed, tested tree` : ""}.`,
@@ -75,18 +81,23 @@ export function checkGit(input: GitCheckInput): PreflightCheck {
     findings.push({
       status: before.branch ? "warn" : "pass",
       text: before.branch
-        ? `Branch ${before.branch} tracks no upstream, so this commit may exist only on this machine.`
+        ? "The branch tracks no upstream, so this commit may exist only on this machine."
         : "",
-      remedy: `Push the branch (git push -u origin ${before.branch ?? "HEAD"}) so the deployed commit is shared.`,
+      remedy: "Push the branch (git push -u origin HEAD) so the deployed commit is shared.",
     });
   } else if ((before.unpushed ?? 0) > 0) {
     findings.push({
       status: "warn",
-      text: `${before.unpushed} commit(s) not pushed to ${before.upstream}.`,
+      text: `${before.unpushed} commit(s) not pushed to the upstream branch (named in evidence).`,
+      evidence: [`upstream: ${before.upstream}`],
       remedy: "git push, so the deployed commit exists outside this machine.",
     });
   } else {
-    findings.push({ status: "pass", text: `In sync with ${before.upstream}.` });
+    findings.push({
+      status: "pass",
+      text: "In sync with the upstream branch (named in evidence).",
+      evidence: [`upstream: ${before.upstream}`],
+    });
   }
   return checkFromFindings(
     "git",

@@ -2,7 +2,7 @@ import type { AwsClients } from "../aws/clients.js";
 import type { CallerIdentity } from "../core/context.js";
 import { DeployError } from "../core/errors.js";
 import type { PreflightDeps } from "./deps.js";
-import { checkFromFindings, type Finding, type PreflightCheck } from "./types.js";
+import { asEvidence, checkFromFindings, type Finding, type PreflightCheck } from "./types.js";
 
 /** What `aws-identity` reads: the caller and the env's account, profile and protection. */
 export type IdentityDeps = Pick<PreflightDeps, "envName" | "env" | "identity">;
@@ -21,14 +21,24 @@ export async function checkIdentity(deps: IdentityDeps): Promise<PreflightCheck>
     return {
       name: "aws-identity",
       status: "fail",
-      detail: `sts:GetCallerIdentity failed: ${known?.message ?? (error as Error)?.message ?? String(error)}`,
+      detail: known
+        ? `sts:GetCallerIdentity failed: ${known.message}`
+        : "sts:GetCallerIdentity failed unexpectedly (its message is in evidence).",
+      ...(known ? {} : { evidence: asEvidence([(error as Error)?.message ?? String(error)]) }),
       remedy:
         known?.code === "AWS_CREDENTIALS"
           ? `Refresh the AWS credentials (e.g. \`aws sso login${profileHint}\`, or export AWS_PROFILE / new keys), then rerun preflight.`
           : "Check network access to AWS STS and which credentials are in use (`aws sts get-caller-identity`), then rerun preflight.",
     };
   }
-  const findings: Finding[] = [{ status: "pass", text: `Account ${identity.account} as ${identity.arn}.` }];
+  // The ARN is read from STS (a role session name is anyone's text): evidence, not detail.
+  const findings: Finding[] = [
+    {
+      status: "pass",
+      text: `Account ${accountShown(identity.account)} (the caller ARN is in evidence).`,
+      evidence: [`caller: ${identity.arn}`],
+    },
+  ];
   const expected = deps.env.accountId;
   if (expected && identity.account !== expected) {
     findings.push({
@@ -79,4 +89,8 @@ export function checkRegion(deps: RegionDeps, processEnv: NodeJS.ProcessEnv): Pr
     });
   }
   return checkFromFindings("region", findings);
+}
+
+function accountShown(account: string): string {
+  return /^\d{12}$/.test(account) ? account : "(an account id of unexpected shape)";
 }

@@ -4,6 +4,7 @@ import { readDeployLock } from "../release/lock.js";
 import { isReleaseId } from "../release/records.js";
 import type { LockReadDeps, LockReading } from "./lock-check.js";
 import type { PreflightCheck } from "./types.js";
+import { asEvidence } from "./types.js";
 
 /** Longest recovery plan shown; the server writes a sentence or two. */
 const PLAN_CHARS = 600;
@@ -50,7 +51,10 @@ export async function checkInterrupted(
     return {
       name: "interrupted",
       status: bucketMissing ? "warn" : "fail",
-      detail: `The release records under ${where} could not be read: ${mapped?.message ?? (error as Error)?.message ?? String(error)}`,
+      detail: mapped
+        ? `The release records under ${where} could not be read: ${mapped.message}`
+        : `The release records under ${where} could not be read (the error is in evidence).`,
+      ...(mapped ? {} : { evidence: asEvidence([(error as Error)?.message ?? String(error)]) }),
       remedy: bucketMissing
         ? "Create the artifact bucket (see the resources check); the release records live there."
         : `Grant s3:ListBucket on ${bucket} and s3:GetObject on ${where}* to the deploy role (a guarded call needs both to recover an interrupted release), then rerun preflight.`,
@@ -68,13 +72,15 @@ export async function checkInterrupted(
     const phase = record.phase
       ? `stopped in phase ${record.phase}`
       : "stopped before its journal recorded a phase";
-    const plan = shownPlan(record.recoveryPlan);
-    return `Release ${id} (${record.component}) ${phase}; the next guarded call will: ${plan}`;
+    return `Release ${id} (${record.component}) ${phase}.`;
   });
+  // Safety: the recovery plan is read back from S3, so it is evidence, not detail.
+  const plans = found.map(({ record }) => `${record.releaseId}: ${shownPlan(record.recoveryPlan)}`);
   return {
     name: "interrupted",
     status: "warn",
-    detail: `${found.length} interrupted release(s) on "${deps.envName}" (record still in_progress, no running deploy holds it). ${items.join(" ")}`,
+    detail: `${found.length} interrupted release(s) on "${deps.envName}" (record still in_progress, no running deploy holds it); what the next guarded call will do for each is in evidence. ${items.join(" ")}`,
+    evidence: asEvidence(plans),
     remedy:
       "Nothing to do by hand: the next guarded call on this env (deploy_lambda, deploy_frontend, terraform_apply or rollback) recovers it first, as its plan says; deploy_status shows the record.",
   };

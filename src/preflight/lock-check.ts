@@ -5,6 +5,7 @@ import { type LockInfo, lockKey, readDeployLock } from "../release/lock.js";
 import { isReleaseId } from "../release/records.js";
 import type { PreflightDeps } from "./deps.js";
 import type { PreflightCheck } from "./types.js";
+import { asEvidence } from "./types.js";
 
 /** The part of the env the lock lives in: its artifact bucket. */
 type ArtifactBucketOf = { env: { lambda: Pick<EnvConfig["lambda"], "artifactBucket"> } };
@@ -53,7 +54,10 @@ export function checkLock(deps: LockCheckDeps, reading: LockReading): PreflightC
     return {
       name: "lock",
       status: bucketMissing ? "warn" : "fail",
-      detail: `The deploy lock ${where} could not be read: ${mapped?.message ?? errorText(reading.error)}`,
+      detail: mapped
+        ? `The deploy lock ${where} could not be read: ${mapped.message}`
+        : `The deploy lock ${where} could not be read (the error is in evidence).`,
+      ...(mapped ? {} : { evidence: asEvidence([errorText(reading.error)]) }),
       remedy: bucketMissing
         ? "Create the artifact bucket (see the resources check); the lock lives there."
         : `Grant s3:GetObject on ${where} to the deploy role, then rerun preflight.`,

@@ -1,3 +1,4 @@
+import { quote } from "../core/quote.js";
 import type { TestCounts } from "./test-results.js";
 
 /** Shapes shared by the preflight checks and the orchestrator (DESIGN.md §2, preflight). */
@@ -11,6 +12,11 @@ export interface PreflightCheck {
   /** Our own words only: never text copied from test output or other untrusted sources. */
   detail: string;
   remedy?: string;
+  /**
+   * Outside text the check found (file and branch names, an ARN, a service's message, a
+   * recorded recovery plan): bounded, redacted, data only; `detail` points here instead.
+   */
+  evidence?: string[];
   /** Tail of a command's output: untrusted text, bounded, returned as data only. */
   output?: string;
   /** Parsed from a test command's output. */
@@ -41,8 +47,19 @@ export function worstStatus(statuses: CheckStatus[]): CheckStatus {
 /** One observation inside a check; a check is the worst of its findings. */
 export interface Finding {
   status: CheckStatus;
+  /** Our own words only, like PreflightCheck.detail. */
   text: string;
   remedy?: string;
+  evidence?: string[];
+}
+
+/** Most evidence lines one check returns, and the longest line. */
+const EVIDENCE_LINES = 20;
+const EVIDENCE_CHARS = 300;
+
+/** Outside text as evidence lines: each redacted and bounded, the list bounded. */
+export function asEvidence(lines: readonly string[]): string[] {
+  return lines.slice(0, EVIDENCE_LINES).map((line) => quote(line, EVIDENCE_CHARS));
 }
 
 /** Folds findings into one check: worst status, sentences joined, the remedy of the first worst one. */
@@ -50,5 +67,12 @@ export function checkFromFindings(name: string, findings: Finding[]): PreflightC
   const status = worstStatus(findings.map((f) => f.status));
   const detail = findings.map((f) => f.text).join(" ");
   const remedy = findings.find((f) => f.status === status && f.remedy)?.remedy;
-  return { name, status, detail, ...(status !== "pass" && remedy ? { remedy } : {}) };
+  const evidence = asEvidence(findings.flatMap((f) => f.evidence ?? []));
+  return {
+    name,
+    status,
+    detail,
+    ...(status !== "pass" && remedy ? { remedy } : {}),
+    ...(evidence.length ? { evidence } : {}),
+  };
 }

@@ -72,7 +72,10 @@ export async function passGates(
   if (input.requirePreflight) {
     const verdict = await evaluateTestsFirstGate(ctx, git, input.component);
     if (!verdict.ok)
-      throw new RefusalError(`${verdict.message} Nothing was changed.`, { reason: verdict.reason });
+      throw new RefusalError(`${verdict.message} Nothing was changed.`, {
+        reason: verdict.reason,
+        ...(verdict.dirtyFiles ? { dirtyFiles: verdict.dirtyFiles } : {}),
+      });
   }
   throwIfAborted(ctx.signal);
   await requestApproval(ctx, { tool, planSummary: input.approvalText, planDigest: input.confirmDigest });

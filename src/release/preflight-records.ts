@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import type { StoredPreflight } from "../core/context.js";
+import { quote } from "../core/quote.js";
 import type { ToolContext } from "./context.js";
 import type { GitState } from "./git.js";
 
@@ -52,7 +53,13 @@ export async function findPassingPreflight(
 
 export type GateVerdict =
   | { ok: true; preflight: StoredPreflight }
-  | { ok: false; reason: GateRefusalReason; message: string };
+  | {
+      ok: false;
+      reason: GateRefusalReason;
+      /** The server's own words; file names from the repo are only in `dirtyFiles`. */
+      message: string;
+      dirtyFiles?: string[];
+    };
 export type GateRefusalReason =
   | "not_a_repo"
   | "no_commit"
@@ -63,6 +70,9 @@ export type GateRefusalReason =
   | "preflight_dirty"
   | "preflight_too_old"
   | "preflight_other_components";
+
+const LISTED_DIRTY_FILES = 10;
+const FILE_NAME_CHARS = 200;
 
 /** Preflight's component names for what a guarded mutation changes. */
 const PREFLIGHT_COMPONENT: Record<string, string> = {
@@ -80,7 +90,7 @@ export async function evaluateTestsFirstGate(
   git: GitState,
   component?: string,
 ): Promise<GateVerdict> {
-  const refuse = (reason: GateRefusalReason, message: string): GateVerdict => ({
+  const refuse = (reason: GateRefusalReason, message: string): Extract<GateVerdict, { ok: false }> => ({
     ok: false,
     reason,
     message: `Tests first: ${message}`,
@@ -93,11 +103,14 @@ export async function evaluateTestsFirstGate(
   }
   if (!git.sha) return refuse("no_commit", "the repository has no commit yet; commit, then run preflight.");
   if (!git.clean) {
-    const files = git.dirtyFiles.slice(0, 10).join(", ");
-    return refuse(
-      "tree_dirty",
-      `the working tree is dirty (${files}${git.dirtyFiles.length > 10 ? ", …" : ""}); commit or stash those changes, then run preflight.`,
-    );
+    // Safety: file names are written by anyone with access to the repo; they travel as data.
+    return {
+      ...refuse(
+        "tree_dirty",
+        `the working tree has ${git.dirtyFiles.length || "some"} uncommitted file(s) (listed in dirtyFiles; \`git status\` shows them); commit or stash those changes, then run preflight.`,
+      ),
+      dirtyFiles: git.dirtyFiles.slice(0, LISTED_DIRTY_FILES).map((file) => quote(file, FILE_NAME_CHARS)),
+    };
   }
   const latest = await readLatestPreflight(ctx);
   if (!latest) {

@@ -1,6 +1,7 @@
 import { resolveEnv } from "../config/load.js";
 import type { ApprovalAnswer, ApprovalRequest, LogLevel, ProgressReporter } from "../core/context.js";
 import { DeployError } from "../core/errors.js";
+import { quote } from "../core/quote.js";
 import { redactDeep, redactText } from "../core/redact.js";
 import type { ToolContext } from "../release/context.js";
 import type { AnyToolDefinition } from "../tools/definition.js";
@@ -96,12 +97,16 @@ function buildContext(
 }
 
 export function errorResult(error: unknown): ToolCallResult {
+  // Safety: an unexpected error's message can hold anything (a path from the repo, a body):
+  // it is bounded and kept in its own field, never in the summary.
   const deployError =
     error instanceof DeployError
       ? error
-      : new DeployError("TOOL_FAILED", `Unexpected failure: ${(error as Error)?.message ?? String(error)}`, {
-          cause: error,
-        });
+      : new DeployError(
+          "TOOL_FAILED",
+          `Unexpected failure (${errorClassOf(error)}); its message is in cause. Nothing further was run; retry, and report it if it persists.`,
+          { cause: error, detail: { cause: quote((error as Error)?.message ?? String(error), CAUSE_CHARS) } },
+        );
   const structured = redactDeep({
     summary: deployError.message,
     error: { code: deployError.code, message: deployError.message },
@@ -109,4 +114,11 @@ export function errorResult(error: unknown): ToolCallResult {
   }) as Record<string, unknown>;
   const detailText = deployError.detail ? `\n\n${JSON.stringify(structured, null, 2)}` : "";
   return { isError: true, complete: false, structured, text: `${structured.summary as string}${detailText}` };
+}
+
+const CAUSE_CHARS = 500;
+
+function errorClassOf(error: unknown): string {
+  const name = (error as Error)?.name;
+  return typeof name === "string" && /^[A-Za-z][A-Za-z0-9]{0,39}$/.test(name) ? name : "Error";
 }

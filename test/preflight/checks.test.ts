@@ -65,7 +65,9 @@ describe("preflight git check on real repositories", () => {
     repo.addBareRemote();
     const synced = await preflight(runtime, { env: "dev", components: ["backend"] });
     expect(check(synced.report, "git")).toMatchObject({ status: "pass" });
-    expect(check(synced.report, "git").detail).toContain("In sync with origin/main");
+    expect(check(synced.report, "git").detail).toContain("In sync with the upstream branch");
+    // Branch names are the repo's text: evidence, never detail.
+    expect(check(synced.report, "git").evidence).toEqual(["branch: main", "upstream: origin/main"]);
 
     repo.write("backend/tests/test_more.py", "def test_more():\n    assert True\n");
     repo.commitAll("more");
@@ -73,7 +75,7 @@ describe("preflight git check on real repositories", () => {
     repo.commitAll("more again");
     const ahead = await preflight(runtime, { env: "dev", components: ["backend"] });
     expect(check(ahead.report, "git")).toMatchObject({ status: "warn" });
-    expect(check(ahead.report, "git").detail).toContain("2 commit(s) not pushed to origin/main");
+    expect(check(ahead.report, "git").detail).toContain("2 commit(s) not pushed to the upstream branch");
     runtime.close();
   });
 
@@ -95,7 +97,8 @@ describe("preflight git check on real repositories", () => {
     const { report } = await preflight(runtime, { env: "prod", components: ["backend"] });
     expect(check(report, "tests:backend").status).toBe("pass");
     expect(check(report, "git")).toMatchObject({ status: "fail" });
-    expect(check(report, "git").detail).toContain("backend/coverage-report.txt");
+    expect(check(report, "git").evidence).toContain("backend/coverage-report.txt");
+    expect(check(report, "git").detail).not.toContain("coverage-report");
     expect(check(report, "git").remedy).toMatch(/\.gitignore/);
     runtime.close();
   });

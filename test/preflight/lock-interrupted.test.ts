@@ -203,7 +203,8 @@ describe("interrupted check", () => {
     expect(lock.status).toBe("pass");
     expect(interrupted.status).toBe("warn");
     expect(interrupted.detail).toContain(`Release ${RELEASE_ID} (lambda) stopped in phase switching`);
-    expect(interrupted.detail).toContain(PLAN);
+    expect(interrupted.evidence).toEqual([`${RELEASE_ID}: ${PLAN}`]);
+    expect(interrupted.detail).not.toContain(PLAN);
     expect(interrupted.remedy).toMatch(/next guarded call on this env .* recovers it first/);
     // The record's caller ARN is outside text: never in the detail.
     expect(JSON.stringify(interrupted)).not.toContain(WHO);
@@ -260,8 +261,13 @@ describe("interrupted check", () => {
     expect(interrupted.status).toBe("warn");
     expect(interrupted.detail).toMatch(/^2 interrupted release\(s\) on "prod"/);
     expect(interrupted.detail).toContain(
-      `Release ${OTHER_RELEASE_ID} (frontend) stopped in phase uploading; the next guarded call will: Nothing live was changed yet`,
+      `Release ${OTHER_RELEASE_ID} (frontend) stopped in phase uploading.`,
     );
+    // The recovery plan is read back from S3: evidence, not detail.
+    expect(interrupted.evidence).toContainEqual(
+      `${OTHER_RELEASE_ID}: Nothing live was changed yet: the next guarded call closes this release.`,
+    );
+    expect(interrupted.detail).not.toContain("Nothing live was changed yet");
     expect(interrupted.detail).toContain(
       "Release 20261125T120000000Z-aaaaaa (infra) stopped before its journal recorded a phase",
     );

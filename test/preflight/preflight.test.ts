@@ -210,7 +210,9 @@ describe("preflight against moto and real git repos", () => {
       .structured as unknown as Report;
     expect(prod.ok).toBe(false);
     expect(check(prod, "git")).toMatchObject({ status: "fail" });
-    expect(check(prod, "git").detail).toContain("backend/app/scratch.py");
+    expect(check(prod, "git").evidence).toContain("backend/app/scratch.py");
+    expect(check(prod, "git").detail).toContain("1 uncommitted file(s) (listed in evidence)");
+    expect(prod.summary).not.toContain("scratch.py");
     expect(check(prod, "git").remedy).toMatch(/Commit or stash/);
     expect(await findPassingPreflight(storeContext(runtime, "prod"), repo.head())).toBeNull();
 
@@ -350,8 +352,9 @@ describe("preflight against moto and real git repos", () => {
     expect(check(dead, "lock").remedy).toMatch(/next confirmed call takes the lock over/);
     expect(check(dead, "interrupted").status).toBe("warn");
     expect(check(dead, "interrupted").detail).toContain(
-      `Release ${releaseId} (lambda) stopped in phase switching; the next guarded call will: The next guarded call reads`,
+      `Release ${releaseId} (lambda) stopped in phase switching.`,
     );
+    expect(check(dead, "interrupted").evidence?.[0]).toContain(`${releaseId}: The next guarded call reads`);
     expect(dead.summary).toMatch(/Warnings: .*lock, interrupted/);
     expect(JSON.stringify(dead)).not.toContain(holder);
     runtime.close();

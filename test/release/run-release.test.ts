@@ -634,7 +634,9 @@ describe("protected env: tests first", () => {
     repo.dirty("backend/app/main.py");
     const error = await attempt(ctx);
     expect(error.detail?.reason).toBe("tree_dirty");
-    expect(error.message).toMatch(/working tree is dirty \(backend\/app\/main\.py\); commit or stash/);
+    expect(error.message).toMatch(/working tree has 1 uncommitted file\(s\) \(listed in dirtyFiles;/);
+    expect(error.message).not.toContain("main.py");
+    expect(error.detail?.dirtyFiles).toEqual(["backend/app/main.py"]);
     expect(await bucketKeys()).toEqual([MARKER_KEY]);
   });
 
