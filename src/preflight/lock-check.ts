@@ -1,8 +1,14 @@
 import type { AwsClients } from "../aws/clients.js";
 import type { Config, EnvConfig } from "../config/schema.js";
 import { DeployError } from "../core/errors.js";
-import { type LockInfo, lockKey, readDeployLock } from "../release/lock.js";
-import { isReleaseId } from "../release/records.js";
+import {
+  describeLockHolder,
+  formatAge,
+  type LockInfo,
+  lockKey,
+  lockTime,
+  readDeployLock,
+} from "../release/lock.js";
 import type { PreflightDeps } from "./deps.js";
 import type { PreflightCheck } from "./types.js";
 import { asEvidence } from "./types.js";
@@ -65,8 +71,8 @@ export function checkLock(deps: LockCheckDeps, reading: LockReading): PreflightC
   }
   const lock = reading.lock;
   if (!lock) return { name: "lock", status: "pass", detail: `No deploy lock held on "${deps.envName}".` };
-  const held = describeHolder(lock);
-  const expires = isoTime(lock.expiresAt);
+  const held = describeLockHolder(lock);
+  const expires = lockTime(lock.expiresAt);
   if (lock.state === "expired") {
     return {
       name: "lock",
@@ -95,28 +101,6 @@ export function checkLock(deps: LockCheckDeps, reading: LockReading): PreflightC
   };
 }
 
-/** "deploy_lambda of release 2026…-3fa9c1 (lambda), started 5 min ago", from checked fields only. */
-function describeHolder(lock: LockInfo): string {
-  const tool = /^[a-z][a-z0-9_]{0,39}$/.test(lock.tool) ? lock.tool : "an unknown tool";
-  const release = isReleaseId(lock.releaseId)
-    ? `release ${lock.releaseId}`
-    : "a release with an unreadable id";
-  const component = lock.component && /^[a-z]{1,20}$/.test(lock.component) ? ` (${lock.component})` : "";
-  return `${tool} of ${release}${component}, started ${formatAge(lock.ageSeconds)} ago`;
-}
-
-/** The time re-written by us, so the lock's own string never reaches the detail. */
-function isoTime(text: string): string {
-  const ms = Date.parse(text);
-  return Number.isFinite(ms) ? new Date(ms).toISOString() : "an unreadable time";
-}
-
 function errorText(error: unknown): string {
   return (error as Error)?.message ?? String(error);
-}
-
-export function formatAge(seconds: number): string {
-  if (seconds < 120) return `${seconds} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  return `${(seconds / 3600).toFixed(1)} h`;
 }

@@ -5,6 +5,7 @@ import { formatMs } from "../core/budget.js";
 import type { Clock } from "../core/context.js";
 import { DeployError } from "../core/errors.js";
 import { isConditionalWriteConflict } from "./conditional-write.js";
+import { isReleaseId } from "./records.js";
 
 /**
  * One deploy at a time per env (DESIGN.md §3.4): locks/<env>.json in the env's artifact
@@ -153,9 +154,35 @@ export async function acquireDeployLock(
 function lockHeld(env: string, info: LockInfo, bucket: string, key: string, ttlSeconds: number): DeployError {
   return new DeployError(
     "LOCK_HELD",
-    `Another deploy holds the lock on "${env}" (release ${info.releaseId}, ${info.tool}, started ${info.ageSeconds} s ago, expires ${info.expiresAt}); see the lock field for its holder. Wait for it to finish (deploy_status shows it); a lock whose process died expires within ${formatMs(ttlSeconds * 1000)} and is then taken over. Only if you know that deploy is gone, call again with breakLock: true (s3://${bucket}/${key}). Nothing was changed.`,
+    `Another deploy holds the lock on "${env}" (${describeLockHolder(info)}, expires ${lockTime(info.expiresAt)}); see the lock field for its holder. Wait for it to finish (deploy_status shows it); a lock whose process died expires within ${formatMs(ttlSeconds * 1000)} and is then taken over. Only if you know that deploy is gone, call again with breakLock: true (s3://${bucket}/${key}). Nothing was changed.`,
     { detail: { reason: "lock_held", lock: info } },
   );
+}
+
+/**
+ * "deploy_lambda of release 2026…-3fa9c1 (lambda), started 5 min ago", from the fields that
+ * have the shape the server writes. Safety: the lock is read from S3, so anyone who can write
+ * there writes it; its holder is never quoted and the other fields only when well-formed.
+ */
+export function describeLockHolder(lock: LockInfo): string {
+  const tool = /^[a-z][a-z0-9_]{0,39}$/.test(lock.tool) ? lock.tool : "an unknown tool";
+  const release = isReleaseId(lock.releaseId)
+    ? `release ${lock.releaseId}`
+    : "a release with an unreadable id";
+  const component = lock.component && /^[a-z]{1,20}$/.test(lock.component) ? ` (${lock.component})` : "";
+  return `${tool} of ${release}${component}, started ${formatAge(lock.ageSeconds)} ago`;
+}
+
+/** A lock's time re-written by us, so the lock's own string never reaches a message. */
+export function lockTime(text: string): string {
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : "an unreadable time";
+}
+
+export function formatAge(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
 }
 
 export function describeLock(body: LockBody, now: Date): LockInfo {

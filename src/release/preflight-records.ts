@@ -1,5 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
+import { z } from "zod";
 import type { StoredPreflight } from "../core/context.js";
 import { quote } from "../core/quote.js";
 import type { ToolContext } from "./context.js";
@@ -196,28 +197,24 @@ async function readFromDisk(ctx: ToolContext): Promise<StoredPreflight | null> {
   }
 }
 
+/**
+ * A stored preflight as the server writes it, shape by shape: the file lives in the repo's git
+ * dir, so anything that can write there writes it, and its id and sha are quoted in messages.
+ */
+const storedPreflightSchema = z.object({
+  preflightId: z.string().regex(/^pf-\d{8}T\d{6}Z-[0-9a-f]{8}$/),
+  env: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/),
+  gitSha: z
+    .string()
+    .regex(/^[0-9a-f]{40,64}$/)
+    .nullable(),
+  clean: z.boolean(),
+  ok: z.boolean(),
+  at: z.string().datetime(),
+  components: z.array(z.enum(["backend", "frontend", "infra"])).max(3),
+});
+
 function asStoredPreflight(value: unknown): StoredPreflight | null {
-  const p = value as Partial<StoredPreflight> | null | undefined;
-  if (
-    !p ||
-    typeof p !== "object" ||
-    typeof p.preflightId !== "string" ||
-    typeof p.env !== "string" ||
-    (p.gitSha !== null && typeof p.gitSha !== "string") ||
-    typeof p.clean !== "boolean" ||
-    typeof p.ok !== "boolean" ||
-    typeof p.at !== "string" ||
-    !Array.isArray(p.components)
-  ) {
-    return null;
-  }
-  return {
-    preflightId: p.preflightId,
-    env: p.env,
-    gitSha: p.gitSha,
-    clean: p.clean,
-    ok: p.ok,
-    at: p.at,
-    components: p.components.filter((c): c is string => typeof c === "string"),
-  };
+  const parsed = storedPreflightSchema.safeParse(value);
+  return parsed.success ? parsed.data : null;
 }

@@ -32,7 +32,7 @@ function contextFor(rt: Runtime, envName = "prod"): ToolContext {
 
 function passing(patch: Partial<StoredPreflight> = {}): StoredPreflight {
   return {
-    preflightId: "pf-1",
+    preflightId: "pf-20261125T130000Z-00000001",
     env: "prod",
     gitSha: repo.head(),
     clean: true,
@@ -108,13 +108,13 @@ describe("preflight store", () => {
   it("the newest result wins: a later failure replaces an earlier pass", async () => {
     const rt = runtimeAt(repo.dir);
     const ctx = contextFor(rt);
-    await recordPreflight(ctx, passing({ preflightId: "pass" }));
+    await recordPreflight(ctx, passing({ preflightId: "pf-20261125T130000Z-0000aaaa" }));
     clock = new Date(clock.getTime() + 60_000);
     await recordPreflight(
       contextFor(runtimeAt(repo.dir)),
-      passing({ preflightId: "fail", ok: false, at: clock.toISOString() }),
+      passing({ preflightId: "pf-20261125T130100Z-0000bbbb", ok: false, at: clock.toISOString() }),
     );
-    expect((await readLatestPreflight(ctx))?.preflightId).toBe("fail");
+    expect((await readLatestPreflight(ctx))?.preflightId).toBe("pf-20261125T130100Z-0000bbbb");
     expect(await findPassingPreflight(ctx, repo.head())).toBeNull();
   });
 

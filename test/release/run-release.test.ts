@@ -112,7 +112,7 @@ async function lockGone(env: string): Promise<boolean> {
 
 async function passPreflight(ctx: ToolContext, patch: Partial<StoredPreflight> = {}): Promise<void> {
   await recordPreflight(ctx, {
-    preflightId: `pf-${++counter}`,
+    preflightId: `pf-20261125T130000Z-${(++counter).toString(16).padStart(8, "0")}`,
     env: ctx.envName,
     gitSha: repo.head(),
     clean: true,
