@@ -1,3 +1,5 @@
+import { quote } from "./quote.js";
+
 /**
  * The few error classes the product uses. Each carries a stable `code`, a message a person
  * can act on (what happened and what to do) and the original error in `cause`.
@@ -59,4 +61,32 @@ export class CancelledError extends DeployError {
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CancelledError();
+}
+
+/**
+ * An error in the server's own words, for messages and summaries: a DeployError's message
+ * (which never holds outside text), else only the error's class. What the error itself said
+ * goes to a field through `describeError`.
+ */
+export function serverWordsOf(error: unknown): string {
+  if (error instanceof DeployError) return error.message;
+  const name = (error as Error)?.name;
+  const shown = typeof name === "string" && /^[A-Za-z][A-Za-z0-9]{0,39}$/.test(name) ? name : "Error";
+  return `An unexpected ${shown} occurred.`;
+}
+
+/** Longest outside text `describeError` appends. */
+const DESCRIBED_CHARS = 300;
+
+/**
+ * An error for a data field (a release's failure, a warning): the server's words plus what the
+ * service or the runtime said, redacted and bounded.
+ */
+export function describeError(error: unknown): string {
+  if (error instanceof DeployError) {
+    const said = error.detail?.awsMessage ?? error.detail?.cause;
+    return typeof said === "string" && said ? `${error.message} Service message: ${said}` : error.message;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return quote(message, DESCRIBED_CHARS);
 }

@@ -9,7 +9,7 @@ import {
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
 import { DeployError } from "../core/errors.js";
 import { redactDeep, redactLines, redactText } from "../core/redact.js";
-import { type Component, type ReleaseRecord, releaseRecordSchema } from "./types.js";
+import { type Component, RELEASE_ID, type ReleaseRecord, releaseRecordSchema } from "./types.js";
 
 /**
  * Release records: releases/<env>/<component>/<releaseId>.json in the env's artifact bucket.
@@ -17,12 +17,6 @@ import { type Component, type ReleaseRecord, releaseRecordSchema } from "./types
  * deploy history lives on one laptop only.
  */
 
-/**
- * Release ids look like 20261125T130512345Z-3fa9c1 (to the millisecond): lexical order is
- * time order, which listings rely on when they keep only the newest N keys. Ids of the
- * earlier second-precision form (20261125T130512Z-3fa9c1) are still read.
- */
-const RELEASE_ID = /^\d{8}T\d{6}(\d{3})?Z-[0-9a-f]{6}$/;
 const DEFAULT_LIST_LIMIT = 20;
 const MAX_LIST_LIMIT = 100;
 // Bounds a listing to 20 pages of 1000 keys: a history longer than that is pruned by lifecycle.

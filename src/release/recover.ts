@@ -1,10 +1,10 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { retryWithin } from "../core/budget.js";
 import type { Clock, ProgressReporter } from "../core/context.js";
-import { DeployError } from "../core/errors.js";
+import { DeployError, describeError, serverWordsOf } from "../core/errors.js";
+import { quote } from "../core/quote.js";
 import { findInterruptedReleases } from "./interrupted.js";
 import { writeReleaseRecord } from "./records.js";
-import { messageOf } from "./run-steps.js";
 import type { RecoveredRelease, Recoverers, RecoveryResult } from "./spec.js";
 import type { ReleaseRecord } from "./types.js";
 
@@ -56,7 +56,7 @@ export async function recoverInterrupted(input: RecoverInput): Promise<Recovered
     if (!written.ok) {
       throw new DeployError(
         "AWS_ERROR",
-        `Interrupted release ${record.releaseId} was recovered (${result.outcome}) but its record could not be updated (${messageOf(written.error)}); nothing else was changed. Call again: recovery is repeatable.`,
+        `Interrupted release ${record.releaseId} was recovered (${result.outcome}) but its record could not be updated (${serverWordsOf(written.error)}); nothing else was changed. Call again: recovery is repeatable.`,
       );
     }
     recovered.push({
@@ -88,11 +88,20 @@ async function recoverOne(input: RecoverInput, record: ReleaseRecord): Promise<R
   } catch (error) {
     throw new DeployError(
       "TOOL_FAILED",
-      `Release ${record.releaseId} (${record.component}) was interrupted in phase ${record.phase ?? "unknown"} and could not be recovered: ${messageOf(error)} Nothing else was changed; its record still says in_progress. ${record.recoveryPlan ?? ""}`.trim(),
-      { cause: error },
+      `Release ${record.releaseId} (${record.component}) was interrupted in phase ${record.phase ?? "unknown"} and could not be recovered: ${serverWordsOf(error)} Nothing else was changed; its record still says in_progress (its recovery plan is in recoveryPlan).`,
+      {
+        cause: error,
+        detail: {
+          releaseId: record.releaseId,
+          recoveryError: describeError(error),
+          ...(record.recoveryPlan ? { recoveryPlan: quote(record.recoveryPlan, RECOVERY_PLAN_CHARS) } : {}),
+        },
+      },
     );
   }
 }
+
+const RECOVERY_PLAN_CHARS = 600;
 
 /** Recoveries that changed live state, so a plan made before them is stale. */
 export function changedLive(recovered: RecoveredRelease[]): boolean {

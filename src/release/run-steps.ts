@@ -1,6 +1,6 @@
 import { formatMs, retryWithin, withDeadline } from "../core/budget.js";
 import type { ProgressReporter } from "../core/context.js";
-import { CancelledError, DeployError } from "../core/errors.js";
+import { CancelledError, DeployError, describeError } from "../core/errors.js";
 import type { Journal } from "./journal.js";
 import type { ReleaseOutcome, ReleaseSpec, ReleaseStep, StepIo, UndoReport, Verification } from "./spec.js";
 
@@ -183,10 +183,8 @@ function lockLostError(step: string): DeployError {
   );
 }
 
-export function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
-}
+/** An error as a release's failure or warning (fields, not summaries). */
+export const messageOf = describeError;
 
 /** Reads what is live after a release, within a budget; an answer never guesses it. */
 export async function readLiveBack<L>(

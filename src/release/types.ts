@@ -36,6 +36,22 @@ export type Phase = z.infer<typeof phaseSchema>;
 
 const json = z.record(z.string(), z.unknown());
 
+/**
+ * Release ids look like 20261125T130512345Z-3fa9c1 (to the millisecond): lexical order is
+ * time order, which listings rely on when they keep only the newest N keys. Ids of the
+ * earlier second-precision form (20261125T130512Z-3fa9c1) are still read.
+ */
+export const RELEASE_ID = /^\d{8}T\d{6}(\d{3})?Z-[0-9a-f]{6}$/;
+
+/*
+ * Records are read back from S3, so anyone who can write there writes them. The fields that
+ * messages and summaries quote must have the shape the server writes; free text (who, error,
+ * warnings, notes, plans) is data only.
+ */
+const releaseIdSchema = z.string().regex(RELEASE_ID);
+const envNameSchema = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/);
+const toolNameSchema = z.string().regex(/^[a-z][a-z0-9_]{0,39}$/);
+
 export const recoverySchema = z.object({
   /** kept: the new release passed its checks and stays; restored: the previous one is back. */
   outcome: z.enum(["kept", "restored", "nothing_changed", "unresolved"]),
@@ -48,15 +64,18 @@ export const recoverySchema = z.object({
 export type Recovery = z.infer<typeof recoverySchema>;
 
 export const releaseRecordSchema = z.object({
-  releaseId: z.string(),
-  env: z.string(),
+  releaseId: releaseIdSchema,
+  env: envNameSchema,
   component: componentSchema,
   /** Tool that made it: deploy_lambda, deploy_frontend, terraform_apply, rollback. */
-  tool: z.string(),
+  tool: toolNameSchema,
   status: releaseStatusSchema,
   /** STS caller ARN (outside text: never copied into a summary). */
   who: z.string().nullable(),
-  gitSha: z.string().nullable(),
+  gitSha: z
+    .string()
+    .regex(/^[0-9a-f]{40,64}$/)
+    .nullable(),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
   planDigest: z.string(),

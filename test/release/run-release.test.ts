@@ -695,7 +695,7 @@ describe("failures: what is undone, what the record says, the lock released", ()
       status: "failed",
       cancelled: false,
       phase: "uploading",
-      failure: { step: "upload", message: "upload failed for key AKIAIOSFODNN7EXAMPLE" },
+      failure: { step: "upload", message: "upload failed for key [REDACTED]" },
       live: { marker: "v1" },
     });
     expect(run.undo).toBeUndefined();
@@ -1283,10 +1283,16 @@ describe("interrupted releases are recovered before a new one runs", () => {
     expect(error.code).toBe("TOOL_FAILED");
     expect(error.message).toMatch(
       new RegExp(
-        `Release ${old.releaseId} \\(lambda\\) was interrupted in phase switching and could not be recovered: GetAlias timed out`,
+        `Release ${old.releaseId} \\(lambda\\) was interrupted in phase switching and could not be recovered: An unexpected Error occurred\\.`,
       ),
     );
-    expect(error.message).toContain("Read the marker and keep or restore it.");
+    // What the error said and the recorded plan (read back from S3) are data, not message.
+    expect(error.message).not.toContain("GetAlias timed out");
+    expect(error.detail).toMatchObject({
+      releaseId: old.releaseId,
+      recoveryError: "GetAlias timed out",
+      recoveryPlan: "Read the marker and keep or restore it.",
+    });
     expect(s.state.events).toEqual([]);
     expect((await recordOf("dev", old.releaseId)).status).toBe("in_progress");
     expect(await marker()).toBe("v1");
