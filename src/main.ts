@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { loadConfig } from "./config/load.js";
 import { DeployError } from "./core/errors.js";
-import { createMcpServer } from "./server/mcp-server.js";
+import { createMcpServer, toolCallCheckFor } from "./server/mcp-server.js";
 import { createRuntime } from "./server/runtime.js";
 import { serveStdio } from "./server/stdio.js";
 
@@ -34,7 +34,8 @@ async function main(): Promise<void> {
   const args = parseMainArgs(process.argv.slice(2));
   const loaded = loadConfig({ configPath: args.configPath });
   const runtime = createRuntime({ loaded });
-  const server = createMcpServer({ runtime, readOnly: args.readOnly || loaded.config.readOnly });
+  const serverOptions = { runtime, readOnly: args.readOnly || loaded.config.readOnly };
+  const server = createMcpServer(serverOptions);
   const shutdown = async () => {
     runtime.close();
     await server.close().catch(() => {});
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", shutdown);
   process.on("SIGTERM", shutdown);
-  await serveStdio(server, () => runtime.close());
+  await serveStdio(server, () => runtime.close(), toolCallCheckFor(serverOptions));
 }
 
 main().catch((error: unknown) => {

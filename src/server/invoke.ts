@@ -5,7 +5,7 @@ import { quote } from "../core/quote.js";
 import { redactDeep, redactText } from "../core/redact.js";
 import type { ToolContext } from "../release/context.js";
 import type { AnyToolDefinition } from "../tools/definition.js";
-import { strictInputOf } from "../tools/strict-input.js";
+import { strictInputOf, unknownArguments } from "../tools/strict-input.js";
 import type { Runtime } from "./runtime.js";
 
 /** What the caller (MCP glue or CLI) provides to one tool call. */
@@ -50,16 +50,28 @@ export async function invokeTool(
   }
 }
 
+/** Problems named one by one up to this many; the rest are counted. */
+const NAMED_PROBLEMS = 8;
+
 export function parseArguments(tool: AnyToolDefinition, rawArgs: unknown): Record<string, unknown> {
-  const result = strictInputOf(tool).safeParse(rawArgs ?? {});
-  if (result.success) return result.data as Record<string, unknown>;
-  const problems = result.error.issues.map((issue) => {
+  // Safety: an own "__proto__" key (JSON.parse makes one) is invisible to a schema; it is
+  // taken out and reported with the other problems, so a call carrying it never runs.
+  const proto = typeof rawArgs === "object" && rawArgs !== null && Object.hasOwn(rawArgs, "__proto__");
+  const input = proto
+    ? Object.fromEntries(Object.entries(rawArgs as object).filter(([key]) => key !== "__proto__"))
+    : rawArgs;
+  const result = strictInputOf(tool).safeParse(input ?? {});
+  if (result.success && !proto) return result.data as Record<string, unknown>;
+  const issues = result.success ? [] : result.error.issues;
+  const problems = issues.slice(0, NAMED_PROBLEMS).map((issue) => {
     if (issue.code === "unrecognized_keys") return issue.message;
     const field = issue.path.length
       ? issue.path.map((p) => String(p).slice(0, 100)).join(".")
       : "(arguments)";
     return `${field}: ${issue.message}`;
   });
+  if (issues.length > NAMED_PROBLEMS) problems.push(`and ${issues.length - NAMED_PROBLEMS} more problem(s)`);
+  if (proto) problems.unshift(unknownArguments(tool.name, ["__proto__"], Object.keys(tool.inputSchema)));
   throw new DeployError(
     "INPUT_INVALID",
     `Invalid arguments for ${tool.name}: ${problems.join("; ")} Nothing was run.`,

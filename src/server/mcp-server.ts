@@ -6,7 +6,7 @@ import type { Runtime } from "../server/runtime.js";
 import type { AnyToolDefinition } from "../tools/definition.js";
 import { allTools } from "../tools/index.js";
 import { strictInputOf } from "../tools/strict-input.js";
-import { type InvocationHooks, invokeTool } from "./invoke.js";
+import { errorResult, type InvocationHooks, invokeTool, parseArguments } from "./invoke.js";
 import { selectTools } from "./registry.js";
 
 export const SERVER_NAME = "vyaparai-deploy";
@@ -60,6 +60,27 @@ export function createMcpServer(options: CreateServerOptions): McpServer {
     );
   }
   return server;
+}
+
+/**
+ * The registered tools' argument check, for the stdio transport to answer a call the SDK
+ * would alter first (an own "__proto__" key it drops) exactly as the tool would.
+ */
+export function toolCallCheckFor(
+  options: Pick<CreateServerOptions, "runtime" | "readOnly" | "tools">,
+): (name: string, args: unknown) => string | null {
+  const readOnly = options.readOnly ?? options.runtime.loaded.config.readOnly;
+  const tools = selectTools(options.tools ?? allTools, { readOnly });
+  return (name, args) => {
+    const tool = tools.find((t) => t.name === name);
+    if (!tool) return null;
+    try {
+      parseArguments(tool, args);
+      return null;
+    } catch (error) {
+      return errorResult(error).text;
+    }
+  };
 }
 
 function hooksFor(server: McpServer, extra: Extra): InvocationHooks {

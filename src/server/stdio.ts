@@ -13,9 +13,20 @@ import {
 import type { z } from "zod";
 import { quote } from "../core/quote.js";
 
+/**
+ * The tools' own argument check, for the calls the SDK would alter before its handler runs:
+ * the error text the tool would answer, or null when the arguments are fine (or the tool is
+ * not one of ours; the SDK answers that).
+ */
+export type ToolCallCheck = (name: string, args: unknown) => string | null;
+
 /** Serves `server` on stdin/stdout; `onClose` runs when the client goes away. */
-export async function serveStdio(server: McpServer, onClose: () => void): Promise<void> {
-  const transport = new GuardedStdioTransport();
+export async function serveStdio(
+  server: McpServer,
+  onClose: () => void,
+  checkToolCall?: ToolCallCheck,
+): Promise<void> {
+  const transport = new GuardedStdioTransport(undefined, undefined, undefined, checkToolCall);
   transport.onclose = onClose;
   await server.connect(transport);
 }
@@ -26,7 +37,13 @@ export const MAX_LINE_BYTES = 10 * 1024 * 1024;
 const EDGE_BYTES = 4096;
 
 type Reply = { id: RequestId | null; code: number; message: string };
-export type MessageVerdict = { ok: JSONRPCMessage } | { reply: Reply } | { drop: string };
+/** A tools/call answered with the tool's own isError result, as its handler would. */
+type ToolError = { id: RequestId; text: string };
+export type MessageVerdict =
+  | { ok: JSONRPCMessage }
+  | { reply: Reply }
+  | { toolError: ToolError }
+  | { drop: string };
 
 /** Each client request method's own schema, e.g. tools/call → CallToolRequestSchema. */
 const REQUEST_SCHEMAS = new Map<string, z.ZodType>(
@@ -59,6 +76,7 @@ export class GuardedStdioTransport implements Transport {
     private readonly stdin: Readable = process.stdin,
     private readonly stdout: Writable = process.stdout,
     private readonly maxLineBytes: number = MAX_LINE_BYTES,
+    private readonly checkToolCall?: ToolCallCheck,
   ) {}
 
   private readonly onData = (chunk: Buffer | string) => {
@@ -163,10 +181,19 @@ export class GuardedStdioTransport implements Transport {
       });
       return;
     }
-    const verdict = checkMessage(value);
+    const verdict = checkMessage(value, this.checkToolCall);
     if ("ok" in verdict) this.onmessage?.(verdict.ok);
     else if ("reply" in verdict) this.answer(verdict.reply);
+    else if ("toolError" in verdict) this.answerToolError(verdict.toolError);
     else this.onerror?.(new Error(verdict.drop));
+  }
+
+  private answerToolError(error: ToolError): void {
+    void this.write({
+      jsonrpc: "2.0",
+      id: error.id,
+      result: { content: [{ type: "text", text: error.text }], isError: true },
+    }).catch((failure: unknown) => this.onerror?.(failure as Error));
   }
 
   private answer(reply: Reply): void {
@@ -184,7 +211,7 @@ export class GuardedStdioTransport implements Transport {
  * (it has a method and an id) is checked against the JSON-RPC request schema and then against
  * its method's own schema, so the SDK never sees a request it would not answer properly.
  */
-export function checkMessage(value: unknown): MessageVerdict {
+export function checkMessage(value: unknown, checkToolCall?: ToolCallCheck): MessageVerdict {
   if (Array.isArray(value)) {
     return reply(
       null,
@@ -222,6 +249,17 @@ export function checkMessage(value: unknown): MessageVerdict {
         );
       }
     }
+    if (request.data.method === "tools/call") {
+      const params = request.data.params as { name: string; arguments?: unknown };
+      const problem = toolCallProblem(params);
+      if (problem) {
+        // The tool's own answer names every problem (the "__proto__" key among them).
+        const own =
+          params.name.length <= MAX_TOOL_NAME_CHARS ? checkToolCall?.(params.name, params.arguments) : null;
+        if (own) return { toolError: { id, text: own } };
+        return reply(id, ErrorCode.InvalidParams, `Invalid params for tools/call: ${problem}`);
+      }
+    }
     return { ok: request.data as JSONRPCMessage };
   }
   const message = JSONRPCMessageSchema.safeParse(record);
@@ -236,6 +274,26 @@ export function checkMessage(value: unknown): MessageVerdict {
     ErrorCode.InvalidRequest,
     'Invalid request: a JSON-RPC 2.0 request has "jsonrpc": "2.0", an "id" and a "method".',
   );
+}
+
+/** Longer than any tool's name: the SDK would echo the whole name in its "not found" error. */
+const MAX_TOOL_NAME_CHARS = 64;
+
+/**
+ * What the SDK would lose or echo in a tools/call: it re-parses `arguments` as a record, which
+ * drops an own "__proto__" key before the tool's strict schema can refuse it (so
+ * `"__proto__": {"dryRun": true}` would vanish and the call run for real), and it quotes an
+ * unknown tool's name whole.
+ */
+function toolCallProblem(params: { name: string; arguments?: unknown }): string | null {
+  if (params.name.length > MAX_TOOL_NAME_CHARS) {
+    return `name: no tool is called "${quote(params.name, MAX_TOOL_NAME_CHARS)}" (tool names are at most ${MAX_TOOL_NAME_CHARS} characters); tools/list names them.`;
+  }
+  const args = params.arguments;
+  if (typeof args === "object" && args !== null && Object.hasOwn(args, "__proto__")) {
+    return `arguments: "__proto__" is not an argument of ${params.name}. Nothing was run.`;
+  }
+  return null;
 }
 
 function reply(id: RequestId | null, code: number, message: string): MessageVerdict {

@@ -91,7 +91,7 @@ export function selectTargets(
     );
   }
   const allowedHosts = new Set(configured.flatMap((t) => hostnameOf(t.url) ?? []));
-  return requested.map((wanted) => {
+  return requested.map((wanted, index) => {
     const byName = configured.find((t) => t.name === wanted || t.url === wanted);
     if (byName) return byName;
     if (/^https?:\/\//i.test(wanted) && URL.canParse(wanted)) {
@@ -104,7 +104,9 @@ export function selectTargets(
           `targets: host "${quote(url.hostname)}" is not a host of this env's health targets or frontend url (${hosts}). Add it as a health target under ${envKey}.health in ${CONFIG_FILE_NAME}, or set "allowAnyHost": true there to allow ad-hoc URLs on any host. Nothing was called.`,
         );
       }
-      const adHoc = healthTargetSchema.safeParse({ name: url.host, url: wanted });
+      // Safety: the host is the caller's text (often pasted from a page): the target is named
+      // by its position, so the summary never quotes it; its url field keeps it.
+      const adHoc = healthTargetSchema.safeParse({ name: `ad-hoc-${index + 1}`, url: wanted });
       if (adHoc.success) return adHoc.data;
     }
     const names = configured.map((t) => t.name).join(", ") || "none";
@@ -118,5 +120,3 @@ export function selectTargets(
 function hostnameOf(url: string): string | null {
   return URL.canParse(url) ? new URL(url).hostname : null;
 }
-
-/** At most 80 characters of the caller's text, control characters replaced. */

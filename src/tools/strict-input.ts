@@ -13,15 +13,27 @@ export function strictInputOf(tool: AnyToolDefinition) {
   return z.strictObject(tool.inputSchema, {
     error: (issue) => {
       if (issue.code !== "unrecognized_keys") return undefined;
-      return issue.keys.map((key) => unknownArgument(tool.name, key, valid)).join("; ");
+      return unknownArguments(tool.name, issue.keys, valid);
     },
   });
 }
 
-export function unknownArgument(toolName: string, key: string, valid: readonly string[]): string {
-  const nearest = nearestName(key, valid);
-  const hint = nearest ? ` Did you mean "${nearest}"?` : "";
-  return `"${quote(key)}" is not an argument of ${toolName}.${hint} Valid arguments: ${valid.join(", ")}.`;
+/** Unknown keys named one by one up to this many; a flood of them is counted, not echoed. */
+const NAMED_UNKNOWN_KEYS = 5;
+
+export function unknownArguments(
+  toolName: string,
+  keys: readonly string[],
+  valid: readonly string[],
+): string {
+  const named = keys.slice(0, NAMED_UNKNOWN_KEYS).map((key) => {
+    const nearest = nearestName(key, valid);
+    const hint = nearest ? ` Did you mean "${nearest}"?` : "";
+    return `"${quote(key)}" is not an argument of ${toolName}.${hint}`;
+  });
+  const more = keys.length - named.length;
+  const counted = more > 0 ? ` And ${more} more unknown argument(s).` : "";
+  return `${named.join(" ")}${counted} Valid arguments: ${valid.join(", ")}.`;
 }
 
 /** The valid name a misspelling most likely meant: same letters ignoring case and separators, else within 2 edits. */

@@ -182,9 +182,13 @@ describe("buildLambdaPackage", () => {
   it("refuses a name claimed by both the app and a dependency", async () => {
     const { appRoot } = writeBackendFixture();
     writeFileSync(join(appRoot, "backend/lambda_deps/lambda_handler.py"), "shadow\n");
-    await expect(buildLambdaPackage({ appRoot, backend, outFile: outFile() })).rejects.toThrow(
-      /same path "lambda_handler\.py".*lambda_deps\/lambda_handler\.py/,
-    );
+    const error = (await buildLambdaPackage({ appRoot, backend, outFile: outFile() }).catch(
+      (e: unknown) => e,
+    )) as DeployError;
+    expect(error.message).toMatch(/Two files would have the same path in the Lambda zip/);
+    // File names are the repo's text: they are in the detail, not the message.
+    expect(error.detail).toMatchObject({ zipPath: "lambda_handler.py" });
+    expect(JSON.stringify(error.detail?.origins)).toMatch(/lambda_deps\/lambda_handler\.py/);
   });
 
   it("stores an in-tree symlink as the target's content and refuses one leaving the backend", async () => {
@@ -200,9 +204,11 @@ describe("buildLambdaPackage", () => {
     const secret = join(mkdtempSync(join(tmpdir(), "vyaparai-secret-")), "credentials");
     writeFileSync(secret, "aws_secret_access_key=x\n");
     symlinkSync(secret, join(appRoot, "backend/app/creds.py"));
-    await expect(buildLambdaPackage({ appRoot, backend, outFile: outFile() })).rejects.toThrow(
-      /symlink to .*outside the backend dir/,
-    );
+    const error = (await buildLambdaPackage({ appRoot, backend, outFile: outFile() }).catch(
+      (e: unknown) => e,
+    )) as DeployError;
+    expect(error.message).toMatch(/A symlink in the backend points outside the backend dir/);
+    expect(error.detail).toMatchObject({ path: "app/creds.py", target: secret });
   });
 
   it("refuses a package over the unzipped limit with the numbers", async () => {
@@ -217,7 +223,9 @@ describe("buildLambdaPackage", () => {
     expect((error as DeployError).message).toMatch(
       /bytes\) unzipped, over Lambda's limit of .*\(1000 bytes\)/,
     );
-    expect((error as DeployError).message).toMatch(/Largest files: pydantic\/main\.py/);
+    expect((error as DeployError).detail?.largestFiles).toContainEqual(
+      expect.stringMatching(/^pydantic\/main\.py/),
+    );
     expect(() => checkUnzippedSize(262_144_001, 262_144_000)).toThrow(/250\.0 MB \(262144000 bytes\)/);
     expect(() => checkUnzippedSize(262_144_000, 262_144_000)).not.toThrow();
   });

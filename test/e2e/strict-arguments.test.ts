@@ -76,6 +76,28 @@ describe("strict arguments over stdio", () => {
     expect(big.isError).toBe(true);
     expect(bigText.length).toBeLessThan(2_000);
 
+    // An own "__proto__" key (what JSON.parse makes) is dropped by the SDK's record schema
+    // before any tool sees it; the server refuses the call by name instead of running it.
+    for (const [name, raw] of [
+      ["deploy_lambda", '{"env":"dev","__proto__":{"dryRun":true}}'],
+      ["deploy_frontend", '{"env":"dev","skipBuild":true,"__proto__":null}'],
+    ] as const) {
+      const result = await session.client.callTool({ name, arguments: JSON.parse(raw) });
+      const text = (result.content as Array<{ text: string }>)[0]?.text ?? "";
+      expect(result.isError, raw).toBe(true);
+      expect(text).toContain(`"__proto__" is not an argument of ${name}`);
+    }
+    // A flood of unknown keys is counted, not echoed key by key.
+    const flood = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`k${i}`, true]));
+    const flooded = await session.client.callTool({
+      name: "list_tables",
+      arguments: { env: "dev", ...flood },
+    });
+    const floodText = (flooded.content as Array<{ text: string }>)[0]?.text ?? "";
+    expect(flooded.isError).toBe(true);
+    expect(floodText).toContain("And 2995 more unknown argument(s).");
+    expect(floodText.length).toBeLessThan(2_000);
+
     // Read back: nothing ran.
     const lambda = await moto.current.clients().lambda();
     expect(await liveCodeSha256(lambda, functionName)).toBe(initial.codeSha256);

@@ -25,7 +25,6 @@ export interface SchemaNode {
 
 export interface ToolSpec {
   name: string;
-  readOnlyHint: boolean;
   properties: Record<string, SchemaNode>;
   required: string[];
 }
@@ -39,12 +38,10 @@ export function loadToolSpecs(): ToolSpec[] {
     .map((file) => {
       const snap = JSON.parse(readFileSync(join(SNAPSHOTS, file), "utf8")) as {
         name: string;
-        annotations: { readOnlyHint: boolean };
         inputSchema: { properties: Record<string, SchemaNode>; required?: string[] };
       };
       return {
         name: snap.name,
-        readOnlyHint: snap.annotations.readOnlyHint,
         properties: snap.inputSchema.properties,
         required: snap.inputSchema.required ?? [],
       };
@@ -102,7 +99,14 @@ export interface ToolCase {
 // ---------------------------------------------------------------------------------------------
 // Values that are hostile in their own right, reused for several fields.
 
-const PATH_LIKE = ["../../etc/passwd", "~/.aws/credentials", "C:\\x", "/dev/zero", "..\\..\\boot.ini", "file:///etc"];
+const PATH_LIKE = [
+  "../../etc/passwd",
+  "~/.aws/credentials",
+  "C:\\x",
+  "/dev/zero",
+  "..\\..\\boot.ini",
+  "file:///etc",
+];
 const PROTOTYPE_NAMES = ["__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "valueOf"];
 const UNICODE_SAMPLES = [
   "😀", // astral
@@ -120,28 +124,27 @@ const UNICODE_SAMPLES = [
   "\t",
 ];
 
-/** A string of `count` repetitions of one unit (so its length in code points is exact). */
-function repeated(unit: string, count: number): string {
-  return unit.repeat(count);
-}
-
-/** Lengths past a bound: just over, well over, and (rarely) the ~1 MB a careless client sends. */
-function overLength(max: number): fc.Arbitrary<number> {
-  return fc.oneof(
-    { weight: 6, arbitrary: fc.constantFrom(max + 1, max + 2, max * 2 + 1, max + 1000) },
-    { weight: 2, arbitrary: fc.constant(100_000) },
-    { weight: 1, arbitrary: fc.constant(1_000_000) },
-  );
-}
-
-/** A string longer than `max` in UTF-16 units and in code points, of ASCII, astral, RTL or NUL. */
+/**
+ * A string longer than `max` (in UTF-16 units and in code points) of one unit: ASCII, astral,
+ * RTL, NUL or a lone surrogate. Mostly just over the bound; rarely ~100 KB or ~1 MB of UTF-8,
+ * the size of a file a careless client pastes.
+ */
 function tooLongString(max: number): fc.Arbitrary<string> {
+  const size = fc.oneof(
+    { weight: 12, arbitrary: fc.constantFrom(1, 2, max + 1, 1000).map((extra) => ({ chars: max + extra })) },
+    { weight: 2, arbitrary: fc.constant({ bytes: 100_000 }) },
+    { weight: 1, arbitrary: fc.constant({ bytes: 1_000_000 }) },
+  );
   return fc
-    .tuple(overLength(max), fc.constantFrom("a", "7", "😀", "\u05d0", "\u0000", "-", "\ud800"))
-    .map(([count, unit]) => repeated(unit, count));
+    .tuple(size, fc.constantFrom("a", "7", "😀", "\u05d0", "\u0000", "-", "\ud800"))
+    .map(([wanted, unit]) => {
+      const unitBytes = Buffer.byteLength(unit, "utf8");
+      const count = "chars" in wanted ? wanted.chars : Math.max(max + 1, Math.ceil(wanted.bytes / unitBytes));
+      return unit.repeat(count);
+    });
 }
 
-/** JSON values of every type but `type` (and never null-safe: no argument is nullable). */
+/** JSON values of every type but `type`, null included (no argument is nullable). */
 function wrongTypeValue(type: string | undefined): fc.Arbitrary<Sent> {
   const pool: Array<{ type: string; value: Sent }> = [
     { type: "integer", value: 0 },
@@ -178,8 +181,7 @@ function wrongTypeValue(type: string | undefined): fc.Arbitrary<Sent> {
 // ---------------------------------------------------------------------------------------------
 // Valid values per argument (safe ones: a valid read-only call must be quick).
 
-const RELEASE_OR_VERSION =
-  /^(?:\d{8}T\d{6}(?:\d{3})?Z-[0-9a-f]{6}|(?:[Vv](?:ersion ?)?)?\d{1,10})$/;
+const RELEASE_OR_VERSION = /^(?:\d{8}T\d{6}(?:\d{3})?Z-[0-9a-f]{6}|(?:[Vv](?:ersion ?)?)?\d{1,10})$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 const ENV_PATTERN = /^[a-z][a-z0-9-]*$/;
 
@@ -211,8 +213,8 @@ export function malformedTokenArb(): fc.Arbitrary<string> {
       "null",
       "Bearer abc",
       " v1.a.b ",
-      repeated("x", 2000),
-      repeated("😀", 1000),
+      "x".repeat(2000),
+      "😀".repeat(1000),
       ...PATH_LIKE,
       ...UNICODE_SAMPLES,
     ),
@@ -260,7 +262,10 @@ function validValue(tool: string, name: string, node: SchemaNode): fc.Arbitrary<
     });
   }
   if (name === "components" && node.items?.enum) {
-    return fc.uniqueArray(fc.constantFrom(...node.items.enum), { minLength: 1, maxLength: node.items.enum.length });
+    return fc.uniqueArray(fc.constantFrom(...node.items.enum), {
+      minLength: 1,
+      maxLength: node.items.enum.length,
+    });
   }
   const special = SAFE_VALID[name];
   if (special) return special(node);
@@ -288,14 +293,25 @@ function brokenString(name: string, node: SchemaNode): fc.Arbitrary<Broken> {
     tooLongString(max).map((value) => ({ value, kind: "bounds" as const })),
   ];
   if ((node.minLength ?? 0) >= 1 || node.pattern) {
-    options.push(fc.constant({ value: "", kind: node.minLength ? ("bounds" as const) : ("pattern" as const) }));
+    options.push(
+      fc.constant({ value: "", kind: node.minLength ? ("bounds" as const) : ("pattern" as const) }),
+    );
   }
   if (node.enum) {
     const values = node.enum;
-    const near = values.flatMap((v) => [v.toUpperCase(), v[0]?.toUpperCase() + v.slice(1), `${v} `, ` ${v}`, `${v}\u0000`]);
+    const near = values.flatMap((v) => [
+      v.toUpperCase(),
+      v[0]?.toUpperCase() + v.slice(1),
+      `${v} `,
+      ` ${v}`,
+      `${v}\u0000`,
+    ]);
     options.push(
       fc
-        .oneof(fc.constantFrom(...near, ...PROTOTYPE_NAMES, ...PATH_LIKE), fc.string({ unit: "binary", maxLength: 12 }))
+        .oneof(
+          fc.constantFrom(...near, ...PROTOTYPE_NAMES, ...PATH_LIKE),
+          fc.string({ unit: "binary", maxLength: 12 }),
+        )
         .filter((s) => !values.includes(s))
         .map((value) => ({ value, kind: "enum" as const })),
     );
@@ -304,9 +320,22 @@ function brokenString(name: string, node: SchemaNode): fc.Arbitrary<Broken> {
     const pattern = new RegExp(node.pattern);
     const curated =
       name === "env"
-        ? ["PROD", "Prod", "prod ", " prod", "prod\n", "dev\u0000", "dév", "-dev", "1dev", "de_v", "dev.", ...PROTOTYPE_NAMES]
+        ? [
+            "PROD",
+            "Prod",
+            "prod ",
+            " prod",
+            "prod\n",
+            "dev\u0000",
+            "dév",
+            "-dev",
+            "1dev",
+            "de_v",
+            "dev.",
+            ...PROTOTYPE_NAMES,
+          ]
         : name === "planDigest"
-          ? [repeated("A", 64), repeated("g", 64), `${repeated("a", 63)}G`, ` ${repeated("a", 63)}`]
+          ? ["A".repeat(64), "g".repeat(64), `${"a".repeat(63)}G`, ` ${"a".repeat(63)}`]
           : ["latest", "v", "HEAD~1", "12; rm -rf /", "20261125T130512345Z-3fa9c1\n", "-1", "0x10", "1e3"];
     // Random breakers: ASCII at the exact lengths allowed (a 64-char planDigest), any code point when short.
     const shortest = Math.max(node.minLength ?? 0, 1);
@@ -328,7 +357,17 @@ function brokenString(name: string, node: SchemaNode): fc.Arbitrary<Broken> {
 function brokenInteger(node: SchemaNode): fc.Arbitrary<Broken> {
   const min = node.minimum ?? 0;
   const max = node.maximum ?? 100;
-  const numbers: Sent[] = [min - 1, max + 1, max + 1000, -1, min + 0.5, max - 0.5, 1e308, -1e308, 2 ** 53 + 2];
+  const numbers: Sent[] = [
+    min - 1,
+    max + 1,
+    max + 1000,
+    -1,
+    min + 0.5,
+    max - 0.5,
+    1e308,
+    -1e308,
+    2 ** 53 + 2,
+  ];
   const texts = ["1e400", "-1e400", "1.5", `${max}.5`, "123456789012345678901234567890"];
   // 1e-400 and -0 parse to 0: broken only where 0 is out of range.
   if (min > 0) texts.push("1e-400", "-0", "0.0");
@@ -336,10 +375,15 @@ function brokenInteger(node: SchemaNode): fc.Arbitrary<Broken> {
     (n) => typeof n === "number" && (n < min || n > max || !Number.isInteger(n)),
   );
   return fc.oneof(
-    { weight: 3, arbitrary: fc.constantFrom(...outOfRange).map((value) => ({ value, kind: "bounds" as const })) },
+    {
+      weight: 3,
+      arbitrary: fc.constantFrom(...outOfRange).map((value) => ({ value, kind: "bounds" as const })),
+    },
     {
       weight: 2,
-      arbitrary: fc.constantFrom(...texts).map((text) => ({ value: new RawJson(text), kind: "bounds" as const })),
+      arbitrary: fc
+        .constantFrom(...texts)
+        .map((text) => ({ value: new RawJson(text), kind: "bounds" as const })),
     },
     { weight: 2, arbitrary: wrongTypeValue("integer").map((value) => ({ value, kind: "type" as const })) },
   );
@@ -413,7 +457,7 @@ export function unknownEnvArb(): fc.Arbitrary<string> {
         "staging2",
         "prod2",
         "a",
-        `a${repeated("0", 39)}`,
+        `a${"0".repeat(39)}`,
       ),
       fc.stringMatching(/^[a-z][a-z0-9-]{0,39}$/),
     )
@@ -474,10 +518,11 @@ function unknownKeyArb(spec: ToolSpec): fc.Arbitrary<string> {
   const valid = Object.keys(spec.properties);
   return fc
     .oneof(
-      { weight: 4, arbitrary: fc.constantFrom(...valid.flatMap(misspellings)) },
-      { weight: 3, arbitrary: fc.constantFrom(...COMMON_WRONG_KEYS) },
-      { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 20 }) },
-      { weight: 1, arbitrary: fc.constantFrom(repeated("k", 1_000_000), repeated("\u0000", 5_000)) },
+      { weight: 8, arbitrary: fc.constantFrom(...valid.flatMap(misspellings)) },
+      { weight: 6, arbitrary: fc.constantFrom(...COMMON_WRONG_KEYS) },
+      { weight: 4, arbitrary: fc.string({ unit: "binary", maxLength: 20 }) },
+      // A key is quoted back: a 1 MB key must come back short.
+      { weight: 1, arbitrary: fc.constantFrom("k".repeat(1_000_000), "\u0000".repeat(5_000)) },
     )
     .filter((key) => !valid.includes(key));
 }
@@ -534,8 +579,11 @@ function mutationArb(spec: ToolSpec, withDecoy: boolean): fc.Arbitrary<Mutation>
       weight: 1,
       arbitrary: fc
         .tuple(
-          fc.oneof({ weight: 4, arbitrary: fc.constant(30) }, { weight: 1, arbitrary: fc.constantFrom(300, 3_000) }),
-          fc.constantFrom("k", "dry_run_", repeated("x", 100)),
+          fc.oneof(
+            { weight: 4, arbitrary: fc.constant(30) },
+            { weight: 1, arbitrary: fc.constantFrom(300, 3_000) },
+          ),
+          fc.constantFrom("k", "dry_run_", "x".repeat(100)),
         )
         .map(([count, prefix]): Mutation => ({ kind: "keyFlood", count, prefix })),
     },
@@ -562,10 +610,6 @@ function decoyArb(spec: ToolSpec): fc.Arbitrary<Mutation> {
   return fc
     .tuple(fc.constantFrom(...Object.keys(spec.properties)), anyValue)
     .map(([field, value]): Mutation => ({ kind: "decoy", field, value }));
-}
-
-function isSchemaDefectKind(kind: DefectKind): boolean {
-  return !["unknownEnv", "badToken", "unknownPlan"].includes(kind);
 }
 
 function assemble(spec: ToolSpec, base: Record<string, Sent | undefined>, mutations: Mutation[]): ToolCase {
@@ -605,13 +649,18 @@ function assemble(spec: ToolSpec, base: Record<string, Sent | undefined>, mutati
       case "keyFlood":
         for (let i = 0; i < mutation.count; i++) {
           const key = `${mutation.prefix}${i}`;
-          if (!entries.some((e) => e.key === key) && !(key in spec.properties)) {
-            entries.push({ key, value: i % 2 === 0, defect: { field: key, kind: "unknownKey", schema: true } });
+          if (!entries.some((e) => e.key === key) && !Object.hasOwn(spec.properties, key)) {
+            entries.push({
+              key,
+              value: i % 2 === 0,
+              defect: { field: key, kind: "unknownKey", schema: true },
+            });
           }
         }
         break;
       case "missing":
-        for (let i = entries.length - 1; i >= 0; i--) if (entries[i]?.key === mutation.field) entries.splice(i, 1);
+        for (let i = entries.length - 1; i >= 0; i--)
+          if (entries[i]?.key === mutation.field) entries.splice(i, 1);
         missing.add(mutation.field);
         break;
       case "unknownEnv":
@@ -733,16 +782,6 @@ export function toolCaseArb(spec: ToolSpec, semanticShare = 0.1): fc.Arbitrary<T
         { weight: weighted(1 - validShare), arbitrary: invalid },
         { weight: weighted(validShare), arbitrary: valid },
       );
-  const withSemantics = (c: ToolCase): ToolCase => {
-    // A well-formed planDigest never names a saved plan here (none is ever made): refused.
-    const digest = c.args instanceof SentObject ? lastValue(c.args, "planDigest") : undefined;
-    if (spec.name === "terraform_apply" && typeof digest === "string" && HEX64.test(digest)) {
-      if (!c.defects.some((d) => d.field === "planDigest")) {
-        return { ...c, defects: [...c.defects, { field: "planDigest", kind: "unknownPlan", schema: false }] };
-      }
-    }
-    return c;
-  };
   const semantic = semanticOnlyArb(spec);
   const cases = semantic
     ? fc.oneof(
@@ -750,13 +789,52 @@ export function toolCaseArb(spec: ToolSpec, semanticShare = 0.1): fc.Arbitrary<T
         { weight: weighted(semanticShare), arbitrary: semantic },
       )
     : mutated;
-  return cases.map(withSemantics).filter((c) => !mutating || c.defects.length > 0);
+  return cases.map(withInherentDefects).filter((c) => !mutating || c.defects.length > 0);
+}
+
+/** A well-formed planDigest never names a saved plan here (terraform_plan never saves one): refused. */
+function withInherentDefects(c: ToolCase): ToolCase {
+  const digest = c.args instanceof SentObject ? lastValue(c.args, "planDigest") : undefined;
+  if (c.tool === "terraform_apply" && typeof digest === "string" && HEX64.test(digest)) {
+    if (!c.defects.some((d) => d.field === "planDigest")) {
+      return { ...c, defects: [...c.defects, { field: "planDigest", kind: "unknownPlan", schema: false }] };
+    }
+  }
+  return c;
+}
+
+/** The smallest valid dev call of each tool: one slipped key away from running for real. */
+const DEV_CALLS: Record<string, Record<string, Sent>> = {
+  deploy_lambda: { env: "dev" },
+  deploy_frontend: { env: "dev", skipBuild: true },
+  rollback: { env: "dev", component: "lambda" },
+  terraform_apply: { env: "dev", planDigest: "0".repeat(64) },
+  preflight: { env: "dev", skipTests: true },
+};
+
+/** The slips a model makes, and the keys JavaScript objects treat specially. */
+const SLIPS: Array<[string, Sent]> = [
+  ["dryrun", true],
+  ["dry_run", true],
+  ["DryRun", true],
+  ["Env", "dev"],
+  ["__proto__", new SentObject([["dryRun", true]])],
+  ["__proto__", null],
+  ["constructor", new SentObject([])],
+];
+
+/**
+ * Fixed cases run before the random ones (fast-check examples): each valid dev call with one
+ * slipped key. On the armed dev env, a slip the server dropped instead of refusing would
+ * deploy, and the read-back would show it.
+ */
+export function slipCases(spec: ToolSpec): ToolCase[] {
+  const base = DEV_CALLS[spec.name] ?? { env: "dev" };
+  return SLIPS.filter(([key]) => !Object.hasOwn(spec.properties, key)).map(([key, value]) =>
+    withInherentDefects(assemble(spec, base, [{ kind: "unknownKey", key, value }])),
+  );
 }
 
 function lastValue(args: SentObject, key: string): Sent | undefined {
   return args.entries.filter(([k]) => k === key).at(-1)?.[1];
-}
-
-export function isSchemaDefect(defect: Defect): boolean {
-  return isSchemaDefectKind(defect.kind) && defect.schema;
 }

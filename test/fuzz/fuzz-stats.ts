@@ -27,6 +27,13 @@ export interface FuzzStats {
   largestReplyCase: string;
   largestErrorReplyBytes: number;
   slowestAnswerMs: number;
+  /** Cases sent with no defect (tools: read-only ones only; JSON-RPC: requests nothing refuses). */
+  validCases: number;
+  /** How often each kind of defect was sent (a case can carry several). */
+  perDefect: Record<string, number>;
+  largestRequestBytes: number;
+  /** Requests of 1 MB or more. */
+  megabyteRequests: number;
   /** Per tool (or message class): cases tried. */
   perTarget: Record<string, number>;
   wallMs: number;
@@ -58,14 +65,25 @@ export class FuzzRecorder {
       largestReplyCase: "",
       largestErrorReplyBytes: 0,
       slowestAnswerMs: 0,
+      validCases: 0,
+      perDefect: {},
+      largestRequestBytes: 0,
+      megabyteRequests: 0,
       perTarget: {},
       wallMs: 0,
     };
   }
 
-  tried(target: string): void {
+  tried(target: string, requestBytes: number, defects: readonly string[] = []): void {
     this.stats.cases++;
     this.stats.perTarget[target] = (this.stats.perTarget[target] ?? 0) + 1;
+    this.stats.largestRequestBytes = Math.max(this.stats.largestRequestBytes, requestBytes);
+    if (requestBytes >= 1_000_000) this.stats.megabyteRequests++;
+    for (const defect of defects) this.stats.perDefect[defect] = (this.stats.perDefect[defect] ?? 0) + 1;
+  }
+
+  validCase(): void {
+    this.stats.validCases++;
   }
 
   reply(bytes: number, isError: boolean, ms: number, describe: () => string): void {
@@ -105,7 +123,7 @@ export class FuzzRecorder {
     this.stats.wallMs = Math.round(performance.now() - this.started);
     const file = join(tmpdir(), `vyaparai-deploy-fuzz-${this.stats.suite}.json`);
     writeFileSync(file, `${JSON.stringify({ ...this.stats, violations: this.violations }, null, 2)}\n`);
-    const { perTarget: _perTarget, largestReplyCase: _case, ...headline } = this.stats;
+    const { perTarget: _perTarget, perDefect: _perDefect, largestReplyCase: _case, ...headline } = this.stats;
     console.log(`FUZZ-STATS ${JSON.stringify({ ...headline, file })}`);
     return file;
   }

@@ -50,7 +50,9 @@ function describe(value: Sent): string {
   if (value instanceof RawJson) {
     if (value.label) return `raw(${value.label})`;
     const run = repeatedUnit(value.text);
-    return run ? `raw(${run})` : `raw(${value.text.length > 80 ? `${value.text.slice(0, 80)}…` : value.text})`;
+    return run
+      ? `raw(${run})`
+      : `raw(${value.text.length > 80 ? `${value.text.slice(0, 80)}…` : value.text})`;
   }
   if (value instanceof SentObject) {
     const shown = value.entries.slice(0, 12).map(([key, inner]) => `${describeKey(key)}: ${describe(inner)}`);
@@ -82,7 +84,7 @@ function describeString(text: string): string {
 function repeatedUnit(text: string): string | null {
   for (const size of [1, 2, 3]) {
     const unit = text.slice(0, size);
-    if (text.length % size === 0 && unit.repeat(text.length / size) === text) {
+    if (text.length >= size * 2 && text.length % size === 0 && unit.repeat(text.length / size) === text) {
       return `${JSON.stringify(unit)}.repeat(${text.length / size})`;
     }
   }

@@ -123,8 +123,8 @@ export class RawServer {
     return this.stderrText;
   }
 
-  write(text: string): void {
-    if (this.exit === null) this.child.stdin.write(text);
+  write(data: string | Buffer): void {
+    if (this.exit === null) this.child.stdin.write(data);
   }
 
   answersFor(id: unknown): ReceivedLine[] {

@@ -14,7 +14,7 @@ import type { RequestId } from "./raw-channel.js";
  */
 
 export type Expectation =
-  | { kind: "answer"; id: RequestId }
+  | { kind: "answer"; id: RequestId; refused: boolean }
   | { kind: "oneError"; ids: Array<RequestId | null> }
   | { kind: "nothing"; id?: RequestId };
 
@@ -42,7 +42,13 @@ const usableIds: IdShape[] = [
   { usable: true, make: (n) => ({ sent: new RawJson(`${3_000_000 + n}e0`), id: 3_000_000 + n }) },
   { usable: true, make: (n) => ({ sent: `id-${n}`, id: `id-${n}` }) },
   { usable: true, make: (n) => ({ sent: `😀\u05d0\u0000\ud800-${n}`, id: `😀\u05d0\u0000\ud800-${n}` }) },
-  { usable: true, make: (n) => ({ sent: `${"i".repeat(1000)}${n}`.slice(-1024), id: `${"i".repeat(1000)}${n}`.slice(-1024) }) },
+  {
+    usable: true,
+    make: (n) => ({
+      sent: `${"i".repeat(1000)}${n}`.slice(-1024),
+      id: `${"i".repeat(1000)}${n}`.slice(-1024),
+    }),
+  },
 ];
 
 const unusableIds: Sent[] = [
@@ -58,40 +64,122 @@ const unusableIds: Sent[] = [
   new RawJson("-1.5e-300"),
 ];
 
-const idShape: fc.Arbitrary<IdShape> = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom(...usableIds) },
-  { weight: 1, arbitrary: fc.constantFrom(...unusableIds).map((sent): IdShape => ({ usable: false, sent })) },
+function objectOf(fields: Record<string, Sent | undefined>): SentObject {
+  return new SentObject(
+    Object.entries(fields).filter((entry): entry is [string, Sent] => entry[1] !== undefined),
+  );
+}
+
+/** `object` with `key` set to `value` (removed when undefined), keeping its other entries. */
+function withEntry(object: Sent | undefined, key: string, value: Sent | undefined): SentObject {
+  const entries = object instanceof SentObject ? object.entries.filter(([k]) => k !== key) : [];
+  return new SentObject(value === undefined ? entries : [...entries, [key, value] as const]);
+}
+
+interface Draft {
+  id: IdShape | undefined;
+  jsonrpc: Sent | undefined;
+  method: Sent | undefined;
+  params: Sent | undefined;
+  /** Stray top-level keys; "result" or "error" make a response-like message. */
+  extra: Array<[string, Sent]>;
+}
+
+/**
+ * Well-formed messages a client really sends. The only tool called is health_check (instant
+ * with the fuzz config) or list_tables (one refused connection): a valid call costs little.
+ */
+const wellFormedArb: fc.Arbitrary<Draft> = fc
+  .oneof(
+    fc.constantFrom<Pick<Draft, "method" | "params">>(
+      { method: "ping", params: undefined },
+      { method: "ping", params: new SentObject([]) },
+      { method: "tools/list", params: undefined },
+      { method: "tools/list", params: objectOf({ cursor: "x" }) },
+      { method: "logging/setLevel", params: objectOf({ level: "debug" }) },
+      {
+        method: "initialize",
+        params: objectOf({
+          protocolVersion: "2025-06-18",
+          capabilities: new SentObject([]),
+          clientInfo: objectOf({ name: "again", version: "1" }),
+        }),
+      },
+    ),
+    fc
+      .record({
+        name: fc.constantFrom("health_check", "health_check", "list_tables"),
+        arguments: fc.constantFrom<Sent | undefined>(
+          undefined,
+          new SentObject([]),
+          objectOf({ env: "prod" }),
+        ),
+        _meta: fc.option(
+          fc.constantFrom<Sent>("t", 7).map((token) => objectOf({ progressToken: token })),
+          { nil: undefined },
+        ),
+      })
+      .map((params) => ({ method: "tools/call", params: objectOf(params) })),
+  )
+  .chain((call) =>
+    fc
+      .option(fc.constantFrom(...usableIds), { nil: undefined, freq: 8 })
+      .map((id): Draft => ({ id, jsonrpc: "2.0", ...call, extra: [] })),
+  );
+
+const notificationArb: fc.Arbitrary<Draft> = fc.constantFrom<Draft>(
+  {
+    id: undefined,
+    jsonrpc: "2.0",
+    method: "notifications/initialized",
+    params: undefined,
+    extra: [],
+  },
+  {
+    id: undefined,
+    jsonrpc: "2.0",
+    method: "notifications/cancelled",
+    params: objectOf({ requestId: 424242, reason: "fuzz" }),
+    extra: [],
+  },
+  {
+    id: undefined,
+    jsonrpc: "2.0",
+    method: "notifications/progress",
+    params: objectOf({ progressToken: "t", progress: 1 }),
+    extra: [],
+  },
+  {
+    id: undefined,
+    jsonrpc: "2.0",
+    method: "notifications/roots/list_changed",
+    params: undefined,
+    extra: [],
+  },
 );
 
-const METHODS = [
-  "ping",
-  "tools/list",
-  "tools/call",
-  "initialize",
-  "logging/setLevel",
-  "resources/list",
-  "prompts/list",
-  "completion/complete",
-  "notifications/cancelled",
-  "notifications/progress",
-  "notifications/initialized",
+const STRAY_METHODS = [
   "",
   "tools/call ",
   "TOOLS/LIST",
   "rpc.discover",
+  "resources/list",
+  "prompts/list",
+  "completion/complete",
+  "notifications/cancelled",
   "__proto__",
   "constructor",
 ];
 
-const methodArb: fc.Arbitrary<Sent> = fc.oneof(
-  { weight: 8, arbitrary: fc.constantFrom(...METHODS) },
-  { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 30 }) },
-  { weight: 1, arbitrary: fc.constantFrom<Sent>(12, null, true, [], new SentObject([])) },
+const strayParams: fc.Arbitrary<Sent> = fc.oneof(
+  fc.constantFrom<Sent>(null, "str", 42, [1, 2], true, new RawJson("1e400")),
+  fc.jsonValue({ maxDepth: 3 }).map(fromJson),
+  fc
+    .constantFrom(1_000, 50_000)
+    .map((depth) => new RawJson(`${"[".repeat(depth)}${"]".repeat(depth)}`, `[ nested ${depth} deep`)),
 );
 
 const progressTokenArb: fc.Arbitrary<Sent> = fc.constantFrom<Sent>(
-  "t",
-  7,
   new SentObject([["a", 1]]),
   [],
   null,
@@ -99,130 +187,143 @@ const progressTokenArb: fc.Arbitrary<Sent> = fc.constantFrom<Sent>(
   true,
 );
 
-/** A tool name: a real one whose valid call is instant, unknown ones, and huge or odd ones. */
-const toolNameArb: fc.Arbitrary<Sent> = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom<Sent>("health_check", "no_such_tool", "list_tables ", "HEALTH_CHECK") },
-  { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 20 }) },
-  { weight: 1, arbitrary: fc.constantFrom<Sent>(7, null, [], new SentObject([])) },
-  { weight: 1, arbitrary: fc.constantFrom(2_000, 100_000).map((n) => "n".repeat(n)) },
-);
+/** One thing wrong with a message. */
+type MessageDefect = (draft: Draft) => Draft;
 
-const toolArgumentsArb: fc.Arbitrary<Sent | undefined> = fc.oneof(
-  fc.constantFrom<Sent | undefined>(
-    undefined,
-    new SentObject([]),
-    new SentObject([["env", "prod"]]),
-    new SentObject([["attempts", new RawJson("1e400")]]),
-    [1, 2],
-    "env=dev",
-    null,
+const defectArb: fc.Arbitrary<MessageDefect> = fc.oneof(
+  fc.constantFrom(...unusableIds).map(
+    (sent): MessageDefect =>
+      (d) => ({ ...d, id: { usable: false, sent } }),
   ),
-  fc.jsonValue({ maxDepth: 2 }).map(fromJson),
-);
-
-function objectOf(fields: Record<string, Sent | undefined>): SentObject {
-  return new SentObject(
-    Object.entries(fields).filter((entry): entry is [string, Sent] => entry[1] !== undefined),
-  );
-}
-
-const paramsArb: fc.Arbitrary<Sent | undefined> = fc.oneof(
-  { weight: 2, arbitrary: fc.constantFrom<Sent | undefined>(undefined, null, "str", 42, [1, 2], true, new SentObject([])) },
-  {
-    weight: 4,
-    arbitrary: fc
-      .record({
-        name: fc.option(toolNameArb, { nil: undefined }),
-        arguments: toolArgumentsArb,
-        _meta: fc.option(
-          fc.oneof(
-            progressTokenArb.map((token) => objectOf({ progressToken: token })),
-            fc.constantFrom<Sent>("x", [], null),
-          ),
-          { nil: undefined },
-        ),
-      })
-      .map(objectOf),
-  },
-  {
-    weight: 1,
-    arbitrary: fc
-      .constantFrom<Sent>("debug", "loud", 5, null, "__proto__")
-      .map((level) => objectOf({ level })),
-  },
-  {
-    weight: 1,
-    arbitrary: fc
-      .record({
-        protocolVersion: fc.constantFrom<Sent>("2025-06-18", 1, "9999-01-01"),
-        capabilities: fc.constantFrom<Sent>(new SentObject([]), "x"),
-        clientInfo: fc.constantFrom<Sent>(objectOf({ name: "c", version: "0" }), null),
-      })
-      .map(objectOf),
-  },
-  {
-    weight: 1,
-    arbitrary: fc
-      .record({ requestId: fc.constantFrom<Sent>(1, "x", new SentObject([])), progress: fc.constantFrom<Sent>(1, "a") })
-      .map(objectOf),
-  },
-  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }).map(fromJson) },
-  {
-    weight: 1,
-    arbitrary: fc
-      .constantFrom(1_000, 50_000)
-      .map((depth) => new RawJson(`${"[".repeat(depth)}${"]".repeat(depth)}`, `[ nested ${depth} deep`)),
-  },
-);
-
-const jsonrpcArb: fc.Arbitrary<Sent | undefined> = fc.oneof(
-  { weight: 8, arbitrary: fc.constant("2.0") },
-  { weight: 1, arbitrary: fc.constantFrom<Sent | undefined>(undefined, "1.0", 2, null, "2.0 ") },
-);
-
-const extraKeysArb: fc.Arbitrary<Array<[string, Sent]>> = fc.oneof(
-  { weight: 6, arbitrary: fc.constant([]) },
-  {
-    weight: 1,
-    arbitrary: fc.constantFrom<Array<[string, Sent]>>(
+  fc.constant<MessageDefect>((d) => ({ ...d, id: undefined })),
+  fc.constantFrom<Sent | undefined>(undefined, "1.0", 2, null, "2.0 ").map(
+    (jsonrpc): MessageDefect =>
+      (d) => ({ ...d, jsonrpc }),
+  ),
+  fc
+    .oneof(
+      fc.constantFrom<Sent | undefined>(...STRAY_METHODS, undefined, 12, null, true, [], new SentObject([])),
+      fc.string({ unit: "binary", maxLength: 30 }),
+    )
+    .map(
+      (method): MessageDefect =>
+        (d) => ({ ...d, method }),
+    ),
+  strayParams.map(
+    (params): MessageDefect =>
+      (d) => ({ ...d, params }),
+  ),
+  // tools/call params: the tool name, the arguments, the progress token.
+  fc
+    .oneof(
+      fc.constantFrom<Sent | undefined>(
+        undefined,
+        7,
+        null,
+        [],
+        "no_such_tool",
+        "HEALTH_CHECK",
+        "health_check ",
+      ),
+      fc.string({ unit: "binary", maxLength: 20 }),
+      // A huge unknown name: an answer must not echo it whole.
+      fc.constantFrom(2_000, 100_000).map((n) => `n${"n".repeat(n - 1)}`),
+    )
+    .map(
+      (name): MessageDefect =>
+        (d) => ({ ...d, method: "tools/call", params: withEntry(d.params, "name", name) }),
+    ),
+  fc
+    .oneof(
+      fc.constantFrom<Sent>([1, 2], "env=dev", null, 42, objectOf({ attempts: new RawJson("1e400") })),
+      fc.jsonValue({ maxDepth: 2 }).map(fromJson),
+    )
+    .map(
+      (args): MessageDefect =>
+        (d) => ({ ...d, params: withEntry(d.params, "arguments", args) }),
+    ),
+  fc
+    .oneof(
+      progressTokenArb.map((token) => objectOf({ progressToken: token })),
+      fc.constantFrom<Sent>("x", [], null),
+    )
+    .map(
+      (meta): MessageDefect =>
+        (d) => ({ ...d, params: withEntry(d.params, "_meta", meta) }),
+    ),
+  fc
+    .constantFrom<Array<[string, Sent]>>(
       [["extra", true]],
       [["__proto__", new SentObject([["method", "ping"]])]],
       [["result", new SentObject([])]],
       [["error", new SentObject([["code", 1]])]],
+    )
+    .map(
+      (extra): MessageDefect =>
+        (d) => ({ ...d, extra: [...d.extra, ...extra] }),
     ),
-  },
 );
+
+/** The request methods this server answers; any other method is "Method not found". */
+const SERVED_METHODS = new Set(["initialize", "ping", "tools/list", "tools/call", "logging/setLevel"]);
+/** Tools whose call with valid arguments can succeed here (--read-only, fuzz config). */
+const CALLABLE_TOOLS = new Set(["health_check", "list_tables"]);
+
+function entryOf(object: Sent | undefined, key: string): Sent | undefined {
+  return object instanceof SentObject ? object.entries.filter(([k]) => k === key).at(-1)?.[1] : undefined;
+}
+
+/**
+ * Whether a request must come back as an error (a JSON-RPC error, or a tool result with
+ * isError), by the JSON-RPC and MCP schemas: a wrong "jsonrpc", a stray top-level key, a method
+ * not served, params that are not an object, a malformed _meta, or a tools/call without a
+ * callable tool name or with arguments that are not an object. Anything else may succeed
+ * (MCP params are open objects: an extra key is allowed there).
+ */
+function certainlyRefused(draft: Draft): boolean {
+  const { jsonrpc, method, params, extra } = draft;
+  if (jsonrpc !== "2.0" || extra.length > 0) return true;
+  if (typeof method !== "string" || !SERVED_METHODS.has(method)) return true;
+  if (params !== undefined && !(params instanceof SentObject)) return true;
+  const meta = entryOf(params, "_meta");
+  if (meta !== undefined) {
+    const token = entryOf(meta, "progressToken");
+    const tokenOk =
+      token === undefined ||
+      typeof token === "string" ||
+      (typeof token === "number" && Number.isInteger(token));
+    if (!(meta instanceof SentObject) || !tokenOk) return true;
+  }
+  if (method === "tools/call") {
+    const name = entryOf(params, "name");
+    const args = entryOf(params, "arguments");
+    if (typeof name !== "string" || !CALLABLE_TOOLS.has(name)) return true;
+    if (args !== undefined && !(args instanceof SentObject)) return true;
+  }
+  return false;
+}
+
+/** A well-formed request or notification with up to three things wrong with it. */
+const messageArb: fc.Arbitrary<Draft> = fc
+  .tuple(
+    fc.oneof({ weight: 5, arbitrary: wellFormedArb }, { weight: 1, arbitrary: notificationArb }),
+    fc.array(defectArb, { maxLength: 3 }),
+  )
+  .map(([base, defects]) => defects.reduce((draft, apply) => apply(draft), base));
 
 /** How the line reaches the server: whole, in pieces (splitting UTF-8 characters), or spoilt. */
 type Framing = "line" | "crlf" | "chunked" | "truncated" | "garbageSuffix" | "bom" | "huge";
 
 const framingArb: fc.Arbitrary<Framing> = fc.oneof(
-  { weight: 10, arbitrary: fc.constant<Framing>("line") },
-  { weight: 1, arbitrary: fc.constant<Framing>("crlf") },
-  { weight: 2, arbitrary: fc.constant<Framing>("chunked") },
-  { weight: 3, arbitrary: fc.constant<Framing>("truncated") },
-  { weight: 1, arbitrary: fc.constant<Framing>("garbageSuffix") },
-  { weight: 1, arbitrary: fc.constant<Framing>("bom") },
+  { weight: 100, arbitrary: fc.constant<Framing>("line") },
+  { weight: 10, arbitrary: fc.constant<Framing>("crlf") },
+  { weight: 20, arbitrary: fc.constant<Framing>("chunked") },
+  { weight: 30, arbitrary: fc.constant<Framing>("truncated") },
+  { weight: 10, arbitrary: fc.constant<Framing>("garbageSuffix") },
+  { weight: 10, arbitrary: fc.constant<Framing>("bom") },
   // Over the 10 MB line limit: rare, each costs ~11 MB through the pipe.
-  { weight: 0.1 as unknown as number, arbitrary: fc.constant<Framing>("huge") },
+  { weight: 1, arbitrary: fc.constant<Framing>("huge") },
 );
-
-interface Draft {
-  id: IdShape | undefined;
-  jsonrpc: Sent | undefined;
-  method: Sent | undefined;
-  params: Sent | undefined;
-  extra: Array<[string, Sent]>;
-  /** Keep "result" or "error" keys from `extra` (a response-like message). */
-}
-
-const messageArb: fc.Arbitrary<Draft> = fc.record({
-  id: fc.option(idShape, { nil: undefined, freq: 6 }),
-  jsonrpc: jsonrpcArb,
-  method: fc.option(methodArb, { nil: undefined, freq: 8 }),
-  params: paramsArb,
-  extra: extraKeysArb,
-});
 
 /** The JSON text of a draft, the id it carries, and whether that id is usable. */
 function render(draft: Draft): { text: string; id: RequestId | null; hasId: boolean; object: SentObject } {
@@ -246,10 +347,16 @@ function render(draft: Draft): { text: string; id: RequestId | null; hasId: bool
 }
 
 /** What the server owes a message that parses as JSON (see the module comment). */
-function expectationOf(object: SentObject, id: RequestId | null, hasId: boolean): Expectation {
+function expectationOf(
+  object: SentObject,
+  id: RequestId | null,
+  hasId: boolean,
+  refused: boolean,
+): Expectation {
   const keys = new Set(object.entries.map(([key]) => key));
   const hasMethod = keys.has("method");
-  if (hasMethod && hasId) return id === null ? { kind: "oneError", ids: [null] } : { kind: "answer", id };
+  if (hasMethod && hasId)
+    return id === null ? { kind: "oneError", ids: [null] } : { kind: "answer", id, refused };
   if (hasMethod) return { kind: "nothing" };
   if (hasId && (keys.has("result") || keys.has("error"))) {
     return id === null ? { kind: "nothing" } : { kind: "nothing", id };
@@ -271,7 +378,7 @@ function chunksOf(bytes: Buffer, cuts: number[]): Buffer[] {
 
 function build(draft: Draft, framing: Framing, cut: number, cuts: number[]): RpcCase {
   const { text, id, hasId, object } = render(draft);
-  const expected = expectationOf(object, id, hasId);
+  const expected = expectationOf(object, id, hasId, certainlyRefused(draft));
   const describe = () => `${framing} ${describeSent(object, 500)}`;
   const line = (body: string, expect: Expectation, ending = "\n"): RpcCase => ({
     chunks: [Buffer.from(`${body}${ending}`, "utf8")],
@@ -302,7 +409,10 @@ function build(draft: Draft, framing: Framing, cut: number, cuts: number[]): Rpc
       const filler = "a".repeat(10 * 1024 * 1024 + 16);
       const head = text.slice(0, -1);
       const body = `${head}${head.endsWith("{") ? "" : ","}"pad":"${filler}"}`;
-      return { ...line(body, spoilt), describe: () => `huge (${body.length} bytes) ${describeSent(object, 300)}` };
+      return {
+        ...line(body, spoilt),
+        describe: () => `huge (${body.length} bytes) ${describeSent(object, 300)}`,
+      };
     }
   }
 }
@@ -342,8 +452,15 @@ const badBytesArb: fc.Arbitrary<RpcCase> = fc.boolean().map((insideString) => {
         Buffer.from('"}}\n'),
       ])
     : Buffer.from([0xff, 0xfe, 0x7b, 0x0a]);
-  const expect: Expectation = insideString ? { kind: "answer", id } : { kind: "oneError", ids: [null] };
-  return { chunks: [bytes], expect, label: "badBytes", describe: () => `invalid UTF-8 ${insideString ? "in a string" : "line"}` };
+  const expect: Expectation = insideString
+    ? { kind: "answer", id, refused: false }
+    : { kind: "oneError", ids: [null] };
+  return {
+    chunks: [bytes],
+    expect,
+    label: "badBytes",
+    describe: () => `invalid UTF-8 ${insideString ? "in a string" : "line"}`,
+  };
 });
 
 export const rpcCaseArb: fc.Arbitrary<RpcCase> = fc.oneof(

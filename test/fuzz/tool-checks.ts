@@ -1,13 +1,12 @@
 import type { Defect, ToolCase } from "./arbitraries.js";
-import { isSchemaDefect } from "./arbitraries.js";
 import { SentObject } from "./json-text.js";
 
 /**
  * Whether an error text names what a case broke. The SDK's input check writes
- * "<message> at <field>" (at targets.3 for an item) and the server's own check "<field>: …";
+ * "<message> at <field>" ("at targets[3]" for an item) and the server's own check "<field>: …";
  * an unknown key is quoted (control characters as "?", at most 100 characters, then "…").
  */
-export function namesDefect(text: string, toolCase: ToolCase, defect: Defect): boolean {
+function namesDefect(text: string, toolCase: ToolCase, defect: Defect): boolean {
   switch (defect.kind) {
     case "unknownKey":
       return text.includes(`"${quotedKey(defect.field)}" is not an argument of ${toolCase.tool}`);
@@ -20,9 +19,10 @@ export function namesDefect(text: string, toolCase: ToolCase, defect: Defect): b
       return text.includes(defect.field);
     default: {
       const field = escapeRegExp(defect.field);
-      return new RegExp(`(?:\\bat ${field}(?:\\.\\d+|\\[\\d+\\])?(?:$|\\s)|(?:^|[\\s;:])${field}(?:\\.\\d+|\\[\\d+\\])?: )`, "m").test(
-        text,
-      );
+      return new RegExp(
+        `(?:\\bat ${field}(?:\\.\\d+|\\[\\d+\\])?(?:$|\\s)|(?:^|[\\s;:])${field}(?:\\.\\d+|\\[\\d+\\])?: )`,
+        "m",
+      ).test(text);
     }
   }
 }
@@ -34,7 +34,7 @@ export function namesDefect(text: string, toolCase: ToolCase, defect: Defect): b
  * reasons. Returns what is missing, or null when the text is fine.
  */
 export function unnamedDefects(text: string, toolCase: ToolCase): Defect[] | null {
-  const schema = toolCase.defects.filter(isSchemaDefect);
+  const schema = toolCase.defects.filter((d) => d.schema);
   if (schema.length > 0) {
     const missing = schema.filter((d) => !namesDefect(text, toolCase, d));
     if (schema.length <= 3) return missing.length ? missing : null;

@@ -2,7 +2,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { createAliasedFunction, createDeployedFunction, seedInitialArtifact } from "../deploy/lambda-support.js";
+import {
+  createAliasedFunction,
+  createDeployedFunction,
+  seedInitialArtifact,
+} from "../deploy/lambda-support.js";
 import { createBucket } from "../support/aws-fixtures.js";
 import { writeBackendFixture } from "../support/backend-fixture.js";
 import { writeViteDist } from "../support/dist-fixture.js";

@@ -378,7 +378,9 @@ describe("health_check tool against moto and local servers", () => {
     const result = await invokeTool(healthCheckTool, { targets: [`${base}/error`], attempts: 1 }, runtime);
     const out = result.structured as { verdict: string; targets: Array<{ name: string; status: number }> };
     expect(out.verdict).toBe("unhealthy");
-    expect(out.targets).toEqual([expect.objectContaining({ name: new URL(base).host, status: 500 })]);
+    expect(out.targets).toEqual([
+      expect.objectContaining({ name: "ad-hoc-1", url: `${base}/error`, status: 500 }),
+    ]);
     const bad = await invokeTool(healthCheckTool, { targets: ["payments"], attempts: 1 }, runtime);
     expect(bad.isError).toBe(true);
     expect(bad.text).toMatch(
@@ -434,10 +436,15 @@ describe("health_check tool against moto and local servers", () => {
       runtime,
     );
     expect(result.isError, result.text).toBe(false);
-    const out = result.structured as { targets: Array<{ name: string; status: number; ok: boolean }> };
+    const out = result.structured as {
+      summary: string;
+      targets: Array<{ name: string; url: string; status: number; ok: boolean }>;
+    };
+    // Named by position: the host is the caller's text, kept in url, never in the summary.
     expect(out.targets).toEqual([
-      expect.objectContaining({ name: new URL(otherBase).host, status: 200, ok: true }),
+      expect.objectContaining({ name: "ad-hoc-1", url: `${otherBase}/health`, status: 200, ok: true }),
     ]);
+    expect(out.summary).not.toContain(new URL(otherBase).host);
     expect(otherHits).toBe(1);
     runtime.close();
   });

@@ -9,6 +9,7 @@ import pLimit from "p-limit";
 import { glob } from "tinyglobby";
 import type { BackendConfig } from "../../config/schema.js";
 import { DeployError, throwIfAborted } from "../../core/errors.js";
+import { quote } from "../../core/quote.js";
 import {
   type CompressedEntry,
   CompressionPool,
@@ -21,6 +22,9 @@ import {
   type ZipResult,
   ZipWriter,
 } from "./zip-writer.js";
+
+/** Longest file path a package error quotes (file names are the repo's text: data only). */
+const PATH_CHARS = 300;
 
 /** Lambda's limit on a function's unzipped code size: 250 MB (262,144,000 bytes). */
 export const LAMBDA_MAX_UNZIPPED_BYTES = 262_144_000;
@@ -136,10 +140,10 @@ export function checkUnzippedSize(unzippedBytes: number, limit: number, files: S
   const largest = [...files]
     .sort((a, b) => b.size - a.size)
     .slice(0, 5)
-    .map((f) => `${f.name} (${formatBytes(f.size)})`);
+    .map((f) => `${quote(f.name, PATH_CHARS)} (${formatBytes(f.size)})`);
   throw new DeployError(
     "PRECONDITION",
-    `The Lambda package would be ${formatBytes(unzippedBytes)} (${unzippedBytes} bytes) unzipped, over Lambda's limit of ${formatBytes(limit)} (${limit} bytes). Remove unneeded dependencies or add exclude patterns under "backend" in deploy.config.json, or move large dependencies to a Lambda layer or container image.${largest.length ? ` Largest files: ${largest.join(", ")}.` : ""}`,
+    `The Lambda package would be ${formatBytes(unzippedBytes)} (${unzippedBytes} bytes) unzipped, over Lambda's limit of ${formatBytes(limit)} (${limit} bytes). Remove unneeded dependencies or add exclude patterns under "backend" in deploy.config.json, or move large dependencies to a Lambda layer or container image. The largest files are in largestFiles.`,
     { detail: { unzippedBytes, limitBytes: limit, largestFiles: largest } },
   );
 }
@@ -158,7 +162,13 @@ async function collectFiles(backendDir: string, backend: BackendConfig): Promise
     if (existing) {
       throw new DeployError(
         "PRECONDITION",
-        `Two files would have the same path "${file.name}" in the Lambda zip: one from ${existing.origin}, one from ${origin}. Rename one, or exclude one under "backend.exclude" in deploy.config.json.`,
+        `Two files would have the same path in the Lambda zip (the path and both origins are in detail). Rename one, or exclude one under "backend.exclude" in deploy.config.json.`,
+        {
+          detail: {
+            zipPath: quote(file.name, PATH_CHARS),
+            origins: [quote(existing.origin, PATH_CHARS), quote(origin, PATH_CHARS)],
+          },
+        },
       );
     }
     byName.set(file.name, { origin, file });
@@ -222,15 +232,16 @@ async function describeFile(
     } catch (error) {
       throw new DeployError(
         "PRECONDITION",
-        `${path} is a symlink whose target does not exist. Fix or remove it, or exclude it under "backend.exclude".`,
-        { cause: error },
+        `A symlink in the backend has no target (its path is in detail.path). Fix or remove it, or exclude it under "backend.exclude". Nothing was uploaded.`,
+        { cause: error, detail: { path: quote(relName, PATH_CHARS) } },
       );
     }
     // Safety: a link out of the backend could put any file of the machine (credentials, keys) into the zip.
     if (target !== realBackendDir && !target.startsWith(realBackendDir + sep)) {
       throw new DeployError(
         "PRECONDITION",
-        `${path} is a symlink to ${target}, outside the backend dir ${realBackendDir}; it is not packaged. Copy the file into the backend, or exclude the link under "backend.exclude".`,
+        `A symlink in the backend points outside the backend dir ${realBackendDir}, so it is not packaged (the link and its target are in detail). Copy the file into the backend, or exclude the link under "backend.exclude". Nothing was uploaded.`,
+        { detail: { path: quote(relName, PATH_CHARS), target: quote(target, PATH_CHARS) } },
       );
     }
     source = target;
@@ -247,7 +258,8 @@ async function describeFile(
     if (parent !== realBackendDir && !parent.startsWith(realBackendDir + sep)) {
       throw new DeployError(
         "PRECONDITION",
-        `${path} is reached through a symlinked folder pointing outside the backend dir ${realBackendDir}. Copy the folder into the backend, or exclude it under "backend.exclude".`,
+        `A file of the backend is reached through a symlinked folder pointing outside the backend dir ${realBackendDir} (the file is in detail.path). Copy the folder into the backend, or exclude it under "backend.exclude". Nothing was uploaded.`,
+        { detail: { path: quote(relName, PATH_CHARS), folder: quote(parent, PATH_CHARS) } },
       );
     }
   }
@@ -401,7 +413,8 @@ function assertUnchanged(file: SourceFile, bytesRead: number): void {
   if (bytesRead !== file.size) {
     throw new DeployError(
       "PRECONDITION",
-      `${file.source} changed while it was being packaged (${file.size} bytes, then ${bytesRead}). Retry once nothing writes into the backend folder.`,
+      `A backend file changed while it was being packaged (${file.size} bytes, then ${bytesRead}; the file is in detail.path). Retry once nothing writes into the backend folder.`,
+      { detail: { path: quote(file.name, PATH_CHARS) } },
     );
   }
 }
