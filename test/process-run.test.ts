@@ -13,6 +13,23 @@ describe("runCommand", () => {
     expect(result.tail).toContain("two");
   });
 
+  it("redacts the output before cutting its tail: a key block that starts before the kept part is hidden", async () => {
+    // 60 lines of key body after the BEGIN line: the kept 300 characters hold only body lines
+    // and the END line, which no rule would match on their own.
+    const body = Array.from(
+      { length: 60 },
+      (_, i) => `MIIEvQIBADANBgkqhkiG9w0BAQEFAASC${String(i).padStart(4, "0")}`,
+    );
+    const script = ["-----BEGIN PRIVATE KEY-----", ...body, "-----END PRIVATE KEY-----", "done"]
+      .map((line) => `echo '${line}'`)
+      .join("; ");
+    const result = await runCommand(script, { cwd: "/tmp", tailBytes: 300 });
+    expect(result.tail.length).toBeLessThanOrEqual(301);
+    expect(result.tail).toContain("done");
+    expect(result.tail).not.toMatch(/MIIEvQIBADANBgkq/);
+    expect(result.tail).toContain("[REDACTED]");
+  });
+
   it("a timeout stops the whole process group, not only the shell", async () => {
     // `sleep 30; echo` keeps dash alive with sleep as its child: killing only the shell
     // would leave the call waiting for sleep's 30 s.

@@ -106,6 +106,19 @@ export function redactExcerpt(text: string, maxChars: number): string {
   return `${cut}…`;
 }
 
+/**
+ * Redacts the whole text, then keeps its last `maxChars` (after an ellipsis), never starting
+ * inside a "[REDACTED]" marker: the tail of an output, cut only once it is safe to cut.
+ */
+export function redactTail(text: string, maxChars: number): string {
+  const redacted = redactText(text);
+  if (redacted.length <= maxChars) return redacted;
+  let start = redacted.length - maxChars;
+  const marker = redacted.lastIndexOf(REDACTED, start);
+  if (marker !== -1 && marker + REDACTED.length > start) start = marker + REDACTED.length;
+  return `…${redacted.slice(start)}`;
+}
+
 /** The shape issued by safety/tokens.ts: v1.<base64url JSON payload>.<base64url HMAC-SHA256>. */
 const CONFIRMATION_TOKEN = /(?<![A-Za-z0-9_.-])v1\.[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g;
 

@@ -1,3 +1,5 @@
+import { redactTail } from "./redact.js";
+
 export interface RunOptions {
   cwd: string;
   /** Kill after this many ms (SIGTERM, then SIGKILL 5 s later). */
@@ -14,7 +16,7 @@ export interface RunOptions {
 
 export interface RunResult {
   exitCode: number | null;
-  /** Last `tailBytes` of the interleaved output (untrusted text). */
+  /** Last `tailBytes` characters of the interleaved output, redacted (untrusted text). */
   tail: string;
   stdout: string;
   timedOut: boolean;
@@ -30,9 +32,12 @@ export const runCommand: CommandRunner = async (command, options) => {
   const { execa } = await import("execa");
   const started = performance.now();
   const tailBytes = options.tailBytes ?? 8_000;
-  let tail = "";
+  // Safety: the tail is cut only after redaction, from a raw window several times longer,
+  // so a key block that starts before the kept part is still seen whole.
+  const windowChars = tailBytes * 4;
+  let window = "";
   const keep = (chunk: string) => {
-    tail = (tail + chunk).slice(-tailBytes);
+    window = (window + chunk).slice(-windowChars);
   };
   const killSignal = options.killSignal ?? "SIGTERM";
   const common = {
@@ -89,7 +94,7 @@ export const runCommand: CommandRunner = async (command, options) => {
   if (partial && options.onLine) options.onLine(partial);
   return {
     exitCode: result.exitCode ?? null,
-    tail,
+    tail: redactTail(window, tailBytes),
     stdout: typeof result.stdout === "string" ? result.stdout : "",
     timedOut,
     cancelled,

@@ -1,3 +1,6 @@
+import { quote } from "../core/quote.js";
+import { redactText } from "../core/redact.js";
+
 /**
  * Reading terraform's human output when it fails. Everything returned here is untrusted
  * text (it can quote configuration, variable values, or a lock holder's name): callers put
@@ -17,7 +20,9 @@ function plainLine(line: string): string {
  * output (warnings before it, like a missing CLI config file, are noise).
  */
 export function errorLines(output: string): string[] {
-  const lines = output.split(/\r?\n/).map(plainLine);
+  // Safety: redacted as a whole before any line is cut, so a key split over lines or cut at
+  // MAX_LINE_LENGTH is still recognised.
+  const lines = redactText(output).split(/\r?\n/).map(plainLine);
   const first = lines.findIndex((line) => /^Error:/.test(line));
   const relevant = first === -1 ? lines.slice(-MAX_ERROR_LINES) : lines.slice(first);
   const compact: string[] = [];
@@ -44,7 +49,7 @@ export function heldStateLock(output: string): StateLockInfo | null {
   const field = (name: string): string | null => {
     const match = new RegExp(`^[\\s│]*${name}:[ \\t]*(.*)$`, "m").exec(output);
     const value = match?.[1]?.trim();
-    return value ? value.slice(0, MAX_LINE_LENGTH) : null;
+    return value ? quote(value, MAX_LINE_LENGTH) : null;
   };
   return {
     id: field("ID"),

@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/client-cloudwatch-logs";
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
 import { CancelledError, DeployError, throwIfAborted } from "../core/errors.js";
-import { redactText } from "../core/redact.js";
+import { redactLines } from "../core/redact.js";
 import { levelRank, normaliseLevel, parseLogEvent } from "./log-parse.js";
 import { type LogStats, LogStatsCollector } from "./log-stats.js";
 
@@ -115,15 +115,28 @@ export class LogWindow {
 
   /** Adds one raw event; returns it as output when it passes the filters, else null. */
   add(raw: RawLogEvent): LogEventOut | null {
-    if (this.full) {
-      this.hitScanBound = true;
-      return null;
-    }
+    return this.addAll([raw])[0] ?? null;
+  }
+
+  /**
+   * Adds a batch of raw events (one page); returns each as output when it passes the filters.
+   * Safety: log text is untrusted and may hold credentials. The batch's messages are redacted
+   * as one text, so a key or PEM block split over several events is still seen whole; stats
+   * and error groups are built from the redacted text so no secret survives into any field.
+   */
+  addAll(raws: readonly RawLogEvent[]): Array<LogEventOut | null> {
+    const room = Math.max(0, this.options.maxEvents - this.scannedCount);
+    if (raws.length > room) this.hitScanBound = true;
+    const parsed = raws.slice(0, room).map((raw) => parseLogEvent(raw.message, raw.timestamp));
+    const redacted = redactLines(parsed.map((p) => p.message));
+    return parsed.map((event, i) => {
+      event.message = redacted[i] as string;
+      return this.accept(event);
+    });
+  }
+
+  private accept(parsed: ReturnType<typeof parseLogEvent>): LogEventOut | null {
     this.scannedCount++;
-    const parsed = parseLogEvent(raw.message, raw.timestamp);
-    // Safety: log text is untrusted and may hold credentials; stats and error groups are built
-    // from the redacted text so no secret survives into any field.
-    parsed.message = redactText(parsed.message);
     if (this.options.requestId && parsed.requestId !== this.options.requestId) return null;
     this.stats.add(parsed);
     if (this.minRank > 0 && levelRank(parsed.level) < this.minRank) return null;
@@ -227,18 +240,15 @@ export async function scanLogEvents(options: {
       },
       signal,
     );
-    for (const event of page.events ?? []) {
-      const raw = toRaw(event);
-      if (!raw) continue;
-      if (window.full) {
-        window.markScanBoundHit();
-        break;
-      }
-      const out = window.add(raw);
+    const raws = (page.events ?? []).flatMap((event) => toRaw(event) ?? []);
+    const outs = window.addAll(raws);
+    outs.forEach((out, i) => {
+      const raw = raws[i] as RawLogEvent;
       options.onEvent?.(raw, out);
       lastTimestampMs = Math.max(lastTimestampMs ?? raw.timestamp, raw.timestamp);
       if (raw.eventId) eventIds.add(raw.eventId);
-    }
+    });
+    if (window.full && outs.length < raws.length) break;
     nextToken = page.nextToken;
   } while (nextToken);
   return { lastTimestampMs, eventIds };

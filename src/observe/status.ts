@@ -10,6 +10,7 @@ import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
 import type { EnvConfig } from "../config/schema.js";
 import type { Clock } from "../core/context.js";
 import { DeployError } from "../core/errors.js";
+import { quote } from "../core/quote.js";
 import { findInterruptedReleases, type InterruptedRelease } from "../release/interrupted.js";
 import { type LockInfo, readDeployLock } from "../release/lock.js";
 import { isReleaseId, listReleaseRecords } from "../release/records.js";
@@ -454,8 +455,7 @@ function showInterrupted({ record, why }: InterruptedRelease): InterruptedReleas
 /** Text read back from S3, on one line and bounded. */
 function bounded(text: string | undefined): string | null {
   const flat = (text ?? "").replace(CONTROL_CHARS, " ").replace(/\s+/g, " ").trim();
-  if (!flat) return null;
-  return flat.length > TEXT_CHARS ? `${flat.slice(0, TEXT_CHARS - 1)}…` : flat;
+  return flat ? quote(flat, TEXT_CHARS) : null;
 }
 
 function summariseRecord(r: ReleaseRecord): ReleaseSummary {
@@ -478,7 +478,7 @@ function summariseRecord(r: ReleaseRecord): ReleaseSummary {
     ...(indexHtmlSha256 ? { indexHtmlSha256 } : {}),
     ...(r.restoredFrom ? { restoredFrom: r.restoredFrom } : {}),
     ...(r.recovery ? { recovery: { ...r.recovery, note: bounded(r.recovery.note) ?? "" } } : {}),
-    ...(r.error ? { error: r.error.slice(0, 300) } : {}),
+    ...(r.error ? { error: quote(r.error, 300) } : {}),
   };
 }
 

@@ -55,6 +55,16 @@ describe("errors name the key and the fix", () => {
       /environments\.prod: unknown key "lamda"; remove it or check the spelling/,
     );
   });
+  it("a __proto__ key in the file is an unknown key, not a new prototype", () => {
+    // JSON.parse makes an own "__proto__" key; assigned during the merge it would vanish and
+    // make every env inherit `protected: false`.
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, "deploy.config.json"),
+      '{"environments": {"prod": {"__proto__": {"protected": false}}}}',
+    );
+    expect(() => loadConfig({ cwd: dir, env: {} })).toThrow(/environments\.prod: unknown key "__proto__"/);
+  });
   it("wrong type", () => {
     expect(() => parseConfig({ preflightMaxAgeMinutes: "thirty" })).toThrow(
       /preflightMaxAgeMinutes: expected number, got string; set it to a number/,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseLogEvent } from "../../src/observe/log-parse.js";
 import { LogStatsCollector, normaliseErrorMessage, percentile } from "../../src/observe/log-stats.js";
+import { LogWindow } from "../../src/observe/logs.js";
 import { parseTimePoint, parseTimeRange } from "../../src/observe/time-range.js";
 
 const T = Date.parse("2026-11-25T10:00:00.000Z");
@@ -168,5 +169,25 @@ describe("time ranges", () => {
     );
     expect(() => parseTimeRange("2026-12-01T00:00:00Z", undefined, now)).toThrow(/since .* is in the future/);
     expect(parseTimeRange("15m", undefined, now)).toEqual({ startMs: now - 15 * 60_000, endMs: now });
+  });
+});
+
+describe("a log window redacts a page of events as one text", () => {
+  it("hides a key block split over several events, in the events and in the error groups", () => {
+    const window = new LogWindow({ limit: 50, maxEvents: 1000 });
+    const at = Date.parse("2026-12-07T05:00:00.000Z");
+    const lines = [
+      "[ERROR] config dump follows",
+      "-----BEGIN PRIVATE KEY-----",
+      "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+      "VJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDu",
+      "-----END PRIVATE KEY-----",
+    ];
+    const outs = window.addAll(lines.map((message, i) => ({ timestamp: at + i, message })));
+    const text = JSON.stringify({ outs, result: window.result() });
+    expect(outs).toHaveLength(5);
+    expect(text).not.toContain("MIIEvQIBADAN");
+    expect(text).not.toContain("VJTUt9Us8cKj");
+    expect(outs[0]?.message).toContain("config dump follows");
   });
 });

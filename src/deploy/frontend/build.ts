@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { DeployError } from "../../core/errors.js";
+import { quote } from "../../core/quote.js";
 import type { FrontendDeps } from "./deps.js";
 
 export interface BuildResult {
@@ -32,7 +33,7 @@ export async function buildFrontend(
       const now = Date.now();
       if (!line.trim() || now - lastLine < 200) return;
       lastLine = now;
-      ctx.progress(`build: ${line.slice(0, 160)}`);
+      ctx.progress(`build: ${quote(line, 160)}`);
     },
   });
   if (result.cancelled) throw new DeployError("CANCELLED", "The build was cancelled; nothing was uploaded.");
@@ -43,7 +44,8 @@ export async function buildFrontend(
     throw new DeployError(
       "TOOL_FAILED",
       `The frontend build (\`${command}\` in ${ctx.frontend.dir}) ${why}; nothing was uploaded. Fix the build (see buildOutputTail), or raise frontend.buildTimeoutSeconds if it is just slow.`,
-      { detail: { buildOutputTail: result.tail.slice(-OUTPUT_TAIL_BYTES) } },
+      // The runner's tail is already redacted whole, then cut.
+      { detail: { buildOutputTail: result.tail } },
     );
   }
   return { command, durationMs: result.durationMs };

@@ -11,6 +11,7 @@ import {
 import pRetry from "p-retry";
 import { isAwsErrorNamed, mapAwsError } from "../../aws/errors.js";
 import { CancelledError, DeployError } from "../../core/errors.js";
+import { quote } from "../../core/quote.js";
 
 /**
  * The Lambda calls a release and a rollback share: read what is live, point the function's
@@ -171,8 +172,8 @@ export async function waitForUpdate(
       ?.LastUpdateStatusReason;
     throw new DeployError(
       "AWS_ERROR",
-      `${functionName} did not reach LastUpdateStatus Successful within ${maxWaitSeconds} s${reason ? `: ${reason}` : ""}. Check the function in the console or with aws lambda get-function-configuration.`,
-      { cause: error },
+      `${functionName} did not reach LastUpdateStatus Successful within ${maxWaitSeconds} s${reason ? " (Lambda's reason is in awsMessage)" : ""}. Check the function in the console or with aws lambda get-function-configuration.`,
+      { cause: error, ...(reason ? { detail: { awsMessage: quote(reason, 300) } } : {}) },
     );
   }
 }
