@@ -22,7 +22,7 @@ const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
 export type TestedPart = "backend" | "frontend";
 
 /** What `tests:<part>` uses: the part's settings, the app root, the runner, signal and progress. */
-export type TestsDeps = Pick<PreflightDeps, "appRoot" | "run" | "signal" | "progress"> & {
+export type TestsDeps = Pick<PreflightDeps, "appRoot" | "run" | "signal" | "progress" | "env"> & {
   config: Pick<Config, TestedPart>;
 };
 
@@ -46,10 +46,11 @@ export async function checkTests(
     };
   }
   if (!settings.testCommand) {
+    // Safety: a protected env ships only tested code; "no tests" cannot pass for it.
     return {
       name,
-      status: "warn",
-      detail: `No ${part} test command is configured (${part}.testCommand is null), so no tests ran.`,
+      status: deps.env.protected ? "fail" : "warn",
+      detail: `No ${part} test command is configured (${part}.testCommand is null), so no tests ran${deps.env.protected ? `; a protected env needs tests` : ""}.`,
       remedy: `Set ${part}.testCommand in deploy.config.json (e.g. "${part === "backend" ? "python3 -m pytest -q" : "npm test"}").`,
     };
   }

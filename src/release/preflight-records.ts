@@ -22,7 +22,8 @@ export async function recordPreflight(ctx: ToolContext, result: StoredPreflight)
     await mkdir(dir, { recursive: true });
     const file = join(dir, `preflight-${result.env}.json`);
     const temp = `${file}.${process.pid}.tmp`;
-    await writeFile(temp, `${JSON.stringify(result, null, 2)}\n`, "utf8");
+    const signed: SignedPreflightFile = { record: result, mac: ctx.tokens.sign(signedBody(result)) };
+    await writeFile(temp, `${JSON.stringify(signed, null, 2)}\n`, { encoding: "utf8", mode: 0o600 });
     // Atomic replace: a CLI reading at the same moment sees the old or the new file, whole.
     await rename(temp, file);
   } catch (error) {
@@ -33,14 +34,36 @@ export async function recordPreflight(ctx: ToolContext, result: StoredPreflight)
   }
 }
 
-/** The newest stored preflight of the env (memory or file), passing or not. */
+/**
+ * The newest stored preflight of the env (memory or file), passing or not.
+ *
+ * Safety: the file lives in the repo's git dir, which anything with a shell can write. It
+ * counts only when signed with this server's secret (a CLI sharing VYAPARAI_DEPLOY_SECRET
+ * signs alike); and a result this process saw fail for a HEAD is never outvoted by a newer
+ * file for the same HEAD.
+ */
 export async function readLatestPreflight(ctx: ToolContext): Promise<StoredPreflight | null> {
-  const candidates = [ctx.session.preflights.get(ctx.envName) ?? null, await readFromDisk(ctx)];
-  return (
-    candidates
+  return (await readPreflightRecords(ctx)).latest;
+}
+
+export interface PreflightRecords {
+  latest: StoredPreflight | null;
+  /** Why the file on disk was not used, when it was there but not trusted. */
+  ignoredFile?: "unsigned" | "bad_signature" | "unreadable" | "outvoted";
+}
+
+export async function readPreflightRecords(ctx: ToolContext): Promise<PreflightRecords> {
+  const seen = ctx.session.preflights.get(ctx.envName) ?? null;
+  const disk = await readFromDisk(ctx);
+  const file = "record" in disk && disk.record.env === ctx.envName ? disk.record : null;
+  const ignoredFile = "ignored" in disk ? disk.ignored : undefined;
+  const failedHere = seen && (!seen.ok || !seen.clean) && file && file.gitSha === seen.gitSha;
+  if (failedHere) return { latest: seen, ignoredFile: "outvoted" };
+  const latest =
+    [seen, file]
       .filter((p): p is StoredPreflight => p !== null && p.env === ctx.envName)
-      .sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0] ?? null
-  );
+      .sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0] ?? null;
+  return { latest, ...(ignoredFile ? { ignoredFile } : {}) };
 }
 
 /** A preflight that unlocks the gate for `gitSha`: ok, clean, same HEAD, young enough. */
@@ -71,6 +94,16 @@ export type GateRefusalReason =
   | "preflight_dirty"
   | "preflight_too_old"
   | "preflight_other_components";
+
+/** Why a preflight file on disk did not count, in the gate's refusal. */
+const IGNORED_FILE_TEXT: Record<NonNullable<PreflightRecords["ignoredFile"]>, string> = {
+  unsigned:
+    "the preflight file in the git dir is not signed, so it was ignored: it was written by hand or by an older version",
+  bad_signature:
+    "the preflight file in the git dir is not signed with this server's secret, so it was ignored: run preflight in this server, or give the CLI and the server the same VYAPARAI_DEPLOY_SECRET",
+  unreadable: "the preflight file in the git dir is unreadable, so it was ignored",
+  outvoted: "a newer preflight file for the same HEAD was ignored: this server saw that HEAD fail",
+};
 
 const LISTED_DIRTY_FILES = 10;
 const FILE_NAME_CHARS = 200;
@@ -113,11 +146,11 @@ export async function evaluateTestsFirstGate(
       dirtyFiles: git.dirtyFiles.slice(0, LISTED_DIRTY_FILES).map((file) => quote(file, FILE_NAME_CHARS)),
     };
   }
-  const latest = await readLatestPreflight(ctx);
+  const { latest, ignoredFile } = await readPreflightRecords(ctx);
   if (!latest) {
     return refuse(
       "no_preflight",
-      `no preflight has been run for env "${ctx.envName}"; run preflight (env "${ctx.envName}") and deploy once it passes.`,
+      `no preflight has been run for env "${ctx.envName}"${ignoredFile ? ` (${IGNORED_FILE_TEXT[ignoredFile]})` : ""}; run preflight (env "${ctx.envName}") and deploy once it passes.`,
     );
   }
   const problem = judgePreflight(ctx, latest, git.sha);
@@ -187,14 +220,43 @@ async function preflightDir(ctx: ToolContext): Promise<string | null> {
   }
 }
 
-async function readFromDisk(ctx: ToolContext): Promise<StoredPreflight | null> {
+/** The file's content: the record and the HMAC of its canonical form. */
+interface SignedPreflightFile {
+  record: StoredPreflight;
+  mac: string;
+}
+
+/** What is signed: a fixed field order, so the same record always signs the same. */
+function signedBody(record: StoredPreflight): string {
+  const { preflightId, env, gitSha, clean, ok, at, components } = record;
+  return `preflight:v1:${JSON.stringify([preflightId, env, gitSha, clean, ok, at, components])}`;
+}
+
+type DiskRead =
+  | { record: StoredPreflight }
+  | { ignored: "unsigned" | "bad_signature" | "unreadable" }
+  | { none: true };
+
+async function readFromDisk(ctx: ToolContext): Promise<DiskRead> {
   const dir = await preflightDir(ctx);
-  if (!dir) return null;
+  if (!dir) return { none: true };
+  let text: string;
   try {
-    return asStoredPreflight(JSON.parse(await readFile(join(dir, `preflight-${ctx.envName}.json`), "utf8")));
+    text = await readFile(join(dir, `preflight-${ctx.envName}.json`), "utf8");
   } catch {
-    return null;
+    return { none: true };
   }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ignored: "unreadable" };
+  }
+  const file = value as Partial<SignedPreflightFile> | null;
+  const record = asStoredPreflight(file?.record);
+  if (!record) return { ignored: typeof file?.mac === "string" ? "unreadable" : "unsigned" };
+  if (typeof file?.mac !== "string") return { ignored: "unsigned" };
+  return ctx.tokens.verify(signedBody(record), file.mac) ? { record } : { ignored: "bad_signature" };
 }
 
 /**

@@ -5,12 +5,13 @@ import { createAwsClients } from "../../src/aws/clients.js";
 import { loadConfig } from "../../src/config/load.js";
 import { commandProgram } from "../../src/preflight/binaries.js";
 import { boundedTail, execSimpleCommand } from "../../src/preflight/tests.js";
+import { findPassingPreflight } from "../../src/release/preflight-records.js";
 import { invokeTool } from "../../src/server/invoke.js";
 import { createRuntime, type Runtime } from "../../src/server/runtime.js";
 import { preflightTool } from "../../src/tools/preflight.js";
 import { createGitRepo, type GitFixture } from "../support/git-fixtures.js";
 import { useMoto } from "../support/moto.js";
-import { testRuntime } from "../support/runtime.js";
+import { testRuntime, toolContextFor } from "../support/runtime.js";
 import { check, type Report } from "./preflight-report.js";
 
 const moto = useMoto();
@@ -149,11 +150,17 @@ describe("preflight test runs", () => {
     runtime.close();
   });
 
-  it("warns when the backend has no test command", async () => {
-    const { runtime } = app("python3 -m pytest -q", { backend: { testCommand: null } });
+  it("warns when the backend has no test command on dev, and fails on a protected env", async () => {
+    const { repo, runtime } = app("python3 -m pytest -q", { backend: { testCommand: null } });
     const { report } = await preflight(runtime, { env: "dev", components: ["backend"] });
     expect(check(report, "tests:backend")).toMatchObject({ status: "warn" });
     expect(check(report, "tests:backend").remedy).toMatch(/backend\.testCommand/);
+    // "No tests" never vouches for a protected env: the gate stays closed.
+    const prod = await preflight(runtime, { env: "prod", components: ["backend"] });
+    expect(prod.report.ok).toBe(false);
+    expect(check(prod.report, "tests:backend")).toMatchObject({ status: "fail" });
+    expect(check(prod.report, "tests:backend").remedy).toMatch(/backend\.testCommand/);
+    expect(await findPassingPreflight(toolContextFor(runtime, { envName: "prod" }), repo.head())).toBeNull();
     runtime.close();
   });
 });

@@ -18,6 +18,7 @@ import { testRuntime, toolContextFor } from "../support/runtime.js";
 import { check, type Report } from "./preflight-report.js";
 
 const moto = useMoto();
+const SHARED_SECRET = "secret-shared-by-the-server-and-the-cli";
 
 const PASSING_PYTEST =
   "def test_orders():\n    assert 1 + 1 == 2\n\n\ndef test_stores():\n    assert 'a' in 'abc'\n";
@@ -87,6 +88,7 @@ function createApp(world: World, options: AppOptions = {}): { repo: GitFixture; 
   const runtime = testRuntime({
     moto: moto.current,
     appRoot: repo.dir,
+    secret: SHARED_SECRET,
     config: {
       environments: { prod: envConfig, dev: { ...envConfig } },
       backend: {
@@ -160,16 +162,17 @@ describe("preflight against moto and real git repos", () => {
     // The gate reads it back from .git/vyaparai-deploy/, also in a fresh process's runtime.
     const stored = JSON.parse(
       readFileSync(join(repo.dir, ".git", "vyaparai-deploy", "preflight-prod.json"), "utf8"),
-    );
+    ).record;
     expect(stored).toMatchObject({
       preflightId: report.preflightId,
       gitSha: repo.head(),
       ok: true,
       clean: true,
     });
+    // A CLI in another process trusts the file when it shares the server's secret.
     const fresh = createRuntime({
       loaded: runtime.loaded,
-      env: {},
+      env: { VYAPARAI_DEPLOY_SECRET: SHARED_SECRET },
       makeClients: (env) => createAwsClients({ region: env.region, endpoint: moto.current.endpoint }),
     });
     const passing = await findPassingPreflight(storeContext(fresh, "prod"), repo.head());
@@ -197,7 +200,7 @@ describe("preflight against moto and real git repos", () => {
     expect(report.checks.map((c) => c.name)).not.toContain("tests:frontend");
     const stored = JSON.parse(
       readFileSync(join(repo.dir, ".git", "vyaparai-deploy", "preflight-prod.json"), "utf8"),
-    );
+    ).record;
     expect(stored).toMatchObject({ ok: false, gitSha: repo.head(), components: ["backend"] });
     expect(await findPassingPreflight(storeContext(runtime, "prod"), repo.head())).toBeNull();
     runtime.close();

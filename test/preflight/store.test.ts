@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -22,8 +22,19 @@ const NO_MOTO = { endpoint: "http://127.0.0.1:9", port: 9 } as unknown as Moto;
 let clock: Date;
 let repo: GitFixture;
 
-function runtimeAt(appRoot: string, config: Record<string, unknown> = {}): Runtime {
-  return testRuntime({ moto: NO_MOTO, appRoot, config, now: () => clock });
+/** The secret a server and a CLI share (VYAPARAI_DEPLOY_SECRET) when they trust each other's files. */
+const SHARED_SECRET = "shared-secret-for-the-preflight-store";
+
+function runtimeAt(
+  appRoot: string,
+  config: Record<string, unknown> = {},
+  secret: string | undefined = SHARED_SECRET,
+): Runtime {
+  return testRuntime({ moto: NO_MOTO, appRoot, config, now: () => clock, ...(secret ? { secret } : {}) });
+}
+
+function preflightFile(): string {
+  return join(repo.dir, ".git", "vyaparai-deploy", "preflight-prod.json");
 }
 
 function contextFor(rt: Runtime, envName = "prod"): ToolContext {
@@ -55,8 +66,9 @@ describe("preflight store", () => {
     const result = passing();
     await recordPreflight(contextFor(rt), result);
     expect(rt.session.preflights.get("prod")).toEqual(result);
-    const file = join(repo.dir, ".git", "vyaparai-deploy", "preflight-prod.json");
-    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual(result);
+    const file = preflightFile();
+    // Signed with the server's secret: a hand-written file does not count.
+    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({ record: result, mac: expect.any(String) });
     // The file lives in the git dir: the working tree stays clean.
     expect((await readGitState(repo.dir, rt.run)).clean).toBe(true);
   });
@@ -68,6 +80,52 @@ describe("preflight store", () => {
     const cli = runtimeAt(repo.dir);
     expect(await findPassingPreflight(contextFor(cli), repo.head())).toEqual(passing());
     expect(await findPassingPreflight(contextFor(cli, "staging"), repo.head())).toBeNull();
+  });
+
+  it("a forged file does not unlock the gate: unsigned, signed with another secret, or edited", async () => {
+    const server = runtimeAt(repo.dir);
+    repo.commitAll("config");
+    const head = repo.head();
+    // The assistant's shell writes what a passing preflight would leave.
+    mkdirSync(join(repo.dir, ".git", "vyaparai-deploy"), { recursive: true });
+    writeFileSync(preflightFile(), JSON.stringify(passing()));
+    expect(await findPassingPreflight(contextFor(server), head)).toBeNull();
+    writeFileSync(preflightFile(), JSON.stringify({ record: passing(), mac: "A".repeat(43) }));
+    expect(await findPassingPreflight(contextFor(server), head)).toBeNull();
+    // A process with its own random secret signs; this server does not trust it.
+    await recordPreflight(contextFor(runtimeAt(repo.dir, {}, "")), passing());
+    expect(await findPassingPreflight(contextFor(server), head)).toBeNull();
+    const verdict = await evaluateTestsFirstGate(
+      contextFor(server),
+      await readGitState(repo.dir, server.run),
+      "lambda",
+    );
+    expect(verdict).toMatchObject({ ok: false, reason: "no_preflight" });
+    expect(verdict.ok ? "" : verdict.message).toMatch(
+      /not signed with this server's secret, so it was ignored/,
+    );
+    // A failed record signed by us, edited to ok: true, no longer verifies.
+    await recordPreflight(contextFor(server), passing({ ok: false }));
+    const file = JSON.parse(readFileSync(preflightFile(), "utf8"));
+    file.record.ok = true;
+    writeFileSync(preflightFile(), JSON.stringify(file));
+    expect(await findPassingPreflight(contextFor(runtimeAt(repo.dir)), head)).toBeNull();
+  });
+
+  it("a failure this server saw for a HEAD is not outvoted by a newer file for the same HEAD", async () => {
+    const server = runtimeAt(repo.dir);
+    repo.commitAll("config");
+    const head = repo.head();
+    await recordPreflight(contextFor(server), passing({ ok: false }));
+    clock = new Date(clock.getTime() + 60_000);
+    // Another process sharing the secret records a pass for the same HEAD afterwards.
+    await recordPreflight(contextFor(runtimeAt(repo.dir)), passing({ at: clock.toISOString() }));
+    expect(await findPassingPreflight(contextFor(server), head)).toBeNull();
+    // A process that saw no failure honours the signed pass.
+    expect(await findPassingPreflight(contextFor(runtimeAt(repo.dir)), head)).not.toBeNull();
+    // A pass this server runs itself for that HEAD counts.
+    await recordPreflight(contextFor(server), passing({ at: clock.toISOString() }));
+    expect(await findPassingPreflight(contextFor(server), head)).not.toBeNull();
   });
 
   it("only an ok, clean, same-commit, young enough preflight passes", async () => {
@@ -101,7 +159,7 @@ describe("preflight store", () => {
     const ctx = contextFor(rt);
     await recordPreflight(ctx, passing({ at: new Date(clock.getTime() + 10 * 60_000).toISOString() }));
     expect(await findPassingPreflight(ctx, repo.head())).toBeNull();
-    writeFileSync(join(repo.dir, ".git", "vyaparai-deploy", "preflight-prod.json"), "{broken");
+    writeFileSync(preflightFile(), "{broken");
     expect(await readLatestPreflight(contextFor(runtimeAt(repo.dir)))).toBeNull();
   });
 
