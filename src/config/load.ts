@@ -5,6 +5,7 @@ import { ConfigError, DeployError } from "../core/errors.js";
 import { quote } from "../core/quote.js";
 import { builtInDefaults, conventionalEnv } from "./defaults.js";
 import { deepMerge, isPlainObject } from "./merge.js";
+import { type ConfigSource, protectionReasons, withProtection } from "./protection.js";
 import { type Config, configSchema, type EnvConfig } from "./schema.js";
 
 export const CONFIG_FILE_NAME = "deploy.config.json";
@@ -54,7 +55,17 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       (env.CLAUDE_PROJECT_DIR ? findConfigUpward(cwd) : null);
   }
   const fileValue = path ? readConfigFile(path) : {};
-  const config = parseConfig(fileValue, path ?? "built-in defaults");
+  // Safety: a config named by --config or VYAPARAI_DEPLOY_CONFIG may lie outside the app
+  // repo; the repo's own config still raises protection (it can never be lowered that way).
+  const repoPath = explicit
+    ? (findConfigUpward(env.CLAUDE_PROJECT_DIR ?? cwd) ??
+      (env.CLAUDE_PROJECT_DIR ? findConfigUpward(cwd) : null))
+    : null;
+  const alsoFrom: ConfigSource[] =
+    repoPath && path && resolve(repoPath) !== resolve(path)
+      ? [{ label: repoPath, config: parseConfig(readConfigFile(repoPath), repoPath) }]
+      : [];
+  const config = parseConfig(fileValue, path ?? "built-in defaults", alsoFrom);
   const appRoot = path ? dirname(path) : resolve(env.CLAUDE_PROJECT_DIR ?? cwd);
   return { config, path, appRoot };
 }
@@ -82,7 +93,21 @@ function readConfigFile(path: string): unknown {
  * Merges a file's value over the built-in defaults and validates the result. An env that the
  * defaults do not know starts from the naming convention for its name (unprotected).
  */
-export function parseConfig(fileValue: unknown, source = "config"): Config {
+export function parseConfig(
+  fileValue: unknown,
+  source = "config",
+  alsoFrom: readonly ConfigSource[] = [],
+): Config {
+  const config = parseWithoutProtection(fileValue, source);
+  const sources: ConfigSource[] = [
+    { label: "the built-in defaults", config: parseWithoutProtection({}, "built-in defaults") },
+    { label: source, config },
+    ...alsoFrom,
+  ];
+  return withProtection(config, protectionReasons(config, sources));
+}
+
+function parseWithoutProtection(fileValue: unknown, source: string): Config {
   if (!isPlainObject(fileValue)) throw new ConfigError(`${source}: the top level must be a JSON object.`);
   const defaults = builtInDefaults();
   const fileEnvs = fileValue.environments;

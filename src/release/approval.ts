@@ -48,9 +48,11 @@ function approvalMessage(ctx: ToolContext, input: ApprovalInput): string {
     input.planSummary.length > MAX_SUMMARY_CHARS
       ? `${input.planSummary.slice(0, MAX_SUMMARY_CHARS)}…`
       : input.planSummary;
+  const why = ctx.protectedBy?.length ? [`Protected because ${ctx.protectedBy.join("; ")}.`, ""] : [];
   return [
     `Approve ${input.tool} on PROTECTED env "${ctx.envName}" (${ctx.env.region})?`,
     "",
+    ...why,
     summary,
     "",
     `Plan digest ${input.planDigest.slice(0, 12)}. Accept to proceed; decline to change nothing.`,

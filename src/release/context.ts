@@ -21,6 +21,11 @@ export interface ToolContext {
   readonly toolName: string;
   readonly envName: string;
   readonly env: EnvConfig;
+  /**
+   * Why `env` is protected (config sources, shared targets, tags), in the server's words;
+   * empty when it is not. The approval question states them.
+   */
+  readonly protectedBy?: readonly string[];
   readonly config: Config;
   readonly appRoot: string;
   readonly aws: AwsClients;

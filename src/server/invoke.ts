@@ -1,10 +1,12 @@
 import { resolveEnv } from "../config/load.js";
+import { protectionReasonsFor } from "../config/protection.js";
 import type { ApprovalAnswer, ApprovalRequest, LogLevel, ProgressReporter } from "../core/context.js";
 import { DeployError } from "../core/errors.js";
 import { quote } from "../core/quote.js";
 import { redactDeep, redactText } from "../core/redact.js";
 import type { ToolContext } from "../release/context.js";
-import type { AnyToolDefinition } from "../tools/definition.js";
+import { protectionFromTags } from "../release/protection-tags.js";
+import { type AnyToolDefinition, isDestructive } from "../tools/definition.js";
 import { strictInputOf, unknownArguments } from "../tools/strict-input.js";
 import type { Runtime } from "./runtime.js";
 
@@ -40,7 +42,7 @@ export async function invokeTool(
   try {
     const args = parseArguments(tool, rawArgs);
     const envName = typeof args.env === "string" ? args.env : "prod";
-    const ctx = buildContext(tool, envName, runtime, hooks);
+    const ctx = await withEffectiveProtection(tool, buildContext(tool, envName, runtime, hooks));
     const output = await tool.handler(args, ctx);
     const structured = redactDeep(output) as Record<string, unknown>;
     const isError = tool.isFailure?.(output) ?? false;
@@ -76,6 +78,24 @@ export function parseArguments(tool: AnyToolDefinition, rawArgs: unknown): Recor
     "INPUT_INVALID",
     `Invalid arguments for ${tool.name}: ${problems.join("; ")} Nothing was run.`,
   );
+}
+
+/** Read-only tools whose answer depends on whether the env is protected. */
+const READS_PROTECTION = new Set(["preflight", "terraform_plan"]);
+
+/**
+ * The env as protected as any source makes it: the config (reasons computed at load) and, for
+ * tools that change AWS or judge protection, the targets' tags read now. Protection is only
+ * ever raised here.
+ */
+async function withEffectiveProtection(tool: AnyToolDefinition, ctx: ToolContext): Promise<ToolContext> {
+  const fromConfig = protectionReasonsFor(ctx.config, ctx.envName);
+  if (ctx.env.protected || !(isDestructive(tool) || READS_PROTECTION.has(tool.name))) {
+    return { ...ctx, protectedBy: fromConfig };
+  }
+  const fromTags = await protectionFromTags(ctx);
+  if (fromTags.length === 0) return { ...ctx, protectedBy: [] };
+  return { ...ctx, env: { ...ctx.env, protected: true }, protectedBy: fromTags };
 }
 
 function buildContext(
