@@ -36,6 +36,11 @@ export interface StoredPreflight {
   /** ISO time the preflight finished. */
   at: string;
   components: string[];
+  /**
+   * The backend tree the tests ran on: HEAD plus every file the Lambda package would hold (see
+   * deploy/lambda/tree.ts); null when the backend was not checked or the tree had problems.
+   */
+  treeDigest?: string | null;
 }
 
 /** What one server or CLI process remembers between calls (never module-level state). */

@@ -9,7 +9,7 @@ import {
   type PlanAnalysis,
   type PlannedChange,
 } from "./plan-analysis.js";
-import { discardPlan, verifiedPlan } from "./plan-store.js";
+import { copyForApply, discardPlan, type PlanCopy } from "./plan-store.js";
 import { infraRecoveryPlan } from "./recover.js";
 import { runTerraform, type TerraformWorkspace } from "./runner.js";
 
@@ -18,11 +18,16 @@ export interface ApplyRequest {
   allowDataLoss: boolean;
 }
 
-/** A saved plan that was re-hashed and re-read, ready to go through the release flow. */
+/**
+ * A saved plan copied once into a private file that was hashed and read, ready to go through
+ * the release flow. The caller disposes of the copy when the call ends.
+ */
 export interface PreparedApply {
+  /** The copy's own SHA-256: what the confirmation token binds and the record names. */
   planDigest: string;
-  planFile: string;
-  /** Read from the plan file itself, not from what the plan call said. */
+  /** The one file terraform show read and terraform apply is handed. */
+  copy: PlanCopy;
+  /** Read from the copy itself, not from what the plan call said. */
   plan: PlanAnalysis;
   workspace: TerraformWorkspace;
 }
@@ -72,44 +77,62 @@ const FAILURE_TAIL_CHARS = 4_000;
 const APPLY_DEADLINE_MS = 60 * 60_000;
 
 /**
- * Everything before the release, read-only: the saved plan named by `planDigest` is
- * re-hashed, its changes re-read from the file, and data-loss changes are refused without
- * `allowDataLoss` (before the flow, so a refusal here spends no confirmation token).
+ * Everything before the release, read-only: the saved plan named by `planDigest` is copied
+ * once into a private file, THAT copy is hashed against the digest, its changes are read from
+ * it, and data-loss changes are refused without `allowDataLoss` (before the flow, so a refusal
+ * here spends no confirmation token). The same copy is what the apply step hands to terraform.
  */
 export async function prepareApply(
   deps: Pick<InfraDeps, "run" | "signal" | "progress" | "env" | "statefulTypes">,
   workspace: TerraformWorkspace,
   request: ApplyRequest,
 ): Promise<PreparedApply> {
-  const planFile = await verifiedPlan(workspace.dataDir, request.planDigest);
-  const show = await runTerraform(deps, workspace, ["show", "-json", "-no-color", planFile]);
+  const copy = await copyForApply(workspace.plans, request.planDigest);
+  try {
+    const plan = await readPlan(deps, workspace, copy);
+    refuseUnacceptedDataLoss(plan, request.allowDataLoss);
+    return { planDigest: copy.digest, copy, plan, workspace };
+  } catch (error) {
+    await copy.dispose();
+    throw error;
+  }
+}
+
+async function readPlan(
+  deps: Pick<InfraDeps, "run" | "signal" | "progress" | "env" | "statefulTypes">,
+  workspace: TerraformWorkspace,
+  copy: PlanCopy,
+): Promise<PlanAnalysis> {
+  const show = await runTerraform(deps, workspace, ["show", "-json", "-no-color", copy.path]);
   if (show.exitCode !== 0) {
     throw new RefusalError(
-      `terraform could not read the saved plan ${request.planDigest}; nothing was applied. Run terraform_plan again.`,
+      `terraform could not read the saved plan ${copy.digest}; nothing was applied. Run terraform_plan again.`,
       { errors: errorLines(show.tail) },
     );
   }
-  const plan = analysePlan(JSON.parse(show.stdout), deps.statefulTypes);
-  if (plan.dataLossRisks.length > 0 && !request.allowDataLoss) {
-    throw new RefusalError(
-      `This plan deletes or replaces stateful resources, which destroys their data: ${plan.dataLossRisks.join(", ")}. Nothing was applied. Only if the user explicitly accepts losing that data, call terraform_apply again with allowDataLoss: true (and the same planDigest); otherwise change the configuration and plan again.`,
-      { dataLossRisks: plan.dataLossRisks },
-    );
-  }
-  return { planDigest: request.planDigest, planFile, plan, workspace };
+  return analysePlan(JSON.parse(show.stdout), deps.statefulTypes);
+}
+
+function refuseUnacceptedDataLoss(plan: PlanAnalysis, allowDataLoss: boolean): void {
+  if (plan.dataLossRisks.length === 0 || allowDataLoss) return;
+  throw new RefusalError(
+    `This plan deletes or replaces stateful resources, which destroys their data: ${plan.dataLossRisks.join(", ")}. Nothing was applied. Only if the user explicitly accepts losing that data, call terraform_apply again with allowDataLoss: true (and the same planDigest); otherwise change the configuration and plan again.`,
+    { dataLossRisks: plan.dataLossRisks },
+  );
 }
 
 /**
- * terraform_apply as a release: one step, `terraform apply <saved plan>`. An apply cannot be
- * undone (there is no previous state to put back safely), so there is no undo and no
- * verify: a failure is reported with what terraform said, and the next plan shows the rest.
+ * terraform_apply as a release: check that the private copy is still the approved bytes, then
+ * `terraform apply <that copy>`. An apply cannot be undone (there is no previous state to put
+ * back safely), so there is no undo and no verify: a failure is reported with what terraform
+ * said, and the next plan shows the rest.
  */
 export function infraApplySpec(
   deps: Pick<InfraDeps, "envName" | "run" | "signal" | "progress" | "env">,
   prepared: PreparedApply,
   input: InfraApplySpecInput,
 ): InfraApplySpec {
-  const { plan, planFile, workspace } = prepared;
+  const { plan, workspace } = prepared;
   const state: InfraApplyState = { applied: null, durationMs: null, failure: null };
   return {
     component: "infra",
@@ -127,46 +150,71 @@ export function infraApplySpec(
       },
     },
     recoveryPlan: (phase) => infraRecoveryPlan(deps.envName, phase),
-    steps: [
-      {
-        name: "terraform-apply",
-        phase: "switching",
-        touchesLive: true,
-        deadlineMs: APPLY_DEADLINE_MS,
-        async run(s, io) {
-          const apply = await runTerraform({ ...deps, signal: io.signal, progress: io.progress }, workspace, [
-            "apply",
-            "-input=false",
-            "-no-color",
-            `-lock-timeout=${deps.env.terraform.lockTimeout}`,
-            planFile,
-          ]);
-          s.durationMs = apply.durationMs;
-          if (apply.exitCode === 0) {
-            s.applied = plan.counts;
-            // A plan applies once; keeping it would only invite applying a stale copy.
-            await discardPlan(planFile);
-            return;
-          }
-          const failure: ApplyFailure = {
-            exitCode: apply.exitCode,
-            stale: isStalePlan(apply.tail),
-            lock: heldStateLock(apply.tail),
-            errors: errorLines(apply.tail),
-            outputTail: apply.tail.slice(-FAILURE_TAIL_CHARS),
-          };
-          s.failure = failure;
-          // A stale plan can never apply; removing it makes the next attempt ask for a new plan.
-          if (failure.stale) await discardPlan(planFile);
-          throw new DeployError("TOOL_FAILED", failureMessage(failure));
-        },
-      },
-    ],
+    steps: [checkCopyStep(prepared), applyStep(deps, prepared)],
     readLive: async () => ({ applied: state.applied }),
     recordLive: (live, _s, status) =>
       status === "succeeded" && live.applied
         ? { after: { applied: live.applied, changes: plan.changes } }
         : {},
+  };
+}
+
+/**
+ * The copy waited in the private store while a person was asked (minutes, maybe): it is hashed
+ * once more right before terraform gets it, in a phase that touches nothing, so a copy changed
+ * meanwhile fails the release with nothing applied.
+ */
+function checkCopyStep(prepared: PreparedApply): InfraApplySpec["steps"][number] {
+  return {
+    name: "check-plan-copy",
+    phase: "preparing",
+    async run() {
+      if (await prepared.copy.intact()) return;
+      throw new RefusalError(
+        `the private copy of plan ${prepared.planDigest} changed while the release waited, so it is no longer the plan that was approved; nothing was applied. Run terraform_plan again and review the new plan`,
+        { reason: "plan_file_changed" },
+      );
+    },
+  };
+}
+
+function applyStep(
+  deps: Pick<InfraDeps, "run" | "signal" | "progress" | "env">,
+  prepared: PreparedApply,
+): InfraApplySpec["steps"][number] {
+  const { copy, plan, workspace } = prepared;
+  return {
+    name: "terraform-apply",
+    phase: "switching",
+    touchesLive: true,
+    deadlineMs: APPLY_DEADLINE_MS,
+    async run(s, io) {
+      const apply = await runTerraform({ ...deps, signal: io.signal, progress: io.progress }, workspace, [
+        "apply",
+        "-input=false",
+        "-no-color",
+        `-lock-timeout=${deps.env.terraform.lockTimeout}`,
+        copy.path,
+      ]);
+      s.durationMs = apply.durationMs;
+      if (apply.exitCode === 0) {
+        s.applied = plan.counts;
+        // A plan applies once; keeping it would only invite applying a stale copy.
+        await discardPlan(workspace.plans, prepared.planDigest);
+        return;
+      }
+      const failure: ApplyFailure = {
+        exitCode: apply.exitCode,
+        stale: isStalePlan(apply.tail),
+        lock: heldStateLock(apply.tail),
+        errors: errorLines(apply.tail),
+        outputTail: apply.tail.slice(-FAILURE_TAIL_CHARS),
+      };
+      s.failure = failure;
+      // A stale plan can never apply; removing it makes the next attempt ask for a new plan.
+      if (failure.stale) await discardPlan(workspace.plans, prepared.planDigest);
+      throw new DeployError("TOOL_FAILED", failureMessage(failure));
+    },
   };
 }
 

@@ -3,11 +3,12 @@ import { CancelledError } from "../core/errors.js";
 import type { RunResult } from "../core/run-command.js";
 import type { TerraformBinary } from "./binary.js";
 import type { InfraDeps } from "./deps.js";
+import type { PlanStore } from "./plan-store.js";
 
 /** Where and how terraform runs for one env. */
 export interface TerraformWorkspace {
   binary: TerraformBinary;
-  /** Absolute path of the configuration (`<appRoot>/<terraform.dir>`). */
+  /** Real path of the configuration (`<appRoot>/<terraform.dir>`), checked to be inside the app root. */
   dir: string;
   /**
    * Absolute TF_DATA_DIR for this env. Safety: each env gets its own, so a prod plan can
@@ -15,6 +16,8 @@ export interface TerraformWorkspace {
    * `init -reconfigure` flip-flop in a shared `.terraform/`.
    */
   dataDir: string;
+  /** This env's folder of saved plans, private to the user and outside the repo (plan-store.ts). */
+  plans: PlanStore;
 }
 
 export interface TerraformRun extends RunResult {

@@ -26,4 +26,17 @@ export interface PreflightDeps {
   identity(): Promise<CallerIdentity>;
   /** Keeps the result where the tests-first gate looks (session memory and the git dir). */
   recordPreflight(result: StoredPreflight): Promise<void>;
+  /**
+   * Reads the backend tree the Lambda package would hold and checks it against git HEAD (the
+   * tools layer passes deploy/lambda's inspector); absent, the backend tree is not recorded.
+   */
+  inspectBackendTree?: () => Promise<InspectedTree>;
+}
+
+/** What preflight needs to know of the backend tree it tests. */
+export interface InspectedTree {
+  digest: string;
+  files: number;
+  /** `path` is the repo's text (evidence only); `fix` is the server's words. */
+  problems: ReadonlyArray<{ kind: string; path: string; fix: string }>;
 }

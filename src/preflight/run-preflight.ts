@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { CancelledError, DeployError, RefusalError, throwIfAborted } from "../core/errors.js";
 import { type GitState, readGitState } from "../release/git.js";
 import { checkBinaries, checkTerraformDir } from "./binaries.js";
-import type { PreflightDeps } from "./deps.js";
+import type { InspectedTree, PreflightDeps } from "./deps.js";
 import { checkGit } from "./git-checks.js";
 import { checkIdentity, checkRegion } from "./identity.js";
 import { checkInterrupted } from "./interrupted-check.js";
@@ -11,6 +11,7 @@ import { checkResources } from "./resources.js";
 import { checkTests } from "./tests.js";
 import {
   ALL_COMPONENTS,
+  asEvidence,
   type CheckStatus,
   type PreflightCheck,
   type PreflightComponent,
@@ -51,15 +52,21 @@ export async function runPreflight(
   deps.progress(`preflight ${preflightId}: checking ${components.join(", ")} for ${deps.envName}`);
 
   const gitBefore = readGitState(deps.appRoot, deps.run);
+  // Safety: the backend tree (what the Lambda package would hold) is read before its tests
+  // start too, so the digest recorded is the tree the tests ran on.
+  const treeRead =
+    components.includes("backend") && deps.inspectBackendTree ? settle(deps.inspectBackendTree()) : null;
   const testParts = (["backend", "frontend"] as const).filter((part) => components.includes(part));
   // Safety: the commit is read before any test starts, so the recorded sha is one the tests
   // saw (a test run that commits or checks out is then caught by the second read).
   const tests = testParts.map((part) =>
     guarded(`tests:${part}`, async () => {
       await gitBefore;
+      if (part === "backend") await treeRead;
       return checkTests(deps, part, { skip: skipTests });
     }),
   );
+  const tree = treeRead ? guarded("tree:backend", async () => checkBackendTree(await treeRead)) : null;
   const testsSettled = Promise.allSettled(tests);
   const needsAws = components.includes("backend") || components.includes("frontend");
 
@@ -90,6 +97,7 @@ export async function runPreflight(
     identity,
     region,
     git,
+    tree,
     ...tests,
     binaries,
     resources,
@@ -108,7 +116,18 @@ export async function runPreflight(
   // Safety: "clean" vouches for the tree the tests ran on and for the tree they left behind.
   const clean = Boolean(states?.before.clean && states.after.clean && states.before.sha === states.after.sha);
   const at = deps.now().toISOString();
-  await deps.recordPreflight({ preflightId, env: deps.envName, gitSha, clean, ok, at, components });
+  const read = treeRead ? await treeRead : null;
+  const treeDigest = read && "tree" in read && read.tree.problems.length === 0 ? read.tree.digest : null;
+  await deps.recordPreflight({
+    preflightId,
+    env: deps.envName,
+    gitSha,
+    clean,
+    ok,
+    at,
+    components,
+    treeDigest,
+  });
 
   const counts: Record<CheckStatus, number> = { pass: 0, warn: 0, fail: 0 };
   for (const check of checks) counts[check.status]++;
@@ -178,4 +197,49 @@ function summarise(
     );
   }
   return parts.join(" ");
+}
+
+type TreeRead = { tree: InspectedTree } | { error: unknown };
+
+function settle(pending: Promise<InspectedTree>): Promise<TreeRead> {
+  return pending.then(
+    (tree) => ({ tree }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+/**
+ * `tree:backend`: every file the Lambda package would hold is committed and byte-equal to HEAD
+ * (only the dependency dirs may be untracked). File names are the repo's text: evidence only.
+ */
+function checkBackendTree(read: TreeRead): PreflightCheck {
+  if ("error" in read) {
+    if (read.error instanceof CancelledError) throw read.error;
+    const known = read.error instanceof DeployError ? read.error : null;
+    return {
+      name: "tree:backend",
+      status: "fail",
+      detail: known
+        ? `The backend tree could not be read: ${known.message}`
+        : "The backend tree could not be read (the error is in evidence).",
+      ...(known ? {} : { evidence: asEvidence([(read.error as Error)?.message ?? String(read.error)]) }),
+      remedy: "Fix the cause above and rerun preflight.",
+    };
+  }
+  const { tree } = read;
+  if (tree.problems.length === 0) {
+    return {
+      name: "tree:backend",
+      status: "pass",
+      detail: `${tree.files} file(s) would be packaged, all committed at HEAD or in the dependency dirs (tree ${tree.digest.slice(0, 12)}).`,
+    };
+  }
+  const kinds = [...new Set(tree.problems.map((p) => p.kind))];
+  return {
+    name: "tree:backend",
+    status: "fail",
+    detail: `${tree.problems.length} file(s) that would be packaged are not the committed ones (${kinds.join(", ")}; listed in evidence): the tests would not vouch for what goes live.`,
+    remedy: tree.problems[0]?.fix ?? "Commit the backend, then rerun preflight.",
+    evidence: asEvidence(tree.problems.map((p) => `${p.kind}: ${p.path}`)),
+  };
 }

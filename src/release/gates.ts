@@ -15,6 +15,8 @@ export interface GateInput {
   confirmDigest: string;
   approvalText: string;
   requirePreflight: boolean;
+  /** The tree the deploy packages (backend): the preflight must have tested the same. */
+  treeDigest?: string | undefined;
   confirmationToken?: string | undefined;
 }
 
@@ -40,7 +42,9 @@ export async function passGates(
 
   if (!input.confirmationToken) {
     const issued = await issueConfirmationToken(ctx, { tool, planDigest: input.confirmDigest });
-    const blockedBy = input.requirePreflight ? await gateBlocker(ctx, input.component) : null;
+    const blockedBy = input.requirePreflight
+      ? await gateBlocker(ctx, input.component, input.treeDigest)
+      : null;
     return {
       kind: "confirmation_required",
       planDigest: input.confirmDigest,
@@ -70,7 +74,7 @@ export async function passGates(
   }
   const git = await readGitState(ctx.appRoot, ctx.run);
   if (input.requirePreflight) {
-    const verdict = await evaluateTestsFirstGate(ctx, git, input.component);
+    const verdict = await evaluateTestsFirstGate(ctx, git, input.component, input.treeDigest);
     if (!verdict.ok)
       throw new RefusalError(`${verdict.message} Nothing was changed.`, {
         reason: verdict.reason,
@@ -85,8 +89,13 @@ export async function passGates(
 }
 
 /** The tests-first refusal the confirmed call would meet now, read-only; null when it passes. */
-async function gateBlocker(ctx: ToolContext, component: string): Promise<string | null> {
-  const verdict = await evaluateTestsFirstGate(ctx, await readGitState(ctx.appRoot, ctx.run), component);
+async function gateBlocker(
+  ctx: ToolContext,
+  component: string,
+  treeDigest: string | undefined,
+): Promise<string | null> {
+  const git = await readGitState(ctx.appRoot, ctx.run);
+  const verdict = await evaluateTestsFirstGate(ctx, git, component, treeDigest);
   return verdict.ok ? null : verdict.message;
 }
 

@@ -93,7 +93,8 @@ export type GateRefusalReason =
   | "preflight_other_sha"
   | "preflight_dirty"
   | "preflight_too_old"
-  | "preflight_other_components";
+  | "preflight_other_components"
+  | "preflight_other_tree";
 
 /** Why a preflight file on disk did not count, in the gate's refusal. */
 const IGNORED_FILE_TEXT: Record<NonNullable<PreflightRecords["ignoredFile"]>, string> = {
@@ -123,6 +124,8 @@ export async function evaluateTestsFirstGate(
   ctx: ToolContext,
   git: GitState,
   component?: string,
+  /** The digest of the tree the deploy would package (backend); compared with the preflight's. */
+  treeDigest?: string,
 ): Promise<GateVerdict> {
   const refuse = (reason: GateRefusalReason, message: string): Extract<GateVerdict, { ok: false }> => ({
     ok: false,
@@ -162,6 +165,16 @@ export async function evaluateTestsFirstGate(
     return refuse(
       "preflight_other_components",
       `the last preflight (${latest.preflightId}) checked ${checked}, not ${needed}; run preflight with components including "${needed}".`,
+    );
+  }
+  // Safety: HEAD alone does not say what goes live (skip-worktree, ignored files, build output):
+  // the package's tree must be the one the tests ran on.
+  if (treeDigest !== undefined && latest.treeDigest !== treeDigest) {
+    return refuse(
+      "preflight_other_tree",
+      latest.treeDigest
+        ? `the backend files this deploy would package differ from the ones preflight ${latest.preflightId} tested (tree ${latest.treeDigest.slice(0, 12)}, now ${treeDigest.slice(0, 12)}); run preflight again on this tree.`
+        : `preflight ${latest.preflightId} recorded no backend tree (it did not check the backend, or the tree had problems); run preflight with components including "backend".`,
     );
   }
   return { ok: true, preflight: latest };
@@ -229,7 +242,8 @@ interface SignedPreflightFile {
 /** What is signed: a fixed field order, so the same record always signs the same. */
 function signedBody(record: StoredPreflight): string {
   const { preflightId, env, gitSha, clean, ok, at, components } = record;
-  return `preflight:v1:${JSON.stringify([preflightId, env, gitSha, clean, ok, at, components])}`;
+  const treeDigest = record.treeDigest ?? null;
+  return `preflight:v1:${JSON.stringify([preflightId, env, gitSha, clean, ok, at, components, treeDigest])}`;
 }
 
 type DiskRead =
@@ -274,6 +288,11 @@ const storedPreflightSchema = z.object({
   ok: z.boolean(),
   at: z.string().datetime(),
   components: z.array(z.enum(["backend", "frontend", "infra"])).max(3),
+  treeDigest: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable()
+    .optional(),
 });
 
 function asStoredPreflight(value: unknown): StoredPreflight | null {

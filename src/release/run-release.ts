@@ -40,6 +40,7 @@ export async function runRelease<P, S, L>(
     confirmDigest,
     approvalText: approvalText(spec),
     requirePreflight: spec.requirePreflight,
+    treeDigest: spec.treeDigest,
     confirmationToken: spec.confirmationToken,
   });
   if ("kind" in gate) return gate;

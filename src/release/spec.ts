@@ -20,6 +20,8 @@ export interface ReleaseSpec<Plan, State, Live> {
   approvalText: string;
   /** Deploys need a passing preflight on protected envs; rollbacks and applies do not. */
   requirePreflight: boolean;
+  /** The tree the release packages (Lambda): the passing preflight must have tested the same. */
+  treeDigest?: string | undefined;
   confirmationToken?: string | undefined;
   breakLock: boolean;
   /** Working state the steps share (versions published, files uploaded, …). */

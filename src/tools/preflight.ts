@@ -77,6 +77,16 @@ export const preflightTool = defineTool({
       progress: ctx.progress,
       identity: () => ctx.identity(),
       recordPreflight: (result) => recordPreflight(ctx, result),
+      // The Lambda package's own inspector, so preflight and deploy digest the same tree.
+      inspectBackendTree: async () => {
+        const { inspectPackagedTree } = await import("../deploy/lambda/tree.js");
+        return inspectPackagedTree({
+          appRoot: ctx.appRoot,
+          backend: ctx.config.backend,
+          run: ctx.run,
+          signal: ctx.signal,
+        });
+      },
     };
     return runPreflight(deps, { components: args.components, skipTests: args.skipTests });
   },

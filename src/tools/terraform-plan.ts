@@ -29,7 +29,7 @@ export const terraformPlanTool = defineTool({
   name: "terraform_plan",
   title: "Terraform plan",
   description:
-    "Runs terraform (or tofu) init when needed and plan for the env, saves the plan file, and reports counts, every change with its actions, and data-loss risks (delete/replace of stateful resources). Returns the planDigest that terraform_apply needs. Read-only in AWS (writes a local plan file).",
+    "Runs terraform (or tofu) init when needed and plan for the env, saves the plan file, and reports counts, every change with its actions, and data-loss risks (delete/replace of stateful resources). Returns the planDigest that terraform_apply needs. Read-only in AWS (saves the plan file in a private folder outside the repo).",
   inputSchema: {
     env: envArg,
     targets: z
@@ -63,7 +63,12 @@ export const terraformPlanTool = defineTool({
     ...confirmationOutputFields,
     dataLossRisks: z.array(z.string()).describe("Addresses whose delete/replace destroys data."),
     terraformVersion: z.string().describe("e.g. 'terraform 1.11.4'."),
-    planFile: z.string().optional().describe("The saved plan file terraform_apply will apply."),
+    planFile: z
+      .string()
+      .optional()
+      .describe(
+        "The saved plan, in the user's private plan folder outside the repo; terraform_apply applies a copy of it only while its SHA-256 equals planDigest.",
+      ),
     phase: z.enum(["init", "plan", "show"]).optional().describe("The step that failed."),
     errors: terraformErrorsField.optional(),
     lock: stateLockField.optional(),

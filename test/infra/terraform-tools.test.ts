@@ -1,5 +1,4 @@
-import { cpSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   DeleteObjectCommand,
@@ -9,151 +8,24 @@ import {
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
-import type { RunOptions } from "../../src/core/run-command.js";
 import { runCommand } from "../../src/core/run-command.js";
 import { newReleaseId } from "../../src/release/records.js";
 import type { ReleaseRecord } from "../../src/release/types.js";
 import { invokeTool } from "../../src/server/invoke.js";
-import type { Runtime } from "../../src/server/runtime.js";
-import { terraformApplyTool } from "../../src/tools/terraform-apply.js";
 import { terraformPlanTool } from "../../src/tools/terraform-plan.js";
 import { createBucket } from "../support/aws-fixtures.js";
 import { useMoto } from "../support/moto.js";
-import { testRuntime } from "../support/runtime.js";
-import { motoS3Backend } from "../support/terraform-backend.js";
+import { InfraApp as App, isolatePlanStore } from "./infra-app.js";
 
 const moto = useMoto();
-const FIXTURES = join(import.meta.dirname, "../fixtures/terraform");
+isolatePlanStore();
 const STATE_BUCKET = `tf-state-${process.pid}`;
 const ARTIFACT_BUCKET = `tf-artifacts-${process.pid}`;
 
-interface PlanOutput {
-  summary: string;
-  status: "no_changes" | "changes" | "error";
-  planDigest: string;
-  planFile?: string;
-  counts: { create: number; update: number; delete: number; replace: number };
-  changes: Array<{
-    address: string;
-    type: string;
-    actions: string[];
-    actionReason?: string;
-    dataLossRisk: boolean;
-  }>;
-  dataLossRisks: string[];
-  confirmationToken?: string;
-  expiresAt?: string;
-  errors?: string[];
-  phase?: string;
-  lock?: { id: string | null; who: string | null; operation: string | null };
-  terraformVersion: string;
-}
-
-interface ApplyOutput {
-  summary: string;
-  status: "confirmation_required" | "applied" | "failed";
-  applied?: PlanOutput["counts"];
-  releaseId?: string;
-  confirmationToken?: string;
-  stale?: boolean;
-  errors?: string[];
-  outputTail?: string;
-  lock?: PlanOutput["lock"];
-  error?: { code: string; message: string };
-  dataLossRisks?: string[];
-  warnings?: string[];
-  recovered?: Array<{
-    releaseId: string;
-    component: string;
-    phase: string | null;
-    outcome: string;
-    note: string;
-  }>;
-}
-
-/** One app root holding a copy of a fixture configuration, with its own state key. */
-class InfraApp {
-  readonly appRoot = mkdtempSync(join(tmpdir(), "vyaparai-infra-"));
-  vars: Record<string, string> = {};
-  statefulTypes: string[] | undefined;
-  backendExtra: Record<string, string> = {};
-  binary: "terraform" | "tofu" | undefined;
-  run: ((command: string | string[], options: RunOptions) => ReturnType<typeof runCommand>) | undefined;
-
-  constructor(
-    fixture: string,
-    readonly stateKey: string,
-  ) {
-    cpSync(join(FIXTURES, fixture), join(this.appRoot, "infra"), { recursive: true });
-  }
-
-  backendConfig(): Record<string, string> {
-    return { ...motoS3Backend(moto.current.endpoint, STATE_BUCKET, this.stateKey), ...this.backendExtra };
-  }
-
-  runtime(): Runtime {
-    const terraform = {
-      dir: "infra",
-      backendConfig: this.backendConfig(),
-      lockTimeout: "1s",
-      ...(this.binary ? { binary: this.binary } : {}),
-    };
-    const env = (name: string, isProtected: boolean) => ({
-      protected: isProtected,
-      lambda: { artifactBucket: ARTIFACT_BUCKET },
-      terraform: { ...terraform, vars: { env: name, ...this.vars } },
-    });
-    return testRuntime({
-      moto: moto.current,
-      appRoot: this.appRoot,
-      // One secret for every runtime of the app: a token from plan's runtime verifies in apply's.
-      secret: "infra-test-secret",
-      config: {
-        environments: { dev: env("dev", false), prod: env("prod", true) },
-        ...(this.statefulTypes ? { statefulTypes: this.statefulTypes } : {}),
-      },
-      ...(this.run ? { run: this.run } : {}),
-    });
-  }
-
-  async plan(env = "dev", extra: Record<string, unknown> = {}): Promise<PlanOutput> {
-    const runtime = this.runtime();
-    try {
-      const result = await invokeTool(terraformPlanTool, { env, ...extra }, runtime);
-      expect(result.isError, result.text).toBe(false);
-      // What the MCP server checks before answering: the output matches the declared schema.
-      z.object(terraformPlanTool.outputSchema).strict().parse(result.structured);
-      return result.structured as unknown as PlanOutput;
-    } finally {
-      runtime.close();
-    }
-  }
-
-  async apply(args: Record<string, unknown>, hooks: Parameters<typeof invokeTool>[3] = {}) {
-    const runtime = this.runtime();
-    try {
-      const result = await invokeTool(terraformApplyTool, { env: "dev", ...args }, runtime, hooks);
-      // A failed apply is an isError result that still carries the tool's full output.
-      if (result.complete) z.object(terraformApplyTool.outputSchema).strict().parse(result.structured);
-      return { isError: result.isError, text: result.text, out: result.structured as unknown as ApplyOutput };
-    } finally {
-      runtime.close();
-    }
-  }
-
-  async state(): Promise<{
-    serial: number;
-    resources: Array<{ type: string; name: string; instances: unknown[] }>;
-  } | null> {
-    const s3 = await moto.current.clients().s3();
-    try {
-      const object = await s3.send(new GetObjectCommand({ Bucket: STATE_BUCKET, Key: this.stateKey }));
-      return JSON.parse(await (object.Body?.transformToString() ?? "null"));
-    } catch (error) {
-      if ((error as { name?: string }).name === "NoSuchKey") return null;
-      throw error;
-    }
+/** An app of this file's testbed (its moto, its state and artifact buckets). */
+class InfraApp extends App {
+  constructor(fixture: string, stateKey: string) {
+    super({ moto, stateBucket: STATE_BUCKET, artifactBucket: ARTIFACT_BUCKET }, fixture, stateKey);
   }
 }
 
@@ -410,7 +282,7 @@ describe("terraform_plan and terraform_apply with real terraform on an S3 backen
     expect(unconfirmed.isError, unconfirmed.text).toBe(false);
     expect(unconfirmed.out.status).toBe("confirmation_required");
     expect(unconfirmed.out.confirmationToken).toEqual(expect.any(String));
-    expect(await app.state()).toBeNull();
+    expect(await app.state("prod")).toBeNull();
 
     const confirmed = await app.apply({
       env: "prod",
@@ -418,7 +290,7 @@ describe("terraform_plan and terraform_apply with real terraform on an S3 backen
       confirmationToken: plan.confirmationToken,
     });
     expect(confirmed.out.status, confirmed.text).toBe("applied");
-    expect((await app.state())?.resources).toHaveLength(3);
+    expect((await app.state("prod"))?.resources).toHaveLength(3);
   });
 
   it("returns a configuration error with terraform's error lines, and changes nothing", async () => {

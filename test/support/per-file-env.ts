@@ -1,3 +1,7 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
 // Safety: tests must never reach a real AWS account. Dummy credentials, a fixed region,
 // and no profile or config file from the developer's machine.
 process.env.AWS_ACCESS_KEY_ID = "testing";
@@ -15,3 +19,5 @@ delete process.env.CLAUDE_PROJECT_DIR;
 for (const key of Object.keys(process.env)) if (key.startsWith("AWS_ENDPOINT_URL")) delete process.env[key];
 // The SDK's notice about its future Node 22 requirement is known; keep test output readable.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+// Saved terraform plans go to the user's state folder: a per-run temp one, never the real one.
+process.env.XDG_STATE_HOME = mkdtempSync(join(tmpdir(), "vyaparai-state-"));

@@ -3,7 +3,7 @@ import type { InfraDeps } from "../../infra/deps.js";
 import type { StateLockInfo } from "../../infra/diagnostics.js";
 import { type ChangeCounts, describeCounts } from "../../infra/plan-analysis.js";
 import type { ToolContext } from "../../release/context.js";
-import type { RecoveredRelease, ReleaseRun } from "../../release/spec.js";
+import type { RecoveredRelease, ReleaseResult, ReleaseRun } from "../../release/spec.js";
 import { recoverersFor } from "./recoverers.js";
 
 /** The narrow dependencies of the terraform code, taken from one call's context. */
@@ -48,9 +48,9 @@ export interface TerraformApplyOutput {
 }
 
 /**
- * terraform_apply: verify and read the saved plan (domain, read-only), then the one release
- * flow, then the answer — its summary in the server's own words (counts, ids, statuses);
- * terraform's text only ever goes into errors, lock and outputTail.
+ * terraform_apply: copy, verify and read the saved plan (domain, read-only), then the one
+ * release flow on that copy, then the answer — its summary in the server's own words (counts,
+ * ids, statuses); terraform's text only ever goes into errors, lock and outputTail.
  */
 export async function terraformApply(
   ctx: ToolContext,
@@ -66,11 +66,25 @@ export async function terraformApply(
     planDigest: request.planDigest,
     allowDataLoss: request.allowDataLoss,
   });
-  const spec = infraApplySpec(deps, prepared, {
-    confirmationToken: request.confirmationToken,
-    breakLock: request.breakLock,
-  });
-  const result = await runRelease(ctx, spec, recoverersFor(ctx));
+  try {
+    const spec = infraApplySpec(deps, prepared, {
+      confirmationToken: request.confirmationToken,
+      breakLock: request.breakLock,
+    });
+    const result = await runRelease(ctx, spec, recoverersFor(ctx));
+    return outputOf(ctx.envName, prepared, result);
+  } finally {
+    // The private copy served this call only; the saved plan stays until it is applied.
+    await prepared.copy.dispose();
+  }
+}
+
+function outputOf(
+  envName: string,
+  prepared: PreparedApply,
+  result: ReleaseResult<InfraApplyState, InfraApplyLive>,
+): TerraformApplyOutput {
+  const { workspace } = prepared;
   const base = {
     planDigest: prepared.planDigest,
     planned: prepared.plan.counts,
@@ -86,10 +100,10 @@ export async function terraformApply(
       status: "confirmation_required",
       confirmationToken: result.confirmationToken,
       expiresAt: result.expiresAt,
-      summary: `Nothing applied: ${ctx.envName} is protected. The plan has ${describeCounts(prepared.plan.counts)}.${risk} Show it to the user; only after they approve, call terraform_apply again with this planDigest and confirmationToken (expires ${result.expiresAt}).`,
+      summary: `Nothing applied: ${envName} is protected. The plan has ${describeCounts(prepared.plan.counts)}.${risk} Show it to the user; only after they approve, call terraform_apply again with this planDigest and confirmationToken (expires ${result.expiresAt}).`,
     };
   }
-  return finishedOutput(ctx.envName, prepared, result, base);
+  return finishedOutput(envName, prepared, result, base);
 }
 
 function finishedOutput(
