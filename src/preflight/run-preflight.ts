@@ -66,7 +66,9 @@ export async function runPreflight(
       return checkTests(deps, part, { skip: skipTests });
     }),
   );
-  const tree = treeRead ? guarded("tree:backend", async () => checkBackendTree(await treeRead)) : null;
+  const tree = treeRead
+    ? guarded("tree:backend", async () => checkBackendTree(await treeRead, deps.env.protected))
+    : null;
   const testsSettled = Promise.allSettled(tests);
   const needsAws = components.includes("backend") || components.includes("frontend");
 
@@ -212,7 +214,7 @@ function settle(pending: Promise<InspectedTree>): Promise<TreeRead> {
  * `tree:backend`: every file the Lambda package would hold is committed and byte-equal to HEAD
  * (only the dependency dirs may be untracked). File names are the repo's text: evidence only.
  */
-function checkBackendTree(read: TreeRead): PreflightCheck {
+function checkBackendTree(read: TreeRead, protectedEnv: boolean): PreflightCheck {
   if ("error" in read) {
     if (read.error instanceof CancelledError) throw read.error;
     const known = read.error instanceof DeployError ? read.error : null;
@@ -237,7 +239,9 @@ function checkBackendTree(read: TreeRead): PreflightCheck {
   const kinds = [...new Set(tree.problems.map((p) => p.kind))];
   return {
     name: "tree:backend",
-    status: "fail",
+    // Like a dirty tree: fatal where the tests-first gate applies, a warning elsewhere (the
+    // deploy itself still refuses such a tree).
+    status: protectedEnv ? "fail" : "warn",
     detail: `${tree.problems.length} file(s) that would be packaged are not the committed ones (${kinds.join(", ")}; listed in evidence): the tests would not vouch for what goes live.`,
     remedy: tree.problems[0]?.fix ?? "Commit the backend, then rerun preflight.",
     evidence: asEvidence(tree.problems.map((p) => `${p.kind}: ${p.path}`)),

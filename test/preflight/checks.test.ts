@@ -43,7 +43,11 @@ function app(
     moto: moto.current,
     appRoot: repo.dir,
     config: {
-      environments: { prod: env, dev: env },
+      // dev has its own site bucket: one sharing prod's would be protected like prod.
+      environments: {
+        prod: env,
+        dev: { ...env, frontend: { buckets: ["pf-unused-site-dev"], distributionId: null, url: null } },
+      },
       backend: { testCommand, ...extra.backend },
     },
   });

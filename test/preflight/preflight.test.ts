@@ -63,6 +63,8 @@ interface AppOptions {
   frontendTestCommand?: string;
   extraFiles?: Record<string, string>;
   envOverrides?: Record<string, unknown>;
+  /** Applied to dev only, after its own resource names. */
+  devOverrides?: Record<string, unknown>;
   backendOverrides?: Record<string, unknown>;
 }
 
@@ -72,6 +74,8 @@ function createApp(world: World, options: AppOptions = {}): { repo: GitFixture; 
     files: {
       ".gitignore": "__pycache__/\n.pytest_cache/\nnode_modules/\n",
       "backend/app/__init__.py": "",
+      "backend/lambda_handler.py": "def handler(event, context):\n    return 1\n",
+      "backend/lambda_deps/mangum/__init__.py": "",
       "backend/tests/test_app.py": options.pytest ?? PASSING_PYTEST,
       "frontend-pwa/app.test.mjs": PASSING_NODE_TEST,
       "infrastructure/terraform/main.tf": 'resource "terraform_data" "marker" {}\n',
@@ -90,7 +94,16 @@ function createApp(world: World, options: AppOptions = {}): { repo: GitFixture; 
     appRoot: repo.dir,
     secret: SHARED_SECRET,
     config: {
-      environments: { prod: envConfig, dev: { ...envConfig } },
+      // dev points at its own resources: one sharing prod's would be protected like prod.
+      environments: {
+        prod: envConfig,
+        dev: {
+          ...envConfig,
+          lambda: { ...envConfig.lambda, functionName: `${world.functionName}-dev` },
+          frontend: { buckets: [`${world.siteBucket}-dev`], distributionId: null, url: null },
+          ...options.devOverrides,
+        },
+      },
       backend: {
         testCommand: options.backendTestCommand ?? "python3 -m pytest -q",
         ...options.backendOverrides,
@@ -129,6 +142,7 @@ describe("preflight against moto and real git repos", () => {
       "aws-identity",
       "region",
       "git",
+      "tree:backend",
       "tests:backend",
       "tests:frontend",
       "binaries",
@@ -222,7 +236,8 @@ describe("preflight against moto and real git repos", () => {
     const dev = (await invokeTool(preflightTool, { env: "dev", components: ["backend"] }, runtime))
       .structured as unknown as Report;
     expect(check(dev, "git")).toMatchObject({ status: "warn" });
-    expect(dev.ok).toBe(true);
+    // dev's own function and bucket do not exist in this world; nothing else fails.
+    expect(dev.checks.filter((c) => c.status === "fail").map((c) => c.name)).toEqual(["resources"]);
     runtime.close();
   });
 
@@ -365,10 +380,11 @@ describe("preflight against moto and real git repos", () => {
 
   it("fails resources that do not exist, naming each", async () => {
     const { runtime } = createApp(world, {
-      envOverrides: {
+      devOverrides: {
         lambda: { functionName: unique("missing-fn"), artifactBucket: world.artifactBucket },
         frontend: {
-          buckets: [world.siteBucket, "pf-no-such-bucket"],
+          // An existing bucket that is not prod's site (sharing it would protect dev).
+          buckets: [world.artifactBucket, "pf-no-such-bucket"],
           distributionId: "E0NOSUCHDIST00",
           url: null,
         },
@@ -381,7 +397,7 @@ describe("preflight against moto and real git repos", () => {
     expect(resources.detail).toMatch(/Lambda pf-missing-fn-\S+: not found/);
     expect(resources.detail).toContain("bucket pf-no-such-bucket: not found");
     expect(resources.detail).toContain("CloudFront distribution E0NOSUCHDIST00: not found");
-    expect(resources.detail).toContain(`bucket ${world.siteBucket}: found`);
+    expect(resources.detail).toContain(`bucket ${world.artifactBucket}: found`);
     expect(resources.remedy).toMatch(/functionName/);
     runtime.close();
   });
