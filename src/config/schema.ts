@@ -161,6 +161,12 @@ export const frontendSchema = z
       .default([{ match: "assets/**", cacheControl: "public, max-age=31536000, immutable" }])
       .describe("First match wins; entry points and other files get 'no-cache' / the default."),
     defaultCacheControl: z.string().default("public, max-age=300"),
+    uploadDotfiles: z
+      .array(nonEmpty)
+      .default([".well-known/**"])
+      .describe(
+        "Globs of dist/ paths with a segment starting with '.' that are uploaded; every other such file is skipped and listed in the plan.",
+      ),
     staleGraceHours: z
       .number()
       .nonnegative()

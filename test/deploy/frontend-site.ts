@@ -3,8 +3,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetInvalidationCommand } from "@aws-sdk/client-cloudfront";
-import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
-import { invokeTool } from "../../src/server/invoke.js";
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { type InvocationHooks, invokeTool } from "../../src/server/invoke.js";
 import type { Runtime } from "../../src/server/runtime.js";
 import { deployFrontendTool } from "../../src/tools/deploy-frontend.js";
 import type { DeployFrontendOutput } from "../../src/tools/flows/deploy-frontend.js";
@@ -23,7 +23,8 @@ export interface Site {
   appRoot: string;
   distDir: string;
   runtime: Runtime;
-  calls: Array<{ command: string; bucket?: string; key?: string }>;
+  /** Every S3 call of the tool, with the SHA-256 checksum a write asked S3 to enforce. */
+  calls: Array<{ command: string; bucket?: string; key?: string; checksumSha256?: string }>;
   failWhen: (predicate: ((call: { command: string; key?: string }) => boolean) | null) => void;
 }
 
@@ -97,8 +98,13 @@ export async function createSite(
   const toolS3 = await runtime.clientsFor(envName).s3();
   toolS3.middlewareStack.add(
     (next, context) => async (args) => {
-      const input = args.input as { Bucket?: string; Key?: string };
-      const call = { command: context.commandName as string, bucket: input.Bucket, key: input.Key };
+      const input = args.input as { Bucket?: string; Key?: string; ChecksumSHA256?: string };
+      const call = {
+        command: context.commandName as string,
+        bucket: input.Bucket,
+        key: input.Key,
+        ...(input.ChecksumSHA256 ? { checksumSha256: input.ChecksumSHA256 } : {}),
+      };
       if (fail?.(call))
         throw Object.assign(new Error("injected: connection reset"), { name: "InternalError" });
       site.calls.push(call);
@@ -109,12 +115,13 @@ export async function createSite(
   return site;
 }
 
-export async function deploy(site: Site, args: Record<string, unknown> = {}) {
+export async function deploy(site: Site, args: Record<string, unknown> = {}, hooks: InvocationHooks = {}) {
   site.calls.length = 0;
   const result = await invokeTool(
     deployFrontendTool,
     { env: site.env, skipBuild: true, ...args },
     site.runtime,
+    hooks,
   );
   return { result, out: result.structured as unknown as DeployFrontendOutput };
 }
@@ -140,6 +147,20 @@ export async function exists(site: Site, bucket: string, key: string): Promise<b
   } catch {
     return false;
   }
+}
+
+/** Every object of a bucket with its bytes, read straight from moto. */
+export async function readAll(site: Site, bucket: string): Promise<Map<string, Buffer>> {
+  const s3 = await site.moto.clients().s3();
+  const found = new Map<string, Buffer>();
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    for (const object of page.Contents ?? [])
+      if (object.Key) found.set(object.Key, await getBytes(site, bucket, object.Key));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return found;
 }
 
 /** Every src/href asset the live index.html references is in the bucket. */

@@ -1,11 +1,11 @@
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { FrontendConfig } from "../../config/schema.js";
 import { DeployError } from "../../core/errors.js";
 import type { ReleaseSpec } from "../../release/spec.js";
+import { readApproved } from "./approved-bytes.js";
 import { type BuildResult, buildFrontend } from "./build.js";
 import type { FrontendDeps } from "./deps.js";
-import type { FrontendManifest } from "./diff.js";
+import type { FrontendManifest, ManifestEntry } from "./diff.js";
+import { checkDistDir, checkFrontendDir } from "./dist-dir.js";
 import { type LocalFile, walkDist } from "./files.js";
 import { headersFor } from "./headers.js";
 import { knownSha256From, loadLiveHistory } from "./history.js";
@@ -61,10 +61,15 @@ export async function prepareFrontendDeploy(
 ): Promise<PreparedFrontendDeploy> {
   assertSeparateArtifactBucket(deps.env);
   const frontend = deps.frontend;
+  // Safety: the build runs in frontend.dir and its output is published: both stay in the app root.
+  await checkFrontendDir(deps.appRoot, frontend);
   const build = request.skipBuild ? null : await buildFrontend(deps);
-  const distDir = join(deps.appRoot, frontend.dir, frontend.distDir);
+  const distDir = await checkDistDir(deps.appRoot, frontend);
   deps.progress("Hashing the build output");
-  const files = await walkDist(distDir, { signal: deps.signal });
+  const { files, skippedDotfiles } = await walkDist(distDir, {
+    uploadDotfiles: frontend.uploadDotfiles,
+    signal: deps.signal,
+  });
   const index = files.find((file) => file.key === "index.html");
   if (!index) {
     throw new DeployError(
@@ -73,6 +78,7 @@ export async function prepareFrontendDeploy(
     );
   }
   const desired = manifestOf(files, frontend);
+  const pathOf = new Map(files.map((file) => [file.key, file.path]));
   const s3 = deps.s3;
   const { live: history } = await loadLiveHistory(s3, deps.env.lambda.artifactBucket, deps.envName);
   deps.progress(`Comparing ${files.length} files with ${deps.env.frontend.buckets.join(", ")}`);
@@ -82,6 +88,7 @@ export async function prepareFrontendDeploy(
       now: deps.now(),
       graceHours: frontend.staleGraceHours,
       prune: request.prune,
+      skippedDotfiles,
       signal: deps.signal,
       extraDigest: {
         env: deps.envName,
@@ -99,8 +106,12 @@ export async function prepareFrontendDeploy(
       diffs: p.diffs,
       deletions: deletionsOf(p.stale),
       knownSha256: knownSha256From(history),
-      sourceOf: (key) => ({ kind: "file", path: join(distDir, key) }),
-      newIndexHtml: () => readFile(index.path, "utf8"),
+      sourceOf: (key) => ({ kind: "file", path: pathOf.get(key) as string }),
+      // The references checked are those of the approved index.html, not of a later rewrite.
+      newIndexHtml: async () =>
+        (await readApproved("index.html", index.path, desired["index.html"] as ManifestEntry)).toString(
+          "utf8",
+        ),
       wait: request.wait,
       approvalText: `Deploy the frontend to ${deps.envName} (${p.plan.buckets.join(", ")}): ${describePlan(p.plan)}.`,
       requirePreflight: true,
@@ -129,5 +140,7 @@ export function describePlan(plan: FrontendPlan): string {
   parts.push(`keep ${plan.unchanged} unchanged`);
   parts.push(plan.delete ? `delete ${plan.delete} stale file(s)` : "delete nothing");
   if (plan.keptStale) parts.push(`keep ${plan.keptStale} stale file(s) for the grace period`);
+  if (plan.skippedDotfiles)
+    parts.push(`skip ${plan.skippedDotfiles} dotfile(s) no frontend.uploadDotfiles rule allows`);
   return parts.join(", ");
 }

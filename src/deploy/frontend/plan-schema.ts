@@ -14,7 +14,13 @@ export const frontendPlanSchema = z.object({
   files: z.number().describe("Files in the new release."),
   keptStale: z.number().describe("Files no longer in the release, kept for the grace period."),
   buckets: z.array(z.string()),
-  truncated: z.boolean().describe("uploadFiles/deleteFiles list only the first 50."),
+  skippedDotfiles: z
+    .number()
+    .describe("Dotfiles in dist/ not uploaded: no frontend.uploadDotfiles rule allows them."),
+  skippedDotfileList: z
+    .array(z.string())
+    .describe("The first 50 skipped dotfiles (file names from the repo)."),
+  truncated: z.boolean().describe("uploadFiles/deleteFiles/skippedDotfileList list only the first 50."),
 });
 
 export const integrityReportSchema = z.object({

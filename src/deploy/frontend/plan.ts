@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { EnvConfig } from "../../config/schema.js";
 import { ConfigError } from "../../core/errors.js";
+import { quote } from "../../core/quote.js";
 import { type BucketDiff, diffBucket, type FrontendManifest, headRemote, type RemoteObject } from "./diff.js";
 import { decideStale, type LiveRelease, type StaleDecision } from "./stale.js";
 
@@ -19,11 +20,18 @@ export interface FrontendPlan {
   /** Stale files kept for the grace period. */
   keptStale: number;
   buckets: string[];
-  /** True when uploadFiles or deleteFiles were cut to the first FILE_LIST_LIMIT. */
+  /** Dotfiles in dist/ that no frontend.uploadDotfiles rule allows: not uploaded. */
+  skippedDotfiles: number;
+  /** The first FILE_LIST_LIMIT of them (file names from the repo: data, quoted). */
+  skippedDotfileList: string[];
+  /** True when uploadFiles, deleteFiles or skippedDotfileList were cut to the first FILE_LIST_LIMIT. */
   truncated: boolean;
 }
 
 export const FILE_LIST_LIMIT = 50;
+
+/** Longest skipped dotfile name the plan quotes. */
+const SKIPPED_NAME_CHARS = 300;
 
 export interface BucketPlan {
   diffs: BucketDiff[];
@@ -54,6 +62,8 @@ export async function planBuckets(
     prune: boolean;
     /** Rollback: delete nothing (the rolled-back release's files age out on a later deploy). */
     keepStale?: boolean;
+    /** Keys of the dotfiles walkDist skipped (sorted); none for a rollback. */
+    skippedDotfiles?: readonly string[];
     signal: AbortSignal;
     extraDigest?: Record<string, unknown>;
   },
@@ -91,6 +101,7 @@ export async function planBuckets(
   );
   const sortedUploads = [...uploadKeys].sort();
   const sortedDeletes = [...deleteKeys].sort();
+  const skipped = options.skippedDotfiles ?? [];
   const plan: FrontendPlan = {
     upload: uploadKeys.size,
     unchanged: Object.keys(desired).length - uploadKeys.size,
@@ -101,7 +112,12 @@ export async function planBuckets(
     files: Object.keys(desired).length,
     keptStale: keptKeys.size,
     buckets: [...env.frontend.buckets],
-    truncated: sortedUploads.length > FILE_LIST_LIMIT || sortedDeletes.length > FILE_LIST_LIMIT,
+    skippedDotfiles: skipped.length,
+    skippedDotfileList: skipped.slice(0, FILE_LIST_LIMIT).map((key) => quote(key, SKIPPED_NAME_CHARS)),
+    truncated:
+      sortedUploads.length > FILE_LIST_LIMIT ||
+      sortedDeletes.length > FILE_LIST_LIMIT ||
+      skipped.length > FILE_LIST_LIMIT,
   };
   // The digest covers every file and hash without putting 2,000 names in a token refusal.
   const digestable = {
@@ -115,6 +131,8 @@ export async function planBuckets(
     bytes: plan.bytes,
     uploadFiles: plan.uploadFiles,
     deleteFiles: plan.deleteFiles,
+    // What is left out is part of what the person approves, like what goes in.
+    ...(skipped.length ? { skippedDotfiles: sha256Hex(JSON.stringify(skipped)) } : {}),
   };
   return { diffs, stale, plan, digestable };
 }

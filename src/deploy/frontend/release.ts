@@ -26,6 +26,7 @@ import {
   type ContentSource,
   deleteStale,
   publishEntryPoints,
+  readEntryPoints,
   type SyncContext,
   uploadAssets,
 } from "./sync.js";
@@ -106,16 +107,20 @@ export function frontendReleaseSpec(
     newIndexSha256,
     snapshot,
   });
+  // Entry points as read and checked before the switch; what the publish steps send.
+  let verified: ReadonlyMap<string, Buffer> = new Map();
   const syncFor = (io: StepIo): SyncContext => ({
     s3: deps.s3,
     artifactBucket,
     isEntryPoint: (key) => isEntryPoint(key, deps.frontend),
+    namedInConfig: (key) => deps.frontend.entryPoints.includes(key),
     sourceOf: input.sourceOf,
     desired: input.desired,
     concurrency: UPLOAD_CONCURRENCY,
     signal: io.signal,
     progress: io.progress,
     kept: new Set(),
+    verified,
   });
   const count = (s: FrontendReleaseState, stats: { files: number; bytes: number }) => {
     s.uploadedFiles += stats.files;
@@ -135,6 +140,18 @@ export function frontendReleaseSpec(
       },
     },
     {
+      name: "read-entry-points",
+      phase: "preparing",
+      async run(_s, io) {
+        verified = await readEntryPoints(
+          input.sourceOf,
+          input.desired,
+          writes.map((w) => w.key),
+          io.signal,
+        );
+      },
+    },
+    {
       name: "upload-assets",
       phase: "uploading",
       run: async (s, io) => count(s, await uploadAssets(syncFor(io), input.diffs)),
@@ -150,7 +167,8 @@ export function frontendReleaseSpec(
       name: "check-references",
       phase: "switching",
       async run(_s, io) {
-        const references = referencedKeys(await input.newIndexHtml());
+        const index = verified.get("index.html");
+        const references = referencedKeys(index ? index.toString("utf8") : await input.newIndexHtml());
         for (const bucket of buckets) {
           if (io.signal.aborted) return;
           const missing = await missingKeys(deps.s3, bucket, references);

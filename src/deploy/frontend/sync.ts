@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import {
   CopyObjectCommand,
   DeleteObjectsCommand,
@@ -8,7 +7,9 @@ import {
 } from "@aws-sdk/client-s3";
 import { mapAwsError } from "../../aws/errors.js";
 import type { ProgressReporter } from "../../core/context.js";
-import { throwIfAborted } from "../../core/errors.js";
+import { DeployError, throwIfAborted } from "../../core/errors.js";
+import { quote } from "../../core/quote.js";
+import { approvedStream, checkApproved, checksumSha256Of, readApproved } from "./approved-bytes.js";
 import { forEachBounded } from "./bounded.js";
 import type { BucketDiff, FrontendManifest, ManifestEntry, PlannedUpload, RemoteObject } from "./diff.js";
 import { headRemote } from "./diff.js";
@@ -21,6 +22,8 @@ export interface SyncContext {
   s3: S3Client;
   artifactBucket: string;
   isEntryPoint: (key: string) => boolean;
+  /** Keys the config names (frontend.entryPoints): the server's words, so a message may name them. */
+  namedInConfig: (key: string) => boolean;
   sourceOf: (key: string) => ContentSource;
   desired: FrontendManifest;
   concurrency: number;
@@ -28,6 +31,8 @@ export interface SyncContext {
   progress: ProgressReporter;
   /** Hashes already in the content store during this run. */
   kept: Set<string>;
+  /** Entry points read and checked against the plan before the switch: published from memory. */
+  verified: ReadonlyMap<string, Buffer>;
 }
 
 export interface PhaseStats {
@@ -36,7 +41,10 @@ export interface PhaseStats {
 }
 
 /** Files above this go through a multipart upload (their ETag is then not an MD5). */
-const SINGLE_PUT_LIMIT = 32 * 1024 * 1024;
+export const SINGLE_PUT_LIMIT = 32 * 1024 * 1024;
+
+/** Longest object key an error's detail quotes. */
+const KEY_CHARS = 300;
 
 /**
  * Phase 1: every non-entry file to every bucket, with bounded concurrency. Nothing a visitor
@@ -57,6 +65,30 @@ export async function uploadAssets(sync: SyncContext, diffs: BucketDiff[]): Prom
     sync.signal,
   );
   return tracker.stats();
+}
+
+/**
+ * Before anything live changes: every entry point the release writes from the build is read
+ * once and checked against the plan, and published later from these very bytes. A rewritten
+ * entry point so stops the release while the previous one still serves untouched. One larger
+ * than a single PUT (not a real site's) is only checked here and checked again as it streams.
+ */
+export async function readEntryPoints(
+  sourceOf: (key: string) => ContentSource,
+  desired: FrontendManifest,
+  keys: Iterable<string>,
+  signal: AbortSignal,
+): Promise<Map<string, Buffer>> {
+  const verified = new Map<string, Buffer>();
+  for (const key of new Set(keys)) {
+    throwIfAborted(signal);
+    const source = sourceOf(key);
+    const entry = desired[key] as ManifestEntry;
+    if (source.kind !== "file") continue;
+    if (entry.size <= SINGLE_PUT_LIMIT) verified.set(key, await readApproved(key, source.path, entry));
+    else await checkApproved(key, source.path, entry);
+  }
+  return verified;
 }
 
 /**
@@ -127,34 +159,67 @@ async function writeObject(sync: SyncContext, bucket: string, upload: PlannedUpl
     }
     const input: PutObjectCommandInput = { Bucket: bucket, Key: upload.key, ...headers };
     if (entry.size > SINGLE_PUT_LIMIT) {
-      const { createReadStream } = await import("node:fs");
-      const { Upload } = await import("@aws-sdk/lib-storage");
-      await new Upload({
-        client: sync.s3,
-        params: { ...input, Body: createReadStream(source.path) },
-        abortController: abortControllerFor(sync.signal),
-      }).done();
+      await putLarge(sync, input, source.path, entry);
       return;
     }
-    const body = await readFile(source.path);
+    const body = sync.verified.get(upload.key) ?? (await readApproved(upload.key, source.path, entry));
     await sync.s3.send(
       new PutObjectCommand({
         ...input,
         Body: body,
         ContentLength: body.length,
-        // S3 rejects the upload if the bytes arrive different from what we hashed.
         ContentMD5: Buffer.from(entry.md5, "hex").toString("base64"),
+        // Safety: S3 refuses the PUT unless the bytes it receives have the approved SHA-256 (the
+        // algorithm header makes it keep that checksum on the object, where a read-back sees it).
+        ChecksumAlgorithm: "SHA256",
+        ChecksumSHA256: checksumSha256Of(entry),
       }),
       { abortSignal: sync.signal },
     );
   } catch (error) {
-    throw mapAwsError(
+    if (error instanceof DeployError) throw error;
+    const named = sync.namedInConfig(upload.key);
+    const mapped = mapAwsError(
       error,
       upload.reason === "headers" || sync.sourceOf(upload.key).kind === "store"
         ? "s3:CopyObject"
         : "s3:PutObject",
-      `s3://${bucket}/${upload.key}`,
+      named ? `s3://${bucket}/${upload.key}` : `bucket ${bucket}`,
     );
+    // Any other key is a file name from the repo: data for a field, never words of the message.
+    throw new DeployError(mapped.code, mapped.message, {
+      cause: mapped.cause ?? error,
+      detail: { ...(mapped.detail ?? {}), key: quote(upload.key, KEY_CHARS) },
+    });
+  }
+}
+
+/**
+ * A large file as a multipart upload, streamed through a hash of the approved content. S3 has
+ * no full-object SHA-256 for multipart uploads (a FULL_OBJECT checksum exists only for the CRC
+ * algorithms), so ChecksumAlgorithm SHA256 makes each part carry its own SHA-256 — S3 refuses
+ * a part whose bytes arrive different — and the object keeps the composite of those. What binds
+ * the whole to the approval is our own hash of the very bytes read for the parts: the stream
+ * fails at its end on any other content, before lib-storage can send CompleteMultipartUpload,
+ * and lib-storage then aborts the upload, so other bytes never become an object.
+ */
+async function putLarge(
+  sync: SyncContext,
+  input: PutObjectCommandInput,
+  path: string,
+  entry: ManifestEntry,
+): Promise<void> {
+  const { Upload } = await import("@aws-sdk/lib-storage");
+  const body = approvedStream(input.Key as string, path, entry);
+  try {
+    await new Upload({
+      client: sync.s3,
+      params: { ...input, Body: body, ChecksumAlgorithm: "SHA256" },
+      abortController: abortControllerFor(sync.signal),
+    }).done();
+  } finally {
+    // A failed upload stops reading mid-file: close the file now rather than at garbage collection.
+    body.destroy();
   }
 }
 
