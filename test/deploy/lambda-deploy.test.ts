@@ -47,7 +47,7 @@ describe("deploy_lambda without an alias ($LATEST)", () => {
       name: functionName,
       files: INITIAL_FILES,
     });
-    const { appRoot } = writeBackendFixture();
+    const { appRoot } = writeBackendFixture({ commit: true });
     const runtime = env.runtimeFor(appRoot, "dev", functionName, null, prefix);
     const liveSha = () => liveCodeSha256(lambda, functionName);
 
@@ -102,7 +102,7 @@ describe("deploy_lambda without an alias ($LATEST)", () => {
     ).toBe(lastModified);
 
     // A dry run of a changed tree plans the file changes and changes nothing.
-    writeBackendFixture({ appRoot, variant: "v2" });
+    writeBackendFixture({ appRoot, variant: "v2", commit: true });
     const v2 = await packageOf(appRoot);
     const planned = await invokeTool(deployLambdaTool, { env: "dev", dryRun: true }, runtime);
     const plannedOut = planned.structured as unknown as DeployOut;
@@ -138,7 +138,7 @@ describe("deploy_lambda with an alias", () => {
   it("moves the alias to a new version and back when the health gate fails", async () => {
     const lambda = await moto.current.clients().lambda();
     const v0 = await createAliasedFunction(moto.current, lambda, functionName);
-    const { appRoot } = writeBackendFixture();
+    const { appRoot } = writeBackendFixture({ commit: true });
     const runtime = env.runtimeFor(appRoot, "staging", functionName, "live", prefix);
     const live = () => aliasState(lambda, functionName);
 
@@ -152,7 +152,7 @@ describe("deploy_lambda with an alias", () => {
     const again = await invokeTool(deployLambdaTool, { env: "staging" }, runtime);
     expect((again.structured as unknown as DeployOut).status).toBe("unchanged");
 
-    writeBackendFixture({ appRoot, variant: "v2" });
+    writeBackendFixture({ appRoot, variant: "v2", commit: true });
     env.health.healthy = false;
     // The new code logs an error while the gate runs; the rolled-back answer must carry it.
     let seeding: Promise<void> | undefined;

@@ -3,9 +3,9 @@ import { describe, expect, it } from "vitest";
 import { invokeTool } from "../../src/server/invoke.js";
 import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
 import { rollbackTool } from "../../src/tools/rollback.js";
-import { writeBackendFixture } from "../support/backend-fixture.js";
+import { commitFixture, writeBackendFixture } from "../support/backend-fixture.js";
 import { useMoto } from "../support/moto.js";
-import { testRuntime } from "../support/runtime.js";
+import { markPreflightPassed, testRuntime } from "../support/runtime.js";
 import {
   aliasState,
   createAliasedFunction,
@@ -39,6 +39,19 @@ async function deployOk(runtime: ReturnType<typeof testRuntime>, env: string): P
   return out;
 }
 
+/** A protected env's deploy: a passing preflight for HEAD, the plan's token, the confirmed call. */
+async function deployConfirmed(runtime: ReturnType<typeof testRuntime>, env: string, appRoot: string) {
+  markPreflightPassed(runtime, commitFixture(appRoot, "release"), ["backend"], env);
+  const ask = await invokeTool(deployLambdaTool, { env }, runtime);
+  const token = (ask.structured as { confirmationToken?: string }).confirmationToken;
+  expect(token, ask.text).toBeTruthy();
+  const result = await invokeTool(deployLambdaTool, { env, confirmationToken: token }, runtime);
+  expect(result.isError, result.text).toBe(false);
+  const out = result.structured as unknown as Out;
+  expect(out.status).toBe("deployed");
+  return out;
+}
+
 describe("rollback of the Lambda without an alias", () => {
   it("puts the previous release's artifact back, verified, and can go to a named release", async () => {
     const functionName = "vyaparai-api-rb-noalias";
@@ -46,13 +59,13 @@ describe("rollback of the Lambda without an alias", () => {
     const clients = moto.current.clients();
     const lambda = await clients.lambda();
     await createDeployedFunction(moto.current, BUCKET, functionName, prefix);
-    const { appRoot } = writeBackendFixture();
+    const { appRoot } = writeBackendFixture({ commit: true });
     const runtime = runtimeFor(appRoot, "dev", functionName, null, prefix);
     const liveSha = () => liveCodeSha256(lambda, functionName);
 
     const v1 = await packageOf(appRoot);
     const first = await deployOk(runtime, "dev");
-    writeBackendFixture({ appRoot, variant: "v2" });
+    writeBackendFixture({ appRoot, variant: "v2", commit: true });
     const v2 = await packageOf(appRoot);
     const second = await deployOk(runtime, "dev");
     expect(await liveSha()).toBe(v2.codeSha256);
@@ -114,12 +127,12 @@ describe("rollback of the Lambda with an alias", () => {
     const functionName = "vyaparai-api-rb-alias";
     const lambda = await moto.current.clients().lambda();
     const v0 = await createAliasedFunction(moto.current, lambda, functionName);
-    const { appRoot } = writeBackendFixture();
+    const { appRoot } = writeBackendFixture({ commit: true });
     const runtime = runtimeFor(appRoot, "staging", functionName, "live", "backend/rb-alias/");
     const live = () => aliasState(lambda, functionName);
     const v1 = await packageOf(appRoot);
     const first = await deployOk(runtime, "staging");
-    writeBackendFixture({ appRoot, variant: "v2" });
+    writeBackendFixture({ appRoot, variant: "v2", commit: true });
     const second = await deployOk(runtime, "staging");
     expect((await live()).version).toBe(second.version);
 
@@ -147,8 +160,8 @@ describe("rollback on a protected env", () => {
     const functionName = "vyaparai-api-rb-prod";
     const lambda = await moto.current.clients().lambda();
     await createAliasedFunction(moto.current, lambda, functionName);
-    const { appRoot } = writeBackendFixture();
-    // Deploys happen on an unprotected twin env pointing at the same function.
+    const { appRoot } = writeBackendFixture({ commit: true });
+    // Deploys happen on a twin env pointing at the same function (protected through it).
     const runtime = testRuntime({
       moto: moto.current,
       appRoot,
@@ -159,9 +172,9 @@ describe("rollback on a protected env", () => {
         },
       },
     });
-    const first = await deployOk(runtime, "twin");
+    const first = await deployConfirmed(runtime, "twin", appRoot);
     writeBackendFixture({ appRoot, variant: "v2" });
-    const second = await deployOk(runtime, "twin");
+    const second = await deployConfirmed(runtime, "twin", appRoot);
     const aliasVersion = async () =>
       (await lambda.send(new GetAliasCommand({ FunctionName: functionName, Name: "live" }))).FunctionVersion;
 

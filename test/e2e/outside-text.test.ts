@@ -151,13 +151,21 @@ describe("outside text never reaches a summary or an error message", () => {
     expectPlantedIn(result, "preflight keeps the test output and branch as data");
   });
 
-  it("dirty file names (preflight and the tests-first refusal)", async () => {
+  it("dirty file names (preflight, the tree check and the tests-first refusal)", async () => {
     const dirty = `backend/app/${PLANTED}.py`;
     repo.write(dirty, "x = 1\n");
     try {
       const pre = await call("preflight", { env: "prod", components: ["backend"] });
       expectServerWordsOnly(pre, "preflight prod");
       expectPlantedIn(pre, "preflight lists the dirty file as evidence");
+      // An untracked file the package would hold is refused before any plan.
+      const untracked = await call("deploy_lambda", { env: "prod" });
+      expect(untracked.isError).toBe(true);
+      expectServerWordsOnly(untracked, "deploy_lambda tree refusal");
+      expectPlantedIn(untracked, "the tree refusal lists the file");
+      // A dirty file outside the package is planned, then refused by tests first.
+      repo.git("clean", "-fdq");
+      repo.write(`docs/${PLANTED}.md`, "x\n");
       const plan = await call("deploy_lambda", { env: "prod" });
       expectServerWordsOnly(plan, "deploy_lambda plan");
       const token = (plan.structured as { confirmationToken?: string }).confirmationToken;

@@ -33,7 +33,7 @@ describe("strict arguments over stdio", () => {
     await createBucket(s3, bucket);
     await createBucket(s3, site);
     const initial = await createDeployedFunction(moto.current, bucket, functionName, "backend/");
-    const { appRoot } = writeBackendFixture({ variant: "v2" });
+    const { appRoot } = writeBackendFixture({ variant: "v2", commit: true });
     writeViteDist(join(appRoot, "frontend-pwa", "dist"), { files: 20 });
     writeFileSync(
       join(appRoot, "deploy.config.json"),

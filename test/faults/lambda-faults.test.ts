@@ -80,7 +80,10 @@ async function scenario(t: TestContext, name: string, options: ScenarioOptions =
     const initial = await createDeployedFunction(moto.current, BUCKET, functionName, prefix);
     previous = { version: "$LATEST", codeSha256: initial.codeSha256 };
   }
-  const { appRoot } = writeBackendFixture(options.appRoot ? { appRoot: options.appRoot } : {});
+  const { appRoot } = writeBackendFixture({
+    ...(options.appRoot ? { appRoot: options.appRoot } : {}),
+    commit: true,
+  });
   const env: FaultEnv = {
     envName: name,
     functionName,
@@ -376,7 +379,7 @@ describe.concurrent("deploy_lambda under AWS faults (unprotected env)", () => {
     // Past its expiry on the runtime's clock (no wall-clock wait), a new deploy takes it over.
     rule.remove();
     offsetMs = Math.max(0, expiresAt + 1_000 - Date.now());
-    writeBackendFixture({ appRoot: s.appRoot, variant: "v3" });
+    writeBackendFixture({ appRoot: s.appRoot, variant: "v3", commit: true });
     const v3 = await packageOf(s.appRoot);
     const again = await s.deploy();
     const againOut = outOf(again);

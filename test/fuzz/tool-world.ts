@@ -68,7 +68,7 @@ export async function buildToolWorld(moto: Moto): Promise<{ appRoot: string }> {
     })),
   );
 
-  const { appRoot } = writeBackendFixture({ variant: "fuzz" });
+  const { appRoot } = writeBackendFixture({ variant: "fuzz", commit: true });
   writeViteDist(join(appRoot, "frontend-pwa", "dist"), { files: 20 });
   // An existing (empty) terraform dir: terraform_apply then reaches its planDigest check.
   mkdirSync(join(appRoot, "infrastructure", "terraform"), { recursive: true });

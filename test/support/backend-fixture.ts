@@ -1,6 +1,7 @@
-import { chmodSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { runGit } from "./git-fixtures.js";
 
 export interface BackendFixtureOptions {
   /** App root to write into; a fresh temp dir when omitted. */
@@ -11,6 +12,11 @@ export interface BackendFixtureOptions {
   extraDependencyFiles?: number;
   /** Bytes per extra dependency file. */
   extraDependencyBytes?: number;
+  /**
+   * Commit the app root to git afterwards (a repo is created when there is none): a deploy
+   * only packages a tree that git HEAD vouches for.
+   */
+  commit?: boolean;
 }
 
 /** A backend tree shaped like VyapaarAI's: app/**, lambda_handler.py, lambda_deps/<pkgs>. */
@@ -53,7 +59,19 @@ export function writeBackendFixture(options: BackendFixtureOptions = {}): {
     chmodSync(path, 0o644);
   }
   chmodSync(join(appRoot, "backend/lambda_deps/bin/uvicorn"), 0o755);
+  if (options.commit) commitFixture(appRoot, `backend ${variant}`);
   return { appRoot, files: Object.keys(files) };
+}
+
+/** Stages and commits everything under appRoot, creating the repo first when needed. */
+export function commitFixture(appRoot: string, message = "backend"): string {
+  if (!existsSync(join(appRoot, ".git"))) {
+    runGit(appRoot, "init", "--quiet", "--initial-branch=main");
+    runGit(appRoot, "config", "commit.gpgsign", "false");
+  }
+  runGit(appRoot, "add", "-A");
+  runGit(appRoot, "commit", "--quiet", "--allow-empty", "-m", message);
+  return runGit(appRoot, "rev-parse", "HEAD");
 }
 
 /** Sets every fixture file's mtime to `when` (to prove mtimes do not change the zip). */

@@ -2,6 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BackendConfig } from "../../config/schema.js";
+import { DeployError } from "../../core/errors.js";
+import { type CommandRunner, runCommand } from "../../core/run-command.js";
 import { type InterruptedRelease, readInterruptedFor } from "../../release/interrupted.js";
 import { listReleaseRecords } from "../../release/records.js";
 import type { ReleaseSpec } from "../../release/spec.js";
@@ -11,6 +13,7 @@ import type { LambdaDeps } from "./deps.js";
 import { buildLambdaPackage, formatBytes, type LambdaPackage } from "./package.js";
 import { type LambdaDeployPlan, type LambdaPlanDetails, planLambdaDeploy } from "./plan.js";
 import { type LambdaDeployState, lambdaDeploySpec } from "./release.js";
+import { inspectPackagedTree, type PackagedTree, treeDigestOf, treeRefusal } from "./tree.js";
 
 export interface DeployLambdaRequest {
   appRoot: string;
@@ -18,12 +21,16 @@ export interface DeployLambdaRequest {
   force: boolean;
   confirmationToken?: string | undefined;
   breakLock: boolean;
+  /** Runs git for the tree check; the real runner when omitted. */
+  run?: CommandRunner | undefined;
 }
 
 export type LambdaDeploySpec = ReleaseSpec<LambdaDeployPlan, LambdaDeployState, LiveLambdaCode>;
 
 export interface PreparedLambdaDeploy {
   pkg: LambdaPackage;
+  /** The backend as checked against git HEAD; its digest is the plan's treeDigest. */
+  tree: PackagedTree;
   plan: LambdaDeployPlan;
   details: LambdaPlanDetails;
   live: LiveLambdaCode;
@@ -40,9 +47,9 @@ export interface PreparedLambdaDeploy {
 }
 
 /**
- * deploy_lambda up to the release: package → read live code, history, lock → plan (no-op
- * when the live CodeSha256 already matches) → the release spec. The package is built in a
- * private temp folder that `dispose` removes.
+ * deploy_lambda up to the release: check the tree against git HEAD → package → read live
+ * code, history, lock → plan (no-op when the live CodeSha256 already matches) → the release
+ * spec. The package is built in a private temp folder that `dispose` removes.
  */
 export async function prepareLambdaDeploy(
   deps: LambdaDeps,
@@ -51,6 +58,7 @@ export async function prepareLambdaDeploy(
   const workDir = await mkdtemp(join(tmpdir(), "vyaparai-lambda-"));
   const dispose = () => rm(workDir, { recursive: true, force: true });
   try {
+    const tree = await checkTree(deps, request);
     deps.progress("Packaging the backend");
     const pkg = await buildLambdaPackage({
       appRoot: request.appRoot,
@@ -59,9 +67,10 @@ export async function prepareLambdaDeploy(
       signal: deps.signal,
       onProgress: (message) => deps.progress(message),
     });
+    assertPackageIsTree(tree, pkg);
     deps.progress("Reading the live function and release history");
     const [planned, interrupted] = await Promise.all([
-      planFor(deps, pkg, request.force),
+      planFor(deps, pkg, tree, request.force),
       readInterruptedFor(deps.s3, deps.env.lambda.artifactBucket, deps.envName, deps.now),
     ]);
     const planText = describeLambdaPlan(planned.plan, planned.details, pkg);
@@ -76,24 +85,57 @@ export async function prepareLambdaDeploy(
           : recoveryOnlyText(interrupted),
         // After a recovery changed what is live, the same package is planned against it again.
         replan: async () => {
-          const again = await planFor(deps, pkg, request.force);
+          const again = await planFor(deps, pkg, tree, request.force);
           return again.plan.rollback ? specFor(again) : null;
         },
       });
-    return { pkg, ...planned, interrupted, spec: specFor(planned), planText, dispose };
+    return { pkg, tree, ...planned, interrupted, spec: specFor(planned), planText, dispose };
   } catch (error) {
     await dispose();
     throw error;
   }
 }
 
-async function planFor(deps: LambdaDeps, pkg: LambdaPackage, force: boolean) {
+/**
+ * Safety: on every env, protected or not, only a tree git HEAD vouches for is packaged —
+ * an edit hidden by skip-worktree or a file kept out of `git status` never reaches Lambda.
+ */
+async function checkTree(deps: LambdaDeps, request: DeployLambdaRequest): Promise<PackagedTree> {
+  deps.progress("Checking the backend against git HEAD");
+  const tree = await inspectPackagedTree({
+    appRoot: request.appRoot,
+    backend: request.backend,
+    run: request.run ?? runCommand,
+    signal: deps.signal,
+  });
+  if (tree.problems.length > 0) throw treeRefusal(tree);
+  return tree;
+}
+
+/** Safety: a file written between the check and the packaging would ship unchecked bytes. */
+function assertPackageIsTree(tree: PackagedTree, pkg: LambdaPackage): void {
+  if (treeDigestOf(tree.headSha, pkg.entries) === tree.digest) return;
+  throw new DeployError(
+    "PRECONDITION",
+    "The backend changed between its check against git HEAD and its packaging. Retry once nothing writes into the backend folder. Nothing was uploaded.",
+  );
+}
+
+async function planFor(deps: LambdaDeps, pkg: LambdaPackage, tree: PackagedTree, force: boolean) {
   const { functionName, alias, artifactBucket } = deps.env.lambda;
   const [live, records] = await Promise.all([
     readLiveCode(deps.lambda, functionName, alias),
     listReleaseRecords(deps.s3, artifactBucket, deps.envName, "lambda", { limit: 20 }),
   ]);
-  const { plan, details } = await planLambdaDeploy({ env: deps.env, pkg, live, records, s3: deps.s3, force });
+  const { plan, details } = await planLambdaDeploy({
+    env: deps.env,
+    pkg,
+    live,
+    records,
+    s3: deps.s3,
+    force,
+    treeDigest: tree.digest,
+  });
   return { plan, details, live, records };
 }
 

@@ -45,6 +45,8 @@ export interface PackageEntry {
   /** SHA-256 (hex) of the file's content. */
   sha256: string;
   size: number;
+  /** Stored with mode 0755 (any execute bit set on the file). */
+  executable: boolean;
 }
 
 export interface LambdaPackage {
@@ -69,12 +71,27 @@ export interface BuildLambdaPackageOptions {
   onProgress?: ((message: string) => void) | undefined;
 }
 
-interface SourceFile {
+/** One file the package will hold, as the walk found it. */
+export interface SourceFile {
+  /** Path inside the zip (posix separators). */
   name: string;
+  /** Path relative to the backend dir (posix separators), as the include globs saw it. */
+  path: string;
+  /** True for content of a `backend.dependencyDirs` folder (build output, may be untracked). */
+  dependency: boolean;
   /** Real path of the content (a symlink's target). */
   source: string;
   size: number;
   executable: boolean;
+}
+
+export interface PackageFiles {
+  /** The backend dir as configured, resolved against the app root. */
+  backendDir: string;
+  /** Its real path (checked to lie inside the app root). */
+  realBackendDir: string;
+  /** Sorted by zip name. */
+  files: SourceFile[];
 }
 
 /**
@@ -86,8 +103,7 @@ interface SourceFile {
  */
 export async function buildLambdaPackage(options: BuildLambdaPackageOptions): Promise<LambdaPackage> {
   const { backend, signal } = options;
-  const backendDir = resolve(options.appRoot, backend.dir);
-  const files = await collectFiles(backendDir, backend);
+  const { backendDir, files } = await collectPackageFiles(options.appRoot, backend);
   throwIfAborted(signal);
   const unzippedBytes = files.reduce((sum, f) => sum + f.size, 0);
   checkUnzippedSize(unzippedBytes, options.maxUnzippedBytes ?? LAMBDA_MAX_UNZIPPED_BYTES, files);
@@ -100,7 +116,12 @@ export async function buildLambdaPackage(options: BuildLambdaPackageOptions): Pr
   options.onProgress?.(`Packaging ${files.length} files (${formatBytes(unzippedBytes)} unzipped)`);
 
   await mkdir(dirname(options.outFile), { recursive: true });
-  const entries: PackageEntry[] = files.map((f) => ({ name: f.name, sha256: "", size: f.size }));
+  const entries: PackageEntry[] = files.map((f) => ({
+    name: f.name,
+    sha256: "",
+    size: f.size,
+    executable: f.executable,
+  }));
   const writer = await ZipWriter.create(options.outFile);
   const pool = new CompressionPool();
   let result: ZipResult;
@@ -152,10 +173,41 @@ export function checkUnzippedSize(unzippedBytes: number, limit: number, files: S
  * Lists what goes into the zip: `include` globs relative to the backend dir, plus each
  * dependency dir's content at the zip root (where Python's import path looks), minus
  * `exclude`. Sorted by zip name; a name claimed twice is an error, never a silent pick.
+ * The package and the tree check (tree.ts) both use this walk, so they judge the same files.
  */
-async function collectFiles(backendDir: string, backend: BackendConfig): Promise<SourceFile[]> {
+export async function collectPackageFiles(appRoot: string, backend: BackendConfig): Promise<PackageFiles> {
+  const backendDir = resolve(appRoot, backend.dir);
   await assertDirectory(backendDir, `backend.dir "${backend.dir}"`);
   const realBackendDir = await realpath(backendDir);
+  await assertInsideAppRoot(appRoot, realBackendDir, backend.dir);
+  const files = await collectFiles(backendDir, realBackendDir, backend);
+  return { backendDir, realBackendDir, files };
+}
+
+/**
+ * Safety: what the package holds must be the app repository's own files (the ones git and
+ * the preflight see); a backend.dir of "../elsewhere", or a symlink out, would ship another tree.
+ */
+async function assertInsideAppRoot(
+  appRoot: string,
+  realBackendDir: string,
+  configured: string,
+): Promise<void> {
+  const realRoot = await realpath(resolve(appRoot));
+  if (realBackendDir === realRoot || realBackendDir.startsWith(realRoot + sep)) return;
+  // The real path can come from a symlink the repo holds (its text): detail only.
+  throw new DeployError(
+    "PRECONDITION",
+    `backend.dir "${configured}" resolves to a folder outside the app root (both are in detail), so it is not packaged. Set "backend.dir" in deploy.config.json to a folder inside the app repository. Nothing was uploaded.`,
+    { detail: { resolvedTo: quote(realBackendDir, PATH_CHARS), appRoot: quote(realRoot, PATH_CHARS) } },
+  );
+}
+
+async function collectFiles(
+  backendDir: string,
+  realBackendDir: string,
+  backend: BackendConfig,
+): Promise<SourceFile[]> {
   const byName = new Map<string, { origin: string; file: SourceFile }>();
   const add = (file: SourceFile, origin: string) => {
     const existing = byName.get(file.name);
@@ -175,7 +227,7 @@ async function collectFiles(backendDir: string, backend: BackendConfig): Promise
   };
 
   const depIgnores = backend.dependencyDirs.map((d) => `${trimSlashes(d)}/**`);
-  const candidates: Array<{ root: string; name: string; origin: string }> = [];
+  const candidates: Array<{ root: string; name: string; origin: string; dependencyDir: string | null }> = [];
   const appNames = await glob(backend.include, {
     cwd: backendDir,
     ignore: [...backend.exclude, ...depIgnores],
@@ -184,7 +236,9 @@ async function collectFiles(backendDir: string, backend: BackendConfig): Promise
     followSymbolicLinks: true,
     expandDirectories: false,
   });
-  for (const name of appNames) candidates.push({ root: backendDir, name, origin: `the app (${name})` });
+  for (const name of appNames) {
+    candidates.push({ root: backendDir, name, origin: `the app (${name})`, dependencyDir: null });
+  }
   for (const depDir of backend.dependencyDirs) {
     const depRoot = join(backendDir, depDir);
     await assertDirectory(depRoot, `backend.dependencyDirs entry "${depDir}"`);
@@ -195,13 +249,27 @@ async function collectFiles(backendDir: string, backend: BackendConfig): Promise
       dot: true,
       followSymbolicLinks: true,
     });
-    for (const name of depNames) candidates.push({ root: depRoot, name, origin: `${depDir}/${name}` });
+    for (const name of depNames) {
+      candidates.push({
+        root: depRoot,
+        name,
+        origin: `${depDir}/${name}`,
+        dependencyDir: trimSlashes(depDir),
+      });
+    }
   }
   // Thousands of small files: one await per syscall in sequence costs more than the zipping.
   const limit = pLimit(32);
   const folders = new Map<string, Promise<string>>();
   const described = await Promise.all(
-    candidates.map((c) => limit(() => describeFile(c.root, c.name, realBackendDir, folders))),
+    candidates.map((c) =>
+      limit(async () => {
+        const file = await describeFile(c.root, c.name, realBackendDir, folders);
+        return c.dependencyDir === null
+          ? file
+          : { ...file, path: `${c.dependencyDir}/${file.name}`, dependency: true };
+      }),
+    ),
   );
   described.forEach((file, i) => {
     add(file, (candidates[i] as { origin: string }).origin);
@@ -263,12 +331,29 @@ async function describeFile(
       );
     }
   }
+  assertSingleLink(relName, info.nlink);
+  const name = relName.split(sep).join("/");
   return {
-    name: relName.split(sep).join("/"),
+    name,
+    path: name,
+    dependency: false,
     source,
     size: info.size,
     executable: (info.mode & 0o111) !== 0,
   };
+}
+
+/**
+ * Safety: a hard link is the same content under two names; the other name can sit outside
+ * the backend (a key file, another checkout) and change what ships without git seeing it.
+ */
+function assertSingleLink(relName: string, links: number): void {
+  if (links <= 1) return;
+  throw new DeployError(
+    "PRECONDITION",
+    `A file of the backend has ${links} hard links (the file is in detail.path), so its content can change through a path the package and git do not see. Copy the file: replace the link with a plain copy (for installed dependencies, install with copies, e.g. UV_LINK_MODE=copy), or exclude it under "backend.exclude". Nothing was uploaded.`,
+    { detail: { path: quote(relName, PATH_CHARS), hardLinks: links } },
+  );
 }
 
 async function assertDirectory(path: string, what: string): Promise<void> {

@@ -27,6 +27,11 @@ export const lambdaDeployPlanSchema = z.object({
   files: z.number(),
   bytes: z.number(),
   unzippedBytes: z.number(),
+  treeDigest: z
+    .string()
+    .describe(
+      "SHA-256 over git HEAD and every packaged file (zip path, content SHA-256, mode): the tree this plan deploys.",
+    ),
   fileChanges: z.object({
     added: z.number(),
     removed: z.number(),

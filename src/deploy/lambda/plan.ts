@@ -25,6 +25,8 @@ export interface PlanLambdaDeployInput {
   records: ReleaseRecord[];
   s3: S3Client;
   force: boolean;
+  /** The checked tree's digest (tree.ts), bound into the plan a token confirms. */
+  treeDigest: string;
 }
 
 export async function planLambdaDeploy(
@@ -56,6 +58,7 @@ export async function planLambdaDeploy(
     files: pkg.entries.length,
     bytes: pkg.bytes,
     unzippedBytes: pkg.unzippedBytes,
+    treeDigest: input.treeDigest,
     fileChanges: {
       added: diff.added.length,
       removed: diff.removed.length,
