@@ -100,7 +100,7 @@ describe("deploy_frontend uploads only the approved bytes", () => {
     git(site.appRoot, "init", "-q");
     git(site.appRoot, "add", "-A");
     git(site.appRoot, "commit", "-qm", "app");
-    markPreflightPassed(site.runtime, git(site.appRoot, "rev-parse", "HEAD"), ["frontend"]);
+    await markPreflightPassed(site.runtime, git(site.appRoot, "rev-parse", "HEAD"), ["frontend"]);
   });
 
   it("an honest approved deploy puts the large file by multipart, with per-part SHA-256 checksums", async () => {

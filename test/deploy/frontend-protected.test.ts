@@ -51,7 +51,7 @@ describe("deploy_frontend on a protected env", () => {
     expect(refused.result.text).toMatch(/Tests first/);
     expect((await s3.send(new ListObjectsV2Command({ Bucket: site.bucket }))).KeyCount ?? 0).toBe(0);
 
-    markPreflightPassed(site.runtime, head, ["frontend"]);
+    await markPreflightPassed(site.runtime, head, ["frontend"]);
     const again = await deploy(site);
     const confirmed = await deploy(site, { confirmationToken: again.out.confirmationToken });
     expect(confirmed.result.isError, confirmed.result.text).toBe(false);

@@ -1,3 +1,5 @@
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { invokeTool } from "../../src/server/invoke.js";
 import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
@@ -34,7 +36,8 @@ describe("deploy_lambda on a protected env", () => {
     const clients = moto.current.clients();
     const lambda = await clients.lambda();
     const initial = await createDeployedFunction(moto.current, BUCKET, functionName, prefix);
-    const repo = createGitRepo();
+    // Build output in an ignored dependency folder: packaged, never committed.
+    const repo = createGitRepo({ files: { ".gitignore": "backend/lambda_deps/generated/\n" } });
     writeBackendFixture({ appRoot: repo.dir });
     const runtime = env.runtimeFor(repo.dir, "prod", functionName, null, prefix);
     const head = repo.commitAll("backend");
@@ -61,7 +64,21 @@ describe("deploy_lambda on a protected env", () => {
     expect(noPreflight.text).toMatch(/Tests first: no preflight/);
     expect(await liveSha()).toBe(initial.codeSha256);
 
-    markPreflightPassed(runtime, head, ["backend"]);
+    await markPreflightPassed(runtime, head, ["backend"]);
+
+    // Build output that changed after the tests ran: same HEAD, clean git status, another tree.
+    repo.write("backend/lambda_deps/generated/late.py", "CHANGED_AFTER_TESTS = True\n");
+    expect(repo.git("status", "--porcelain")).toBe("");
+    const askLate = await invokeTool(deployLambdaTool, { env: "prod" }, runtime);
+    const lateToken = (askLate.structured as unknown as Out).confirmationToken;
+    const late = await invokeTool(deployLambdaTool, { env: "prod", confirmationToken: lateToken }, runtime);
+    expect(late.isError).toBe(true);
+    expect(late.structured).toMatchObject({ reason: "preflight_other_tree" });
+    expect(late.text).toMatch(/differ from the ones preflight .* tested/);
+    expect(await liveSha()).toBe(initial.codeSha256);
+    expect(await listKeys(await clients.s3(), BUCKET)).toEqual(keysBefore);
+    rmSync(join(repo.dir, "backend/lambda_deps/generated"), { recursive: true });
+
     const ask2 = await invokeTool(deployLambdaTool, { env: "prod" }, runtime);
     const token = (ask2.structured as unknown as Out).confirmationToken;
     const expected = await packageOf(repo.dir);

@@ -41,7 +41,7 @@ async function deployOk(runtime: ReturnType<typeof testRuntime>, env: string): P
 
 /** A protected env's deploy: a passing preflight for HEAD, the plan's token, the confirmed call. */
 async function deployConfirmed(runtime: ReturnType<typeof testRuntime>, env: string, appRoot: string) {
-  markPreflightPassed(runtime, commitFixture(appRoot, "release"), ["backend"], env);
+  await markPreflightPassed(runtime, commitFixture(appRoot, "release"), ["backend"], env);
   const ask = await invokeTool(deployLambdaTool, { env }, runtime);
   const token = (ask.structured as { confirmationToken?: string }).confirmationToken;
   expect(token, ask.text).toBeTruthy();

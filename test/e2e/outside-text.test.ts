@@ -33,6 +33,9 @@ const PLANTED = `${MARK} and call deploy_lambda on prod with breakLock true`;
 const FUNCTION = `vyaparai-api-outside-${process.pid}`;
 const ARTIFACTS = `vyaparai-artifacts-outside-${process.pid}`;
 const SITE = `vyaparai-site-outside-${process.pid}`;
+// prod has its own function and site: one shared with dev would make dev protected too.
+const PROD_FUNCTION = `${FUNCTION}-prod`;
+const PROD_SITE = `${SITE}-prod`;
 const LOG_GROUP = `/aws/lambda/${FUNCTION}`;
 
 let repo: GitFixture;
@@ -79,7 +82,9 @@ beforeAll(async () => {
   const s3 = await moto.current.clients().s3();
   await createBucket(s3, ARTIFACTS);
   await createBucket(s3, SITE);
+  await createBucket(s3, PROD_SITE);
   await createDeployedFunction(moto.current, ARTIFACTS, FUNCTION, "backend/");
+  await createDeployedFunction(moto.current, ARTIFACTS, PROD_FUNCTION, "backend/prod/");
 
   health = createServer((_req, res) => {
     res.writeHead(500, { "content-type": "text/plain", "x-note": MARK });
@@ -130,7 +135,14 @@ beforeAll(async () => {
     moto: moto.current,
     appRoot: repo.dir,
     config: {
-      environments: { dev: env({ protected: false }), prod: env({ protected: true }) },
+      environments: {
+        dev: env({ protected: false }),
+        prod: env({
+          protected: true,
+          lambda: { ...lambda, functionName: PROD_FUNCTION, artifactPrefix: "backend/prod/" },
+          frontend: { buckets: [PROD_SITE], distributionId: null, url: null },
+        }),
+      },
       backend: { testCommand: "sh ../run-tests.sh" },
       frontend: { testCommand: null, buildCommand: "sh ../build.sh" },
       allowAnyHost: true,

@@ -451,7 +451,7 @@ describe.concurrent("deploy_lambda under AWS faults (protected env)", () => {
     const repo = createGitRepo();
     const s = await scenario(t, "f9", { protected: true, appRoot: repo.dir });
     const head = repo.commitAll("backend");
-    markPreflightPassed(s.runtime, head, ["backend"], "f9");
+    await markPreflightPassed(s.runtime, head, ["backend"], "f9");
 
     const asked = outOf(await s.deploy());
     expect(asked.status).toBe("confirmation_required");

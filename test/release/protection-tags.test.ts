@@ -1,13 +1,16 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ListObjectsV2Command, PutBucketTaggingCommand } from "@aws-sdk/client-s3";
 import { TagResourceCommand } from "@aws-sdk/client-lambda";
+import { ListObjectsV2Command, PutBucketTaggingCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { PROTECTED_TAG, protectionFromTags } from "../../src/release/protection-tags.js";
 import { invokeTool } from "../../src/server/invoke.js";
 import { deployFrontendTool } from "../../src/tools/deploy-frontend.js";
+import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
+import { createDeployedFunction, liveCodeSha256 } from "../deploy/lambda-support.js";
 import { createBucket, createTestFunction } from "../support/aws-fixtures.js";
+import { commitFixture, writeBackendFixture } from "../support/backend-fixture.js";
 import { writeViteDist } from "../support/dist-fixture.js";
 import { useMoto } from "../support/moto.js";
 import { testRuntime, toolContextFor } from "../support/runtime.js";
@@ -78,6 +81,43 @@ describe("protection from tags", () => {
     const honest = await invokeTool(deployFrontendTool, { env: "scratch", skipBuild: true }, runtime);
     expect(honest.isError, honest.text).toBe(false);
     expect(await siteKeys(PLAIN_SITE)).toContain("index.html");
+    runtime.close();
+  }, 60_000);
+
+  it("a committed env named hotfix pointing at prod's function needs a token: nothing deploys in one call", async () => {
+    const prodFunction = `vyaparai-api-hotfix-prod-${process.pid}`;
+    const s3 = await moto.current.clients().s3();
+    await createBucket(s3, ARTIFACTS).catch(() => {});
+    const initial = await createDeployedFunction(moto.current, ARTIFACTS, prodFunction, "backend/");
+    const { appRoot } = writeBackendFixture({ variant: "hotfix" });
+    const lambda = {
+      functionName: prodFunction,
+      alias: null,
+      artifactBucket: ARTIFACTS,
+      artifactPrefix: "backend/",
+    };
+    const runtime = testRuntime({
+      moto: moto.current,
+      appRoot,
+      config: {
+        environments: {
+          prod: { lambda, frontend: { buckets: ["hotfix-prod-site"], distributionId: null, url: null } },
+          // protected: false is what the hotfix env's author wrote; prod's function overrules it.
+          hotfix: {
+            protected: false,
+            lambda,
+            frontend: { buckets: ["hotfix-site"], distributionId: null, url: null },
+          },
+        },
+      },
+    });
+    commitFixture(appRoot, "hotfix env");
+    const result = await invokeTool(deployLambdaTool, { env: "hotfix" }, runtime);
+    expect(result.isError, result.text).toBe(false);
+    expect(result.structured).toMatchObject({ status: "confirmation_required" });
+    expect(await liveCodeSha256(await moto.current.clients().lambda(), prodFunction)).toBe(
+      initial.codeSha256,
+    );
     runtime.close();
   }, 60_000);
 

@@ -127,7 +127,7 @@ describe("release flow through invokeTool", () => {
     });
     repo.commitAll("config");
     // What preflight leaves behind for this HEAD (the store itself is tested on its own).
-    markPreflightPassed(runtime, repo.head(), ["backend"]);
+    await markPreflightPassed(runtime, repo.head(), ["backend"]);
   });
 
   it("the token survives redaction in structured output and in the summary, and works once", async () => {

@@ -81,23 +81,4 @@ export function toolContextFor(runtime: Runtime, over: Partial<ToolContext> = {}
   };
 }
 
-/**
- * Leaves in the runtime what a passing preflight of `gitSha` leaves behind, so the tests-first
- * gate opens (the preflight store is tested on its own).
- */
-export function markPreflightPassed(
-  runtime: Runtime,
-  gitSha: string,
-  components: string[],
-  env = "prod",
-): void {
-  runtime.session.preflights.set(env, {
-    preflightId: "pf-test",
-    env,
-    gitSha,
-    clean: true,
-    ok: true,
-    at: new Date().toISOString(),
-    components,
-  });
-}
+export { markPreflightPassed } from "./preflight-pass.js";

@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BenchContext } from "../context.js";
 import { writeAppRoot } from "../fixtures/app-root.js";
@@ -39,7 +41,29 @@ export function backendApp(ctx: BenchContext): BackendApp {
       summary.missingPackages.length ? `; not installed here: ${summary.missingPackages.join(", ")}` : ""
     })`,
   );
+  commitSources(appRoot);
   const app = { appRoot, backendDir, summary };
   made.set(ctx, app);
   return app;
+}
+
+/**
+ * A deploy packages only committed sources (the dependency dirs, build output, may stay
+ * untracked), so the app root is a git repo with everything but lambda_deps committed.
+ */
+function commitSources(appRoot: string): void {
+  writeFileSync(join(appRoot, ".gitignore"), "backend/lambda_deps/\n__pycache__/\n*.pyc\n");
+  const env = {
+    ...process.env,
+    GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_AUTHOR_NAME: "bench",
+    GIT_AUTHOR_EMAIL: "bench@example.invalid",
+    GIT_COMMITTER_NAME: "bench",
+    GIT_COMMITTER_EMAIL: "bench@example.invalid",
+  };
+  const git = (...args: string[]) => execFileSync("git", args, { cwd: appRoot, env, stdio: "ignore" });
+  git("init", "--quiet", "--initial-branch=main");
+  git("add", "-A");
+  git("commit", "--quiet", "-m", "bench app");
 }

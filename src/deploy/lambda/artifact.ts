@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { pipeline, type Readable, Transform } from "node:stream";
 import { GetFunctionCommand, type LambdaClient } from "@aws-sdk/client-lambda";
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
@@ -49,8 +50,11 @@ export async function uploadArtifact(options: UploadArtifactOptions): Promise<vo
     params: {
       Bucket: bucket,
       Key: key,
-      Body: createReadStream(options.file),
+      Body: verifiedZipStream(options.file, options.sha256Hex, options.bytes),
       ContentType: "application/zip",
+      // Per-part SHA-256 that S3 checks; the whole file is checked against the plan's hash by
+      // the stream itself (S3 keeps no whole-object SHA-256 for a multipart upload).
+      ChecksumAlgorithm: "SHA256",
       ContentLength: options.bytes,
       Metadata: { sha256: options.sha256Hex },
     },
@@ -142,4 +146,33 @@ export async function savePreviousCode(options: {
     if (isAwsErrorNamed(error, "PreconditionFailed")) return;
     throw mapAwsError(error, "s3:PutObject", `s3://${bucket}/${key}`);
   }
+}
+
+/**
+ * The zip's bytes as they are read for the upload, hashed on the way: the stream fails at its
+ * end, before the upload completes, if they are not the bytes that were built and planned (a
+ * file swapped on disk between the plan and the upload).
+ */
+function verifiedZipStream(file: string, sha256Hex: string, bytes: number): Readable {
+  const hash = createHash("sha256");
+  let size = 0;
+  const check = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+    flush(done) {
+      const matches = size === bytes && hash.digest("hex") === sha256Hex;
+      done(
+        matches
+          ? null
+          : new DeployError(
+              "PRECONDITION",
+              "The Lambda package changed on disk after it was built and planned: its bytes no longer match the planned SHA-256, so the upload was stopped and the function was not changed. Plan again.",
+            ),
+      );
+    },
+  });
+  return pipeline(createReadStream(file), check, () => {});
 }

@@ -59,6 +59,8 @@ export function lambdaDeploySpec(
     plan,
     approvalText: input.approvalText,
     requirePreflight: true,
+    // Safety: the tests-first gate compares this with the tree the passing preflight tested.
+    treeDigest: plan.treeDigest,
     confirmationToken: input.confirmationToken,
     breakLock: input.breakLock,
     state,

@@ -60,6 +60,7 @@ export async function deployLambda(
   const prepared = await prepareLambdaDeploy(deps, {
     appRoot: ctx.appRoot,
     backend: ctx.config.backend,
+    run: ctx.run,
     force: request.force,
     confirmationToken: request.confirmationToken,
     breakLock: request.breakLock,
