@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -8,6 +7,7 @@ import type { ApprovalAnswer } from "../../src/core/context.js";
 import { SINGLE_PUT_LIMIT } from "../../src/deploy/frontend/sync.js";
 import { listReleaseRecords } from "../../src/release/records.js";
 import { type DistFixture, writeViteDist } from "../support/dist-fixture.js";
+import { runGit } from "../support/git-fixtures.js";
 import { useMoto } from "../support/moto.js";
 import { markPreflightPassed } from "../support/runtime.js";
 import { createSite, deploy, getBytes, type Site, sha256 } from "./frontend-site.js";
@@ -25,19 +25,8 @@ const BIG_BYTES = SINGLE_PUT_LIMIT + 3 * 1024 * 1024;
 /** lib-storage's default part size: the composite checksum is over parts of this size. */
 const PART_BYTES = 5 * 1024 * 1024;
 
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@example.com",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@example.com",
-    },
-  }).trim();
-}
+/** Git with the test identity and no machine config (see git-fixtures). */
+const git = runGit;
 
 /** A build with a large media file whose every byte is `fill` (distinct per build). */
 function writeBuild(site: Site, seed: string, fill: number): { fixture: DistFixture; big: Buffer } {

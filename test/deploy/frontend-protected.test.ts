@@ -7,25 +7,15 @@ import { invokeTool } from "../../src/server/invoke.js";
 import { deployFrontendTool } from "../../src/tools/deploy-frontend.js";
 import type { DeployFrontendOutput } from "../../src/tools/flows/deploy-frontend.js";
 import { writeViteDist } from "../support/dist-fixture.js";
+import { runGit } from "../support/git-fixtures.js";
 import { useMoto } from "../support/moto.js";
 import { markPreflightPassed } from "../support/runtime.js";
 import { createSite, deploy, getBytes, liveIndexIsWhole } from "./frontend-site.js";
 
 const moto = useMoto();
 
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@example.com",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@example.com",
-    },
-  }).trim();
-}
+/** Git with the test identity and no machine config (see git-fixtures). */
+const git = runGit;
 
 describe("deploy_frontend on a protected env", () => {
   it("plans and issues a token first, then deploys with it after a passing preflight", async () => {
