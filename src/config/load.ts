@@ -100,11 +100,19 @@ export function parseConfig(
 ): Config {
   const config = parseWithoutProtection(fileValue, source);
   const sources: ConfigSource[] = [
-    { label: "the built-in defaults", config: parseWithoutProtection({}, "built-in defaults") },
+    { label: "the built-in defaults", config: builtInConfig() },
     { label: source, config },
     ...alsoFrom,
   ];
   return withProtection(config, protectionReasons(config, sources));
+}
+
+let parsedDefaults: Config | undefined;
+
+/** The built-in defaults, validated once per process: they never change while it runs. */
+function builtInConfig(): Config {
+  parsedDefaults ??= parseWithoutProtection({}, "built-in defaults");
+  return parsedDefaults;
 }
 
 function parseWithoutProtection(fileValue: unknown, source: string): Config {

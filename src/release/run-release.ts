@@ -1,7 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { retryWithin } from "../core/budget.js";
 import type { CallerIdentity } from "../core/context.js";
-import { throwIfAborted } from "../core/errors.js";
+import { describeError, throwIfAborted } from "../core/errors.js";
 import type { ToolContext } from "./context.js";
 import { confirmationDigest, passGates } from "./gates.js";
 import { Journal } from "./journal.js";
@@ -10,7 +10,7 @@ import { notifyRelease } from "./notify.js";
 import { digestPlan } from "./plan-digest.js";
 import { newReleaseId } from "./records.js";
 import { changedLive, recoverInterrupted } from "./recover.js";
-import { messageOf, readLiveBack, runSteps } from "./run-steps.js";
+import { readLiveBack, runSteps } from "./run-steps.js";
 import type { RecoveredRelease, Recoverers, ReleaseResult, ReleaseRun, ReleaseSpec } from "./spec.js";
 import type { ReleaseRecord } from "./types.js";
 
@@ -116,7 +116,7 @@ export async function runRelease<P, S, L>(
     heartbeat.stop();
     const released = await retryWithin(() => lock.release(), { budgetMs: LOCK_RELEASE_BUDGET_MS });
     if (!released.ok) {
-      const warning = `The deploy lock ${lock.key} could not be released (${messageOf(released.error)}); it expires on its own within ${ctx.config.release.lockTtlSeconds} s and is then taken over.`;
+      const warning = `The deploy lock ${lock.key} could not be released (${describeError(released.error)}); it expires on its own within ${ctx.config.release.lockTtlSeconds} s and is then taken over.`;
       ctx.log("error", warning);
       run?.warnings.push(warning);
     }
@@ -305,7 +305,7 @@ function startHeartbeat(ctx: ToolContext, lock: HeldLock): { readonly lost: bool
           }
         },
         (error: unknown) =>
-          ctx.log("warning", `Could not refresh the deploy lock ${lock.key}: ${messageOf(error)}`),
+          ctx.log("warning", `Could not refresh the deploy lock ${lock.key}: ${describeError(error)}`),
       )
       .finally(() => {
         refreshing = false;

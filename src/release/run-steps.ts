@@ -78,7 +78,7 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
       if (step.touchesLive) touched = true;
       await runStep(step, (io) => step.run(spec.state, io));
     } catch (error) {
-      failure = { step: step.name, message: messageOf(error) };
+      failure = { step: step.name, message: describeError(error) };
       break;
     }
   }
@@ -96,7 +96,7 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
       if (!verification.ok)
         failure = { step: verify.name, message: verification.reason ?? "the check failed" };
     } catch (error) {
-      failure = { step: verify.name, message: messageOf(error) };
+      failure = { step: verify.name, message: describeError(error) };
     }
     // Safety: whatever the gate saw, it ran against live state: undo if it did not pass.
     touched = true;
@@ -115,7 +115,7 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
       try {
         await journal.advance(step.phase).catch((error: unknown) => {
           // After the switch the journal is a marker only: recovery reads live state anyway.
-          warnings.push(messageOf(error));
+          warnings.push(describeError(error));
         });
         await runStep(step, (io) => step.run(spec.state, io));
       } catch (error) {
@@ -127,7 +127,7 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
           );
           break;
         }
-        warnings.push(`${step.name} failed after the release went live: ${messageOf(error)}`);
+        warnings.push(`${step.name} failed after the release went live: ${describeError(error)}`);
       }
     }
   }
@@ -151,7 +151,7 @@ async function runUndo<P, S, L>(
   warnings: string[],
 ): Promise<UndoReport> {
   const undo = input.spec.undo as NonNullable<ReleaseSpec<P, S, L>["undo"]>;
-  await input.journal.advance("undoing").catch((error: unknown) => warnings.push(messageOf(error)));
+  await input.journal.advance("undoing").catch((error: unknown) => warnings.push(describeError(error)));
   input.progress(`Undoing: ${undo.name}`);
   // Safety: the undo ignores the caller's cancellation (it is what makes a cancel safe); only
   // its own budget ends it.
@@ -162,13 +162,13 @@ async function runUndo<P, S, L>(
     const outcome = await retryWithin(() => undo.run(input.spec.state, ioFor(controller.signal)), {
       budgetMs: input.undoBudgetMs,
       onRetry: (error, attempt) =>
-        input.progress(`Undo attempt ${attempt} failed (${messageOf(error)}); retrying`),
+        input.progress(`Undo attempt ${attempt} failed (${describeError(error)}); retrying`),
     });
     if (outcome.ok) return { ok: true, result: outcome.value, attempts: outcome.attempts };
     return {
       ok: false,
       attempts: outcome.attempts,
-      error: `${messageOf(outcome.error)} (gave up after ${outcome.attempts} attempt(s) in ${formatMs(input.undoBudgetMs)})`,
+      error: `${describeError(outcome.error)} (gave up after ${outcome.attempts} attempt(s) in ${formatMs(input.undoBudgetMs)})`,
       fixCommand: undo.fixCommand(input.spec.state),
     };
   } finally {
@@ -183,9 +183,6 @@ function lockLostError(step: string): DeployError {
   );
 }
 
-/** An error as a release's failure or warning (fields, not summaries). */
-export const messageOf = describeError;
-
 /** Reads what is live after a release, within a budget; an answer never guesses it. */
 export async function readLiveBack<L>(
   spec: Pick<ReleaseSpec<unknown, unknown, L>, "readLive">,
@@ -195,5 +192,5 @@ export async function readLiveBack<L>(
   });
   return read.ok
     ? { live: read.value as L }
-    : { live: null, liveError: `What is live could not be read back: ${messageOf(read.error)}` };
+    : { live: null, liveError: `What is live could not be read back: ${describeError(read.error)}` };
 }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { mulberry32 } from "../../src/bench/fixtures/frontend-dist.js";
 
 /**
  * The redaction corpus: every credential shape redaction must hide, planted in every kind of
@@ -9,19 +10,7 @@ import { createHash } from "node:crypto";
  * scanner or push protection would flag.
  */
 
-/** mulberry32: small, fast, deterministic. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = seeded(0x5eed_13);
+const random = mulberry32(0x5eed_13);
 const UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const LOWER = "abcdefghijklmnopqrstuvwxyz";
 const DIGITS = "0123456789";
