@@ -2,35 +2,51 @@
 import { describeFlags, parseToolFlags } from "./cli/args.js";
 import { formatHuman } from "./cli/format.js";
 import { runInit } from "./cli/init.js";
-import { loadConfig } from "./config/load.js";
+import { confirmCommand } from "./cli/next-command.js";
 import { redactText } from "./core/redact.js";
-import { errorResult, invokeTool } from "./server/invoke.js";
-import { createRuntime } from "./server/runtime.js";
+import { errorResult, invokeTool, type ToolCallResult } from "./server/invoke.js";
+import type { Runtime } from "./server/runtime.js";
+import { startRuntime } from "./server/startup.js";
+import { isDestructive } from "./tools/definition.js";
 import { allTools } from "./tools/index.js";
 
-const USAGE = `Usage: vyaparai-deploy <tool> [--env ENV] [flags] [--json] [--config PATH]
+// The AWS SDK's notice about its future Node 22 requirement would print 7 lines into every
+// command's output; engines and CI already say which Node this runs on.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+const USAGE = `Usage: vyaparai-deploy <tool> [--env ENV] [flags] [--json] [--config PATH] [--read-only]
        vyaparai-deploy tools
        vyaparai-deploy init [dir] [--force]   install /deploy and .mcp.json into an app repo
 
 Tools: ${allTools.map((t) => t.name).join(", ")}
 Run "vyaparai-deploy <tool> --help" for a tool's flags.
+Read-only mode (--read-only, VYAPARAI_DEPLOY_READ_ONLY=1 or "readOnly": true in the config)
+refuses the tools that change AWS.
 Exit codes: 0 success, 1 tool failure or refusal, 2 usage error, 3 confirmation required.`;
 
-/** Pulls --config out of argv wherever it is (it belongs to the CLI, not to a tool). */
-function takeConfigFlag(argv: string[]): { rest: string[]; configPath: string | undefined } {
+interface GlobalFlags {
+  rest: string[];
+  configPath: string | undefined;
+  readOnly: boolean;
+}
+
+/** Pulls --config and --read-only out of argv wherever they are (they belong to the CLI, not to a tool). */
+function takeGlobalFlags(argv: string[]): GlobalFlags {
   const rest: string[] = [];
   let configPath: string | undefined;
+  let readOnly = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === "--config") configPath = argv[++i];
     else if (arg.startsWith("--config=")) configPath = arg.slice(9);
+    else if (arg === "--read-only") readOnly = true;
     else rest.push(arg);
   }
-  return { rest, configPath };
+  return { rest, configPath, readOnly };
 }
 
 export async function runCli(argv: string[]): Promise<number> {
-  const { rest, configPath } = takeConfigFlag(argv);
+  const { rest, configPath, readOnly: readOnlyFlag } = takeGlobalFlags(argv);
   const [command, ...flags] = rest;
   if (!command || command === "--help" || command === "-h" || command === "help") {
     process.stdout.write(`${USAGE}\n`);
@@ -47,7 +63,7 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   const tool = allTools.find((t) => t.name === command || t.name === command.replace(/-/g, "_"));
   if (!tool) {
-    process.stderr.write(`Unknown tool or command "${redactText(command)}".\n${USAGE}\n`);
+    process.stderr.write(`Unknown tool or command "${redactText(command).slice(0, 60)}".\n${USAGE}\n`);
     return 2;
   }
   if (flags.includes("--help") || flags.includes("-h")) {
@@ -63,13 +79,20 @@ export async function runCli(argv: string[]): Promise<number> {
     process.stderr.write(`${redactText((error as Error).message)}\n`);
     return 2;
   }
-  const json = parsed.json;
-  let result: Awaited<ReturnType<typeof invokeTool>>;
   const controller = new AbortController();
   process.once("SIGINT", () => controller.abort());
-  let runtime: ReturnType<typeof createRuntime> | undefined;
+  let runtime: Runtime | undefined;
+  let result: ToolCallResult;
   try {
-    runtime = createRuntime({ loaded: loadConfig({ configPath }) });
+    const started = startRuntime({ configPath, readOnlyFlag });
+    runtime = started.runtime;
+    if (started.readOnly.warning) process.stderr.write(`vyaparai-deploy: ${started.readOnly.warning}\n`);
+    if (started.readOnly.on && isDestructive(tool)) {
+      process.stderr.write(
+        `${tool.name} changes AWS, and read-only mode is on (${started.readOnly.source}). Nothing was run. Turn read-only off to deploy.\n`,
+      );
+      return 1;
+    }
     result = await invokeTool(tool, parsed.args, runtime, {
       signal: controller.signal,
       progress: (message) => process.stderr.write(`… ${message}\n`),
@@ -81,12 +104,23 @@ export async function runCli(argv: string[]): Promise<number> {
     runtime?.close();
   }
   process.stdout.write(
-    json ? `${JSON.stringify(result.structured, null, 2)}\n` : `${formatHuman(tool.name, result)}\n`,
+    parsed.json ? `${JSON.stringify(result.structured, null, 2)}\n` : `${formatHuman(tool.name, result)}\n`,
   );
-  if (result.isError)
-    return result.structured.error && (result.structured.error as { code?: string }).code === "INPUT_INVALID"
-      ? 2
-      : 1;
+  const code = exitCodeOf(result);
+  const token = result.structured.confirmationToken;
+  if (code === 3 && typeof token === "string") {
+    // In --json mode stdout stays pure JSON; the next step goes to stderr.
+    const next = `\nReview the plan above. To make this change, run within ${expiresIn(result)}:\n  ${confirmCommand(tool.name, parsed.args, token)}\n`;
+    (parsed.json ? process.stderr : process.stdout).write(next);
+  }
+  return code;
+}
+
+function exitCodeOf(result: ToolCallResult): number {
+  if (result.isError) {
+    const code = (result.structured.error as { code?: string } | undefined)?.code;
+    return code === "INPUT_INVALID" ? 2 : 1;
+  }
   const status = result.structured.status;
   if (status === "confirmation_required") return 3;
   if (status === "failed" || status === "rolled_back" || status === "error" || result.structured.ok === false)
@@ -94,6 +128,13 @@ export async function runCli(argv: string[]): Promise<number> {
   // A CI step gating on health_check must fail when the service is down.
   if (result.structured.verdict === "unhealthy") return 1;
   return 0;
+}
+
+function expiresIn(result: ToolCallResult): string {
+  const expiresAt = Date.parse(String(result.structured.expiresAt ?? ""));
+  if (Number.isNaN(expiresAt)) return "the token's lifetime";
+  const minutes = Math.max(0, Math.round((expiresAt - Date.now()) / 60_000));
+  return `${minutes} minute${minutes === 1 ? "" : "s"} (token expires ${new Date(expiresAt).toISOString()})`;
 }
 
 runCli(process.argv.slice(2)).then(

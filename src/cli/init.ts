@@ -13,6 +13,9 @@ export const SERVER_NAME = "vyaparai-deploy";
 export const SLASH_COMMAND_PATH = ".claude/commands/deploy.md";
 export const MCP_CONFIG_PATH = ".mcp.json";
 export const CONFIG_PATH = "deploy.config.json";
+export const GITIGNORE_PATH = ".gitignore";
+/** Claude Code's per-person files: left untracked they would make the tree dirty and block deploys. */
+export const IGNORED_LOCAL_FILES = [".claude/settings.local.json", "CLAUDE.local.md"];
 export const SCHEMA_REF = "./node_modules/vyaparai-deploy/schema/deploy.config.schema.json";
 
 /** What init did to one file. */
@@ -50,6 +53,7 @@ export function initAppRepo(options: InitOptions): InitFileResult[] {
     installSlashCommand(dir, root, options.force),
     installMcpEntry(dir, root, options.force),
     installStarterConfig(dir),
+    installIgnoreEntries(dir),
   ];
 }
 
@@ -155,6 +159,24 @@ function installStarterConfig(dir: string): InitFileResult {
   return { path: CONFIG_PATH, action: "kept", detail: "your config; init never changes it" };
 }
 
+function installIgnoreEntries(dir: string): InitFileResult {
+  const target = join(dir, GITIGNORE_PATH);
+  const current = existsSync(target) ? readFileSync(target, "utf8") : null;
+  const lines = new Set((current ?? "").split(/\r?\n/).map((line) => line.trim()));
+  const missing = IGNORED_LOCAL_FILES.filter((entry) => !lines.has(entry) && !lines.has(`/${entry}`));
+  if (missing.length === 0) {
+    return { path: GITIGNORE_PATH, action: "unchanged", detail: "already ignores Claude Code's local files" };
+  }
+  const separator = current && !current.endsWith("\n") ? "\n" : "";
+  const block = `${separator}${current ? "\n" : ""}# Claude Code's per-person files (vyaparai-deploy init)\n${missing.join("\n")}\n`;
+  writeAtomically(target, `${current ?? ""}${block}`);
+  return {
+    path: GITIGNORE_PATH,
+    action: current === null ? "created" : "updated",
+    detail: `ignores ${missing.join(", ")} so they never make the tree dirty`,
+  };
+}
+
 /** npx finds the bin in node_modules/.bin of the folder or any parent, like this walk. */
 function serverInstalledFor(dir: string): boolean {
   for (let current = dir; ; current = dirname(current)) {
@@ -173,6 +195,7 @@ Installs into the app repository at dir (default: the current directory):
   ${SLASH_COMMAND_PATH}  the /deploy slash command for Claude Code
   ${MCP_CONFIG_PATH}                   the "${SERVER_NAME}" MCP server (merged; other servers are kept)
   ${CONFIG_PATH}           a starter config, only when none exists
+  ${GITIGNORE_PATH}                   entries for Claude Code's local files (${IGNORED_LOCAL_FILES.join(", ")})
 
 Running it again changes nothing. A shipped file you edited is kept unless --force;
 deploy.config.json is never overwritten.`;
@@ -246,7 +269,7 @@ export function runInit(argv: string[], io: InitIo = defaultIo): number {
     for (const r of results) io.stdout(`${r.action.padEnd(9)} ${r.path}: ${r.detail}\n`);
     if (!failed && !serverInstalledFor(dir)) {
       io.stdout(
-        "\nThe server is not installed in this repository yet: .mcp.json runs node_modules/.bin/vyaparai-deploy-mcp, so add vyaparai-deploy to its devDependencies and run npm install.\n",
+        "\nThe server is not installed in this repository yet: .mcp.json runs node_modules/.bin/vyaparai-deploy-mcp through npx, so add vyaparai-deploy to its devDependencies (npm install --save-dev <tarball or git URL>).\n",
       );
     }
     if (!failed) {

@@ -47,9 +47,10 @@ function worst(verdicts: HealthVerdict[]): HealthVerdict {
  * gate, so the verdict is conservative: anything short of every attempt passing in time is
  * at least degraded.
  *
- * No targets and no Lambda: verdict "degraded" with "no health targets configured" — calling
- * that "healthy" would claim a check that never ran, and "unhealthy" would fail (and roll
- * back) deploys of envs that simply have no endpoint configured.
+ * No HTTP targets: verdict at best "degraded" ("nothing was checked") — calling that
+ * "healthy" would claim a check that never ran, and "unhealthy" would fail (and roll back)
+ * deploys of envs that simply have no endpoint configured. The Lambda's state can still make
+ * it unhealthy.
  */
 export async function checkHealth(options: CheckHealthOptions): Promise<HealthReport> {
   const { targets, signal } = options;
@@ -83,8 +84,20 @@ export async function checkHealth(options: CheckHealthOptions): Promise<HealthRe
   }
   const verdicts = targetResults.map((t) => t.verdict);
   if (lambda) verdicts.push(classifyLambda(lambda));
+  // Safety: a Lambda that is Active says nothing about whether the API answers; without an
+  // HTTP target the verdict is at best degraded, so a CI gate never passes on no check at all.
+  if (targets.length === 0) verdicts.push("degraded");
   const verdict = worst(verdicts);
-  return { verdict, targets: targetResults, lambda, summary: summarise(verdict, targetResults, lambda) };
+  const summary = summarise(verdict, targetResults, lambda);
+  return {
+    verdict,
+    targets: targetResults,
+    lambda,
+    summary:
+      targets.length === 0
+        ? `${summary.slice(0, -1)}; no HTTP health target configured, so no endpoint was checked.`
+        : summary,
+  };
 }
 
 async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {

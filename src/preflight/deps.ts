@@ -16,6 +16,8 @@ export interface PreflightDeps {
   /** backend/frontend: test commands and folders; release: the lock TTL; the gate's max age. */
   config: Pick<Config, "backend" | "frontend" | "release" | "preflightMaxAgeMinutes">;
   appRoot: string;
+  /** The config file in use; null when only the built-in defaults apply (preflight warns). */
+  configPath?: string | null;
   /** Only `region` and the getters of the clients a check needs are used. */
   aws: AwsClients;
   run: CommandRunner;

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { CancelledError, DeployError, RefusalError, throwIfAborted } from "../core/errors.js";
 import { type GitState, readGitState } from "../release/git.js";
 import { checkBinaries, checkTerraformDir } from "./binaries.js";
+import { checkConfigSource } from "./config-check.js";
 import type { InspectedTree, PreflightDeps } from "./deps.js";
 import { checkGit } from "./git-checks.js";
 import { checkIdentity, checkRegion } from "./identity.js";
@@ -95,7 +96,9 @@ export async function runPreflight(
     checkGit({ ...(await gitStates), envName: deps.envName, protectedEnv: deps.env.protected }),
   );
 
+  const config = deps.configPath === undefined ? null : Promise.resolve(checkConfigSource(deps.configPath));
   const ordered = [
+    config,
     identity,
     region,
     git,

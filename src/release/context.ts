@@ -28,6 +28,8 @@ export interface ToolContext {
   readonly protectedBy?: readonly string[];
   readonly config: Config;
   readonly appRoot: string;
+  /** The config file in use; null when only the built-in defaults apply. */
+  readonly configPath: string | null;
   readonly aws: AwsClients;
   readonly signal: AbortSignal;
   readonly progress: ProgressReporter;

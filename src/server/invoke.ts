@@ -41,15 +41,33 @@ export async function invokeTool(
 ): Promise<ToolCallResult> {
   try {
     const args = parseArguments(tool, rawArgs);
+    // A broken config file must reach the person through every call, not only a log file.
+    if (runtime.configError) throw runtime.configError;
     const envName = typeof args.env === "string" ? args.env : "prod";
     const ctx = await withEffectiveProtection(tool, buildContext(tool, envName, runtime, hooks));
     const output = await tool.handler(args, ctx);
-    const structured = redactDeep(output) as Record<string, unknown>;
+    const structured = withConfigNote(redactDeep(output) as Record<string, unknown>, runtime);
     const isError = tool.isFailure?.(output) ?? false;
     return { isError, complete: true, structured, text: JSON.stringify(structured, null, 2) };
   } catch (error) {
-    return errorResult(error);
+    const result = errorResult(error);
+    if (runtime.configError || runtime.loaded.path !== null) return result;
+    const structured = withConfigNote(result.structured, runtime);
+    return {
+      ...result,
+      structured,
+      text: result.text.replace(String(result.structured.summary), String(structured.summary)),
+    };
   }
+}
+
+export const BUILT_IN_DEFAULTS_NOTE =
+  "Note: no deploy.config.json was found, so the built-in defaults are in use; they name VyapaarAI's real resources (run `npx vyaparai-deploy init` to create a config).";
+
+/** With no config file, every summary says so: the defaults aim at the real production names. */
+function withConfigNote(structured: Record<string, unknown>, runtime: Runtime): Record<string, unknown> {
+  if (runtime.loaded.path !== null || typeof structured.summary !== "string") return structured;
+  return { ...structured, summary: `${structured.summary} ${BUILT_IN_DEFAULTS_NOTE}` };
 }
 
 /** Problems named one by one up to this many; the rest are counted. */
@@ -104,7 +122,7 @@ function buildContext(
   runtime: Runtime,
   hooks: InvocationHooks,
 ): ToolContext {
-  const { config, appRoot } = runtime.loaded;
+  const { config, appRoot, path: configPath } = runtime.loaded;
   const env = resolveEnv(config, envName);
   const log = hooks.log ?? (() => {});
   const ask = hooks.askPerson;
@@ -114,6 +132,7 @@ function buildContext(
     env,
     config,
     appRoot,
+    configPath,
     aws: runtime.clientsFor(envName),
     signal: hooks.signal ?? new AbortController().signal,
     progress: (message, progress, total) => hooks.progress?.(redactText(message), progress, total),

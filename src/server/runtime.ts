@@ -4,7 +4,9 @@ import { mapAwsError } from "../aws/errors.js";
 import { type LoadedConfig, resolveEnv } from "../config/load.js";
 import type { EnvConfig } from "../config/schema.js";
 import type { CallerIdentity, Clock, SessionState, TokenSigner } from "../core/context.js";
+import type { ConfigError } from "../core/errors.js";
 import { type CommandRunner, runCommand } from "../core/run-command.js";
+import { userSecret } from "./user-secret.js";
 
 /**
  * Process-wide state of one server or CLI run. Nothing here is module-level: a test makes
@@ -12,6 +14,12 @@ import { type CommandRunner, runCommand } from "../core/run-command.js";
  */
 export interface Runtime {
   readonly loaded: LoadedConfig;
+  /**
+   * Set when the config file could not be loaded: the server still starts and lists its
+   * tools, and every call answers with this error (key, problem, fix). `loaded` is then the
+   * built-in defaults, which no call uses.
+   */
+  readonly configError: ConfigError | null;
   readonly signer: TokenSigner;
   readonly session: SessionState;
   readonly now: Clock;
@@ -23,6 +31,13 @@ export interface Runtime {
 
 export interface RuntimeOptions {
   loaded: LoadedConfig;
+  configError?: ConfigError | null;
+  /**
+   * Where the token secret comes from when VYAPARAI_DEPLOY_SECRET is unset: "process" (a random
+   * one per process; tests) or "user" (the per-user secret file, so a CLI's second step and a
+   * server trust each other's tokens and preflights).
+   */
+  secretSource?: "process" | "user";
   env?: NodeJS.ProcessEnv;
   now?: Clock;
   run?: CommandRunner;
@@ -33,6 +48,11 @@ export interface RuntimeOptions {
 export function createRuntime(options: RuntimeOptions): Runtime {
   const env = options.env ?? process.env;
   const secretText = env.VYAPARAI_DEPLOY_SECRET;
+  const secret = secretText
+    ? Buffer.from(secretText, "utf8")
+    : options.secretSource === "user"
+      ? userSecret(env)
+      : randomBytes(32);
   const clients = new Map<string, AwsClients>();
   const identities = new Map<string, Promise<CallerIdentity>>();
   const makeClients =
@@ -43,7 +63,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       ));
   const runtime: Runtime = {
     loaded: options.loaded,
-    signer: tokenSigner(secretText ? Buffer.from(secretText, "utf8") : randomBytes(32)),
+    configError: options.configError ?? null,
+    signer: tokenSigner(secret),
     session: { usedTokenNonces: new Set(), preflights: new Map() },
     now: options.now ?? (() => new Date()),
     run: options.run ?? runCommand,

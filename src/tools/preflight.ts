@@ -70,6 +70,7 @@ export const preflightTool = defineTool({
       env: ctx.env,
       config: ctx.config,
       appRoot: ctx.appRoot,
+      configPath: ctx.configPath,
       aws: ctx.aws,
       run: ctx.run,
       now: ctx.now,

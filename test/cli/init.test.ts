@@ -14,7 +14,7 @@ const SHIPPED_MCP = readFileSync(join(ROOT, "mcp.json"), "utf8");
 const SHIPPED_ENTRY = (JSON.parse(SHIPPED_MCP) as { mcpServers: Record<string, unknown> }).mcpServers[
   "vyaparai-deploy"
 ];
-const FILES = [".claude/commands/deploy.md", ".mcp.json", "deploy.config.json"];
+const FILES = [".claude/commands/deploy.md", ".mcp.json", "deploy.config.json", ".gitignore"];
 
 function appRepo(): string {
   return mkdtempSync(join(tmpdir(), "vyaparai-init-"));
@@ -63,7 +63,11 @@ describe("vyaparai-deploy init", () => {
       ".claude/commands/deploy.md": "created",
       ".mcp.json": "created",
       "deploy.config.json": "created",
+      ".gitignore": "created",
     });
+    expect(readFileSync(join(dir, ".gitignore"), "utf8").split("\n")).toEqual(
+      expect.arrayContaining([".claude/settings.local.json", "CLAUDE.local.md"]),
+    );
     expect(readFileSync(join(dir, ".claude/commands/deploy.md"), "utf8")).toBe(SHIPPED_COMMAND);
     expect(readFileSync(join(dir, ".mcp.json"), "utf8")).toBe(SHIPPED_MCP);
     const config = JSON.parse(readFileSync(join(dir, "deploy.config.json"), "utf8")) as Record<
@@ -81,7 +85,12 @@ describe("vyaparai-deploy init", () => {
     const before = snapshot(dir);
     const second = init([], dir);
     expect(second.code).toBe(0);
-    expect(Object.values(actions(second.stdout))).toEqual(["unchanged", "unchanged", "unchanged"]);
+    expect(Object.values(actions(second.stdout))).toEqual([
+      "unchanged",
+      "unchanged",
+      "unchanged",
+      "unchanged",
+    ]);
     expect(snapshot(dir)).toEqual(before);
   });
 
@@ -161,6 +170,20 @@ describe("vyaparai-deploy init", () => {
     expect(readFileSync(join(dir, ".mcp.json"), "utf8")).toBe(broken);
     // The other files are still installed.
     expect(readFileSync(join(dir, ".claude/commands/deploy.md"), "utf8")).toBe(SHIPPED_COMMAND);
+  });
+
+  it("adds the ignore entries to an existing .gitignore once, keeping its lines", () => {
+    const dir = appRepo();
+    writeFileSync(join(dir, ".gitignore"), "node_modules/\n/CLAUDE.local.md");
+    expect(init([dir]).code).toBe(0);
+    const after = readFileSync(join(dir, ".gitignore"), "utf8");
+    expect(after.split("\n").filter((line) => line.includes("CLAUDE.local.md"))).toEqual([
+      "/CLAUDE.local.md",
+    ]);
+    expect(after).toMatch(/^node_modules\/\n\/CLAUDE\.local\.md\n/);
+    expect(after.split("\n")).toContain(".claude/settings.local.json");
+    expect(actions(init([dir]).stdout)[".gitignore"]).toBe("unchanged");
+    expect(readFileSync(join(dir, ".gitignore"), "utf8")).toBe(after);
   });
 
   it("answers usage errors with exit code 2 and a missing directory with 1", () => {

@@ -288,8 +288,9 @@ describe("checkHealth against real HTTP servers", () => {
   });
 
   it("reads the Lambda's State and LastUpdateStatus into the verdict", async () => {
+    // No HTTP target here, so the best verdict is "degraded": only the Lambda's state can lower it.
     const cases: Array<[string, string, string]> = [
-      ["Active", "Successful", "healthy"],
+      ["Active", "Successful", "degraded"],
       ["Pending", "InProgress", "degraded"],
       ["Active", "InProgress", "degraded"],
       ["Failed", "Failed", "unhealthy"],
@@ -349,6 +350,28 @@ describe("health_check tool against moto and local servers", () => {
       },
     });
   }
+
+  it("an env with no HTTP target is degraded even when the Lambda is Active: nothing answered", async () => {
+    const runtime = testRuntime({
+      moto: moto.current,
+      config: {
+        environments: {
+          prod: {
+            lambda: { functionName: FUNCTION },
+            health: [],
+            frontend: { buckets: ["www-test"], url: null },
+          },
+        },
+      },
+    });
+    const result = await invokeTool(healthCheckTool, { attempts: 1 }, runtime);
+    const out = result.structured as { verdict: string; targets: unknown[]; lambda: { state: string } };
+    // The Lambda was read back as Active, yet no endpoint was called: not "healthy".
+    expect(out.lambda.state).toBe("Active");
+    expect(out.targets).toEqual([]);
+    expect(out.verdict).toBe("degraded");
+    runtime.close();
+  });
 
   it("checks the configured targets, the frontend URL and the Lambda state", async () => {
     const runtime = runtimeWith([{ name: "api", url: `${base}/health`, expectJson: { status: "ok" } }]);

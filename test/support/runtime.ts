@@ -67,6 +67,7 @@ export function toolContextFor(runtime: Runtime, over: Partial<ToolContext> = {}
     env: resolveEnv(config, envName),
     config,
     appRoot,
+    configPath: runtime.loaded.path,
     aws: runtime.clientsFor(envName),
     signal: new AbortController().signal,
     progress: () => {},
