@@ -6,6 +6,9 @@ import { allTools } from "../../src/tools/index.js";
 const ROOT = resolve(import.meta.dirname, "../..");
 const COMMAND_FILE = resolve(ROOT, ".claude/commands/deploy.md");
 const PREFIX = "mcp__vyaparai-deploy__";
+/** The same tools when the server comes from the installed plugin: mcp__plugin_<plugin>_<server>__. */
+const PLUGIN_PREFIX = "mcp__plugin_vyaparai-deploy_vyaparai-deploy__";
+const PREFIXES = [PREFIX, PLUGIN_PREFIX];
 
 /** The YAML subset slash-command frontmatter uses: `key: value` lines, optionally quoted. */
 function parseCommand(text: string): { frontmatter: Record<string, string>; body: string } {
@@ -17,6 +20,10 @@ function parseCommand(text: string): { frontmatter: Record<string, string>; body
     const pair = /^([A-Za-z-]+):\s*(.*)$/.exec(line);
     if (!pair) throw new Error(`frontmatter line is not "key: value": ${line}`);
     const raw = (pair[2] as string).trim();
+    // Claude Code reads the block as YAML: a plain value must not hold ": " or " #".
+    if (!/^(["']).*\1$/.test(raw)) {
+      expect(raw, `frontmatter ${pair[1]} needs quotes`).not.toMatch(/: | #|^[-?:,[\]{}#&*!|>'"%@`]/);
+    }
     frontmatter[pair[1] as string] = /^(["']).*\1$/.test(raw) ? raw.slice(1, -1) : raw;
   }
   return { frontmatter, body: match[2] as string };
@@ -30,20 +37,40 @@ const allowed = (frontmatter["allowed-tools"] ?? "")
   .map((entry) => entry.trim())
   .filter(Boolean);
 
+/** Each `rollback` example call of the body, with its arguments. */
+const rollbackCalls = [...body.matchAll(/mcp__vyaparai-deploy__rollback (\{[^`\n]*\})/g)].map(
+  (match) => JSON.parse(match[1] as string) as Record<string, unknown>,
+);
+
 describe("the /deploy slash command", () => {
-  it("declares a description and the documented argument hint", () => {
+  it("declares a short description and the documented argument hint", () => {
     expect(frontmatter.description?.length).toBeGreaterThan(20);
+    expect(frontmatter.description?.length, "a short description (shown in the / menu)").toBeLessThanOrEqual(
+      80,
+    );
     expect(frontmatter["argument-hint"]).toBe(
       "all|backend|frontend|lambda|infra [--env prod|staging|dev] [--plan|--apply]",
     );
     expect(body).toContain("$ARGUMENTS");
   });
 
-  it("pre-approves exactly the read-only tools, each of which exists", () => {
-    const names = allowed.map((entry) => {
-      expect(entry.startsWith(PREFIX), `${entry} is not a vyaparai-deploy MCP tool`).toBe(true);
-      return entry.slice(PREFIX.length);
-    });
+  it("runs only when the person types it: the model may not invoke it", () => {
+    expect(frontmatter["disable-model-invocation"]).toBe("true");
+  });
+
+  it("pre-approves exactly the read-only tools, each under its plain and its plugin name", () => {
+    const byPrefix = new Map(PREFIXES.map((prefix) => [prefix, [] as string[]]));
+    for (const entry of allowed) {
+      const prefix = PREFIXES.find((p) => entry.startsWith(p));
+      expect(prefix, `${entry} is not a vyaparai-deploy MCP tool`).toBeDefined();
+      byPrefix.get(prefix as string)?.push(entry.slice((prefix as string).length));
+    }
+    expect(new Set(allowed).size, "no entry twice").toBe(allowed.length);
+    const plain = byPrefix.get(PREFIX) ?? [];
+    expect([...(byPrefix.get(PLUGIN_PREFIX) ?? [])].sort(), "the same tools under both names").toEqual(
+      [...plain].sort(),
+    );
+    const names = plain;
     for (const name of names) {
       const tool = toolsByName.get(name);
       expect(tool, `allowed-tools names ${name}, which is not in allTools`).toBeDefined();
@@ -54,7 +81,45 @@ describe("the /deploy slash command", () => {
     expect([...names].sort()).toEqual([...readOnly].sort());
     const destructive = allTools.filter((t) => !t.annotations.readOnlyHint).map((t) => t.name);
     expect(destructive.length).toBeGreaterThan(0);
-    for (const name of destructive) expect(names).not.toContain(name);
+    for (const name of destructive) {
+      for (const prefix of PREFIXES) expect(allowed).not.toContain(`${prefix}${name}`);
+    }
+    // Nor by a wildcard or the bare server, under either name.
+    for (const entry of allowed) expect(entry).toMatch(/^mcp__[\w-]+__[a-z_]+$/);
+  });
+
+  it("tells the model the plugin's names for the same tools", () => {
+    expect(body).toContain(`${PLUGIN_PREFIX}<tool>`);
+  });
+
+  it("rolls back only with what the rollback tool accepts", () => {
+    const rollback = toolsByName.get("rollback");
+    const toSchema = rollback?.inputSchema.to as
+      | { safeParse: (value: unknown) => { success: boolean } }
+      | undefined;
+    expect(toSchema).toBeDefined();
+    expect(rollbackCalls.length).toBeGreaterThanOrEqual(2);
+    // The rollback shown after a deploy: no `to`, the previous release, for each component.
+    for (const component of ["lambda", "frontend"]) {
+      expect(rollbackCalls).toContainEqual({ env: "<env>", component });
+    }
+    for (const call of rollbackCalls) {
+      if (!("to" in call)) continue;
+      const to = call.to as string;
+      // A placeholder may only stand for a release id; a literal must pass the tool's schema.
+      if (/^<.*>$/.test(to)) expect(to, "rollback `to` placeholder").toBe("<releaseId>");
+      else expect(toSchema?.safeParse(to).success, `rollback to ${to}`).toBe(true);
+    }
+    expect(toSchema?.safeParse("$LATEST").success).toBe(false);
+    expect(body).not.toMatch(/"to":\s*"(?:\$LATEST|<previousVersion>|<version>)"/);
+    expect(body).not.toMatch(/`to`\s+the\s+`previousVersion`/);
+    // `$LATEST` appears only to say what not to pass or what a null previousVersion means.
+    for (const paragraph of body.split(/\n(?=\s*(?:- |\d+\. |\n))/)) {
+      if (paragraph.includes("$LATEST")) expect(paragraph).toMatch(/\bNever pass `\$LATEST`|null when/);
+    }
+    expect(body).toMatch(
+      /Never pass `\$LATEST`, and never pass `previousVersion`\s+when it is null or `\$LATEST`/,
+    );
   });
 
   it("names only tools that exist, and knows every tool", () => {
@@ -122,6 +187,7 @@ describe("the MCP client configs", () => {
     expect(Object.keys(entry?.env ?? {}).sort()).toEqual([
       "AWS_REGION",
       "VYAPARAI_DEPLOY_CONFIG",
+      "VYAPARAI_DEPLOY_READ_ONLY",
       "VYAPARAI_DEPLOY_SECRET",
     ]);
     // An empty AWS_PROFILE breaks boto3 and the aws CLI in test commands, and a default one

@@ -23,6 +23,12 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ["entry"],
 ];
 const APPS = ["emulator", "demo", "bench", "docs"];
+/**
+ * Standalone scripts: the Claude Code plugin's hooks run as `node dist/hooks/….js` from the
+ * plugin cache, where node_modules may be absent. They import only node: built-ins and their
+ * own folder, and nothing imports them.
+ */
+const STANDALONE = ["hooks"];
 /** Domain folders take narrow dependencies, never the whole tool context. */
 const DOMAIN = ["observe", "preflight", "deploy", "deploy/lambda", "deploy/frontend", "infra"];
 
@@ -71,7 +77,12 @@ describe("architecture", () => {
       const from = groupOf(file);
       for (const target of imports) {
         const to = groupOf(target);
-        if (from === to || APPS.includes(from)) continue;
+        if (from === to) continue;
+        if (STANDALONE.includes(from) || STANDALONE.includes(to)) {
+          offenders.push(`${name(file)} → ${name(target)}: src/hooks is standalone`);
+          continue;
+        }
+        if (APPS.includes(from)) continue;
         if (APPS.includes(to) && !APPS.includes(from)) {
           offenders.push(`${name(file)} → ${name(target)}: product code may not use ${to}/`);
         } else if (!(rankOf(to) < rankOf(from))) {
@@ -79,6 +90,18 @@ describe("architecture", () => {
         }
       }
     }
+    expect(offenders).toEqual([]);
+  });
+
+  it("standalone scripts import only node: built-ins and their own folder", () => {
+    const offenders: string[] = [];
+    const bare = /(?:from\s+|import\s*\(\s*|^\s*import\s+)"([^".][^"]*)"/gm;
+    for (const file of files.filter((f) => STANDALONE.includes(groupOf(f)))) {
+      for (const match of readFileSync(file, "utf8").matchAll(bare)) {
+        if (!(match[1] as string).startsWith("node:")) offenders.push(`${name(file)} imports ${match[1]}`);
+      }
+    }
+    expect(files.some((f) => STANDALONE.includes(groupOf(f)))).toBe(true);
     expect(offenders).toEqual([]);
   });
 

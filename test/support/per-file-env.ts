@@ -21,3 +21,7 @@ for (const key of Object.keys(process.env)) if (key.startsWith("AWS_ENDPOINT_URL
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 // Saved terraform plans go to the user's state folder: a per-run temp one, never the real one.
 process.env.XDG_STATE_HOME = mkdtempSync(join(tmpdir(), "vyaparai-state-"));
+// The per-user token secret lives in the user's config folder: a per-run temp one here too.
+process.env.XDG_CONFIG_HOME = mkdtempSync(join(tmpdir(), "vyaparai-config-"));
+delete process.env.VYAPARAI_DEPLOY_SECRET;
+delete process.env.VYAPARAI_DEPLOY_READ_ONLY;
