@@ -12,7 +12,7 @@ import { allTools } from "./tools/index.js";
 
 // The AWS SDK's notice about its future Node 22 requirement would print 7 lines into every
 // command's output; engines and CI already say which Node this runs on.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
 const USAGE = `Usage: vyaparai-deploy <tool> [--env ENV] [flags] [--json] [--config PATH] [--read-only]
        vyaparai-deploy tools

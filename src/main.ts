@@ -6,7 +6,7 @@ import { serveStdio } from "./server/stdio.js";
 
 // The AWS SDK's notice about its future Node 22 requirement would print 7 lines into the
 // client's log on every start; engines and CI already say which Node this runs on.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
 const USAGE = "Usage: vyaparai-deploy-mcp [--read-only] [--config PATH]";
 

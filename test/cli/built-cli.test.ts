@@ -7,8 +7,12 @@ import { allTools } from "../../src/tools/index.js";
 import { BUILT_CLI } from "../support/stdio.js";
 
 /** The built CLI (`npm test` builds first), run as a CI job would run it. */
-function cli(args: string[], cwd: string) {
-  const run = spawnSync(process.execPath, [BUILT_CLI, ...args], { cwd, encoding: "utf8", env: process.env });
+function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  const run = spawnSync(process.execPath, [BUILT_CLI, ...args], {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+  });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -53,5 +57,32 @@ describe("the built CLI", () => {
     expect(run.stdout).toMatch(/^created\s+\.claude\/commands\/deploy\.md/m);
     expect(existsSync(join(repo, ".mcp.json"))).toBe(true);
     expect(cli(["init", repo, "--bogus"], app).code).toBe(2);
+  });
+
+  it("refuses the tools that change AWS in read-only mode, from the flag, the env var or the config", () => {
+    const readOnlyApp = mkdtempSync(join(tmpdir(), "vyaparai-cli-ro-"));
+    writeFileSync(join(readOnlyApp, "deploy.config.json"), '{ "readOnly": true }\n');
+    const runs = [
+      cli(["deploy_lambda", "--env", "dev", "--read-only"], app),
+      cli(["rollback", "--env", "dev", "--component", "lambda"], app, { VYAPARAI_DEPLOY_READ_ONLY: "1" }),
+      cli(["deploy_frontend", "--env", "dev", "--dry-run"], readOnlyApp),
+    ];
+    for (const run of runs) {
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(
+        /changes AWS, and read-only mode is on \((--read-only|VYAPARAI_DEPLOY_READ_ONLY|readOnly in the config)\)\. Nothing was run\./,
+      );
+      expect(run.stdout).toBe("");
+    }
+  });
+
+  it("never prints the AWS SDK's Node-version notice", () => {
+    const run = cli(["list_tables", "--env", "dev", "--json"], app, {
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "",
+      AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+      AWS_MAX_ATTEMPTS: "1",
+    });
+    expect(run.stderr).not.toContain("NodeVersionSupportWarning");
+    expect(run.stdout).not.toContain("NodeVersionSupportWarning");
   });
 });
