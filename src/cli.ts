@@ -3,6 +3,7 @@ import { describeFlags, parseToolFlags } from "./cli/args.js";
 import { formatHuman } from "./cli/format.js";
 import { runInit } from "./cli/init.js";
 import { confirmCommand } from "./cli/next-command.js";
+import { terminalCodeAsker } from "./cli/tty-code.js";
 import { redactText } from "./core/redact.js";
 import { errorResult, invokeTool, type ToolCallResult } from "./server/invoke.js";
 import type { Runtime } from "./server/runtime.js";
@@ -97,6 +98,7 @@ export async function runCli(argv: string[]): Promise<number> {
       signal: controller.signal,
       progress: (message) => process.stderr.write(`… ${message}\n`),
       log: (level, message) => process.stderr.write(`[${level}] ${message}\n`),
+      askCode: terminalCodeAsker(),
     });
   } catch (error) {
     result = errorResult(error);
@@ -123,8 +125,9 @@ function exitCodeOf(result: ToolCallResult): number {
   }
   const status = result.structured.status;
   if (status === "confirmation_required") return 3;
-  if (status === "failed" || status === "rolled_back" || status === "error" || result.structured.ok === false)
-    return 1;
+  // A deploy that was rolled back is a failure (isError, from the tool's own isFailure); the
+  // rollback tool's "rolled_back" is its success.
+  if (status === "failed" || status === "error" || result.structured.ok === false) return 1;
   // A CI step gating on health_check must fail when the service is down.
   if (result.structured.verdict === "unhealthy") return 1;
   return 0;

@@ -32,6 +32,16 @@ export interface ClientSettings {
   maxAttempts?: number;
   /** An answer that does not come within this is abandoned (and retried by the SDK). */
   requestTimeoutMs?: number;
+  /** Fixed credentials (an assumed deploy role's); otherwise the SDK's default chain. */
+  credentials?: TemporaryCredentials | undefined;
+}
+
+/** Credentials from sts:AssumeRole: held in memory for one release, never written anywhere. */
+export interface TemporaryCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiration?: Date;
 }
 
 /** Default bound on one unanswered AWS request (config release.requestTimeoutSeconds overrides). */
@@ -66,7 +76,11 @@ export function createAwsClients(settings: ClientSettings): AwsClients {
       requestTimeout: settings.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       socketTimeout: settings.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     },
-    ...(settings.profile ? { profile: settings.profile } : {}),
+    ...(settings.credentials
+      ? { credentials: settings.credentials }
+      : settings.profile
+        ? { profile: settings.profile }
+        : {}),
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
   };
   function memo<T extends { destroy(): void }>(make: () => Promise<T>): () => Promise<T> {

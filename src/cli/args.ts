@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { kebab } from "../core/cli-command.js";
 import { DeployError } from "../core/errors.js";
 import type { AnyToolDefinition } from "../tools/definition.js";
 
@@ -26,9 +27,7 @@ function baseKind(schema: z.ZodType): FlagKind {
   }
 }
 
-export function kebab(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
+export { kebab };
 
 export interface ParsedToolArgs {
   args: Record<string, unknown>;

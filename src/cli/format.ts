@@ -44,7 +44,8 @@ type Mark = "✓" | "✗" | "!";
 
 function outcomeMark(fields: Fields, isError: boolean): Mark {
   const { status, verdict } = fields;
-  if (isError || status === "failed" || status === "rolled_back" || status === "error") return "✗";
+  // isError carries the tool's own verdict: "rolled_back" fails a deploy but is a rollback's success.
+  if (isError || status === "failed" || status === "error") return "✗";
   if (fields.ok === false || verdict === "unhealthy") return "✗";
   if (status === "confirmation_required" || verdict === "degraded") return "!";
   return "✓";

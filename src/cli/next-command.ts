@@ -1,4 +1,6 @@
-import { kebab } from "./args.js";
+import { cliCommand, shellQuote } from "../core/cli-command.js";
+
+export { shellQuote };
 
 /**
  * The exact command that confirms a plan the CLI just printed: the same tool and flags with
@@ -6,20 +8,5 @@ import { kebab } from "./args.js";
  * reviewing the plan pastes one line instead of rebuilding it.
  */
 export function confirmCommand(toolName: string, args: Record<string, unknown>, token: string): string {
-  const parts = ["npx", "vyaparai-deploy", toolName];
-  for (const [name, value] of Object.entries(args)) {
-    if (name === "confirmationToken" || name === "dryRun" || value === undefined) continue;
-    const flag = `--${kebab(name)}`;
-    if (value === true) parts.push(flag);
-    else if (value === false) continue;
-    else if (Array.isArray(value)) parts.push(flag, shellQuote(value.map(String).join(",")));
-    else parts.push(flag, shellQuote(String(value)));
-  }
-  parts.push("--confirmation-token", shellQuote(token));
-  return parts.join(" ");
-}
-
-/** POSIX single quotes, only when needed. */
-export function shellQuote(text: string): string {
-  return /^[A-Za-z0-9_./:=@,+-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
+  return `${cliCommand(toolName, args, ["confirmationToken", "dryRun"])} --confirmation-token ${shellQuote(token)}`;
 }

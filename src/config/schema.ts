@@ -90,6 +90,45 @@ export const terraformEnvSchema = z
   })
   .strict();
 
+/**
+ * The role guarded changes of an env run with. Read-only tools keep the caller's credentials;
+ * with `mfaSerial` the role's trust policy can demand MFA, and the server asks the person for
+ * the code out of the model's sight.
+ */
+export const deployRoleSchema = z
+  .object({
+    roleArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/,
+        "must be an IAM role ARN (arn:aws:iam::123456789012:role/name)",
+      )
+      .describe("The deploy role, assumed for each guarded change."),
+    mfaSerial: z
+      .string()
+      .regex(
+        /^(arn:aws[a-z-]*:iam::\d{12}:mfa\/[\w+=,.@/-]{1,256}|[\w+=/:,.@-]{9,256})$/,
+        "must be an MFA device ARN (arn:aws:iam::123456789012:mfa/name) or a hardware serial",
+      )
+      .nullable()
+      .default(null)
+      .describe("MFA device whose code the person types for each guarded change; null: no MFA."),
+    durationSeconds: z
+      .number()
+      .int()
+      .min(900, "must be at least 900 (STS's minimum)")
+      .max(43_200, "must be at most 43200 (STS's maximum)")
+      .default(3600)
+      .describe("Lifetime of the assumed credentials; they live in memory for one release only."),
+    externalId: z
+      .string()
+      .regex(/^[\w+=,.@:/-]{2,1224}$/, "must be 2-1224 characters of [A-Za-z0-9_+=,.@:/-]")
+      .nullable()
+      .default(null)
+      .describe("ExternalId the role's trust policy requires, if any."),
+  })
+  .strict();
+
 export const environmentSchema = z
   .object({
     region: nonEmpty.describe("AWS region, e.g. ap-south-1."),
@@ -120,6 +159,12 @@ export const environmentSchema = z
       .nullable()
       .default(null)
       .describe("Name of an environment variable holding a Slack-compatible webhook URL."),
+    deployRole: deployRoleSchema
+      .nullable()
+      .default(null)
+      .describe(
+        "Role that guarded changes assume (with the person's MFA code); null: the caller's credentials.",
+      ),
   })
   .strict();
 

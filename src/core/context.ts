@@ -12,6 +12,12 @@ export interface ApprovalRequest {
 }
 export type ApprovalAnswer = "accept" | "decline" | "cancel";
 
+/** Asks the person for a one-time code (MFA) out of the model's sight: client → server only. */
+export interface CodeRequest {
+  message: string;
+}
+export type CodeAnswer = { action: "accept"; code: string } | { action: "decline" | "cancel" };
+
 export type ProgressReporter = (message: string, progress?: number, total?: number) => void;
 export type Clock = () => Date;
 

@@ -95,11 +95,16 @@ export function writeFrontend(root: string, frontendVersion: string): void {
   );
 }
 
-export function writeTerraform(root: string): void {
+/**
+ * Built-in `terraform_data` resources only (no provider to download), state in an S3 backend
+ * whose settings come from the env's `terraform.backendConfig`. A new `apiMemory` is an
+ * in-place update of `api_config`.
+ */
+export function writeTerraform(root: string, apiMemory = 1024): void {
   write(
     root,
     "infrastructure/terraform/main.tf",
-    `terraform {\n  backend "s3" {}\n}\n\nvariable "env" {\n  type = string\n}\n\nresource "terraform_data" "api_config" {\n  input = { env = var.env, memory = 1024 }\n}\n\nresource "terraform_data" "orders_table" {\n  input = "vyaparai-orders-\${var.env}"\n}\n`,
+    `terraform {\n  backend "s3" {}\n}\n\nvariable "env" {\n  type = string\n}\n\nresource "terraform_data" "api_config" {\n  input = { env = var.env, memory = ${apiMemory} }\n}\n\nresource "terraform_data" "orders_table" {\n  input = "vyaparai-orders-\${var.env}"\n}\n`,
   );
 }
 

@@ -17,7 +17,8 @@ import {
 /**
  * Seeds an emulator with a VyapaarAI-shaped env: the artifact bucket, the site bucket, a
  * CloudFront distribution in front of it, the API function, the DynamoDB tables (all but
- * one, so list_tables has something to report) and a few Powertools log lines.
+ * one, so list_tables has something to report), a few Powertools log lines and, when named,
+ * the bucket holding terraform's state.
  */
 export interface WorldNames {
   env: string;
@@ -29,6 +30,8 @@ export interface WorldNames {
   tablePrefix: string;
   tableSuffix: string;
   tables: string[];
+  /** A bucket for terraform's S3 backend (state and its lock file), when the world has infra. */
+  terraformStateBucket?: string;
 }
 
 export interface SeededWorld {
@@ -41,7 +44,9 @@ export interface SeededWorld {
 export async function seedWorld(aws: AwsClients, names: WorldNames, endpoint: string): Promise<SeededWorld> {
   const s3 = await aws.s3();
   // Several envs share the artifact bucket.
-  for (const bucket of [names.artifactBucket, names.siteBucket]) await createBucketIfMissing(s3, bucket);
+  const buckets = [names.artifactBucket, names.siteBucket];
+  if (names.terraformStateBucket) buckets.push(names.terraformStateBucket);
+  for (const bucket of buckets) await createBucketIfMissing(s3, bucket);
   const distributionId = await createSiteDistribution(await aws.cloudFront(), {
     callerReference: `vyaparai-${names.env}`,
     comment: `VyapaarAI ${names.env}`,
@@ -77,6 +82,30 @@ export async function seedWorld(aws: AwsClients, names: WorldNames, endpoint: st
     functionArn: fn.functionArn,
     initialCodeSha256: fn.codeSha256,
     logGroup,
+  };
+}
+
+/**
+ * `-backend-config` for terraform's S3 backend on the emulator: path-style requests to its
+ * endpoint, none of the credential, account, metadata or region checks real AWS needs, and
+ * S3-native state locking (a lock file next to the state, no DynamoDB table).
+ */
+export function emulatorTerraformBackend(
+  endpoint: string,
+  bucket: string,
+  key: string,
+): Record<string, string> {
+  return {
+    bucket,
+    key,
+    region: "ap-south-1",
+    endpoints: `{s3="${endpoint}"}`,
+    use_path_style: "true",
+    skip_credentials_validation: "true",
+    skip_requesting_account_id: "true",
+    skip_metadata_api_check: "true",
+    skip_region_validation: "true",
+    use_lockfile: "true",
   };
 }
 

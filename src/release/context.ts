@@ -41,4 +41,17 @@ export interface ToolContext {
   readonly tokens: TokenSigner;
   readonly session: SessionState;
   identity(): Promise<CallerIdentity>;
+  /**
+   * Set when this call runs as the env's deploy role: the release takes `sessionName` as its
+   * id and records the role, so CloudTrail and the record name the same release and person.
+   */
+  readonly deployRole?: DeployRoleSession;
+}
+
+export interface DeployRoleSession {
+  roleArn: string;
+  /** The release id the role session is named after. */
+  sessionName: string;
+  sourceIdentity: string;
+  mfaSerial: string | null;
 }

@@ -48,7 +48,8 @@ export async function runRelease<P, S, L>(
   const s3 = await ctx.aws.s3();
   const bucket = ctx.env.lambda.artifactBucket;
   const startedAtMs = ctx.now().getTime();
-  const releaseId = newReleaseId(new Date(startedAtMs));
+  // With a deploy role the release id was chosen first: it names the role session.
+  const releaseId = ctx.deployRole?.sessionName ?? newReleaseId(new Date(startedAtMs));
   const lock = await acquireDeployLock(
     { s3, bucket, envName: ctx.envName, now: ctx.now, log: (m) => ctx.log("warning", m) },
     {
@@ -151,6 +152,7 @@ async function runJournalled<P, S, L>(
     tool: ctx.toolName,
     status: "in_progress",
     who: input.identity.arn || null,
+    ...(ctx.deployRole ? { deployRole: { ...ctx.deployRole } } : {}),
     gitSha: input.gitSha,
     startedAt: new Date(input.startedAtMs).toISOString(),
     finishedAt: null,

@@ -100,5 +100,18 @@ export const releaseRecordSchema = z.object({
   warnings: z.array(z.string()).optional(),
   /** For a rollback: the release id (or version) it restored. */
   restoredFrom: z.string().optional(),
+  /**
+   * The deploy role the release ran as: its session (= the release id, what CloudTrail shows),
+   * the person's SourceIdentity and the MFA device used (never the code).
+   */
+  deployRole: z
+    .object({
+      roleArn: z.string().max(600),
+      sessionName: z.string().max(64),
+      sourceIdentity: z.string().max(64),
+      mfaSerial: z.string().max(300).nullable(),
+    })
+    .strict()
+    .optional(),
 });
 export type ReleaseRecord = z.infer<typeof releaseRecordSchema>;

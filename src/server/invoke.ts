@@ -1,5 +1,6 @@
 import { resolveEnv } from "../config/load.js";
 import { protectionReasonsFor } from "../config/protection.js";
+import { cliCommand } from "../core/cli-command.js";
 import type { ApprovalAnswer, ApprovalRequest, LogLevel, ProgressReporter } from "../core/context.js";
 import { DeployError } from "../core/errors.js";
 import { quote } from "../core/quote.js";
@@ -8,6 +9,7 @@ import type { ToolContext } from "../release/context.js";
 import { protectionFromTags } from "../release/protection-tags.js";
 import { type AnyToolDefinition, isDestructive } from "../tools/definition.js";
 import { strictInputOf, unknownArguments } from "../tools/strict-input.js";
+import { type AskCode, withDeployRole } from "./deploy-role.js";
 import type { Runtime } from "./runtime.js";
 
 /** What the caller (MCP glue or CLI) provides to one tool call. */
@@ -16,6 +18,8 @@ export interface InvocationHooks {
   progress?: ProgressReporter;
   log?: (level: LogLevel, message: string) => void;
   askPerson?: ((request: ApprovalRequest) => Promise<ApprovalAnswer>) | null;
+  /** Asks the person for an MFA code out of the model's sight; null when it cannot. */
+  askCode?: AskCode;
 }
 
 export interface ToolCallResult {
@@ -44,8 +48,21 @@ export async function invokeTool(
     // A broken config file must reach the person through every call, not only a log file.
     if (runtime.configError) throw runtime.configError;
     const envName = typeof args.env === "string" ? args.env : "prod";
-    const ctx = await withEffectiveProtection(tool, buildContext(tool, envName, runtime, hooks));
-    const output = await tool.handler(args, ctx);
+    const effective = await withEffectiveProtection(tool, buildContext(tool, envName, runtime, hooks));
+    const scoped = await withDeployRole({
+      tool,
+      args,
+      ctx: effective,
+      runtime,
+      askCode: hooks.askCode ?? null,
+      cliHint: cliCommand(tool.name, args),
+    });
+    let output: Awaited<ReturnType<AnyToolDefinition["handler"]>>;
+    try {
+      output = await tool.handler(args, scoped.ctx);
+    } finally {
+      scoped.close();
+    }
     const structured = withConfigNote(redactDeep(output) as Record<string, unknown>, runtime);
     const isError = tool.isFailure?.(output) ?? false;
     return { isError, complete: true, structured, text: JSON.stringify(structured, null, 2) };

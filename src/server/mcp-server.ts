@@ -1,7 +1,7 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
-import type { ApprovalAnswer, ApprovalRequest, LogLevel } from "../core/context.js";
+import type { ApprovalAnswer, ApprovalRequest, CodeAnswer, CodeRequest, LogLevel } from "../core/context.js";
 import type { Runtime } from "../server/runtime.js";
 import type { AnyToolDefinition } from "../tools/definition.js";
 import { allTools } from "../tools/index.js";
@@ -110,7 +110,37 @@ function hooksFor(server: McpServer, extra: Extra): InvocationHooks {
     askPerson: server.server.getClientCapabilities()?.elicitation?.form
       ? (request) => ask(server, request)
       : null,
+    askCode: server.server.getClientCapabilities()?.elicitation?.form
+      ? (request) => askCode(server, request)
+      : null,
   };
+}
+
+/**
+ * The MFA code travels in a form elicitation: the client shows the form to the person and
+ * sends the answer to the server; it is never part of a tool result the model reads.
+ */
+async function askCode(server: McpServer, request: CodeRequest): Promise<CodeAnswer> {
+  const answer = await server.server.elicitInput({
+    mode: "form",
+    message: request.message,
+    requestedSchema: {
+      type: "object",
+      properties: {
+        code: {
+          type: "string",
+          title: "MFA code",
+          description: "The 6-digit code your MFA device shows now.",
+          minLength: 6,
+          maxLength: 6,
+        },
+      },
+      required: ["code"],
+    },
+  });
+  if (answer.action !== "accept") return { action: answer.action };
+  const code = answer.content?.code;
+  return typeof code === "string" ? { action: "accept", code } : { action: "decline" };
 }
 
 async function ask(server: McpServer, request: ApprovalRequest): Promise<ApprovalAnswer> {

@@ -1,5 +1,10 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { type AwsClients, clientSettingsFor, createAwsClients } from "../aws/clients.js";
+import {
+  type AwsClients,
+  clientSettingsFor,
+  createAwsClients,
+  type TemporaryCredentials,
+} from "../aws/clients.js";
 import { mapAwsError } from "../aws/errors.js";
 import { type LoadedConfig, resolveEnv } from "../config/load.js";
 import type { EnvConfig } from "../config/schema.js";
@@ -25,6 +30,8 @@ export interface Runtime {
   readonly now: Clock;
   readonly run: CommandRunner;
   clientsFor(envName: string): AwsClients;
+  /** Fresh clients for one release with fixed credentials (an assumed deploy role's); the caller destroys them. */
+  clientsWithCredentials(envName: string, credentials: TemporaryCredentials): AwsClients;
   identityFor(envName: string): Promise<CallerIdentity>;
   close(): void;
 }
@@ -42,7 +49,7 @@ export interface RuntimeOptions {
   now?: Clock;
   run?: CommandRunner;
   /** Test hook: build clients differently (e.g. an explicit endpoint). */
-  makeClients?: (envConfig: EnvConfig) => AwsClients;
+  makeClients?: (envConfig: EnvConfig, credentials?: TemporaryCredentials) => AwsClients;
 }
 
 export function createRuntime(options: RuntimeOptions): Runtime {
@@ -57,10 +64,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const identities = new Map<string, Promise<CallerIdentity>>();
   const makeClients =
     options.makeClients ??
-    ((envConfig: EnvConfig) =>
-      createAwsClients(
-        clientSettingsFor(envConfig, env, options.loaded.config.release.requestTimeoutSeconds * 1000),
-      ));
+    ((envConfig: EnvConfig, credentials?: TemporaryCredentials) =>
+      createAwsClients({
+        ...clientSettingsFor(envConfig, env, options.loaded.config.release.requestTimeoutSeconds * 1000),
+        credentials,
+      }));
   const runtime: Runtime = {
     loaded: options.loaded,
     configError: options.configError ?? null,
@@ -75,6 +83,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         clients.set(envName, existing);
       }
       return existing;
+    },
+    clientsWithCredentials(envName, credentials) {
+      return makeClients(resolveEnv(options.loaded.config, envName), credentials);
     },
     identityFor(envName) {
       let pending = identities.get(envName);
@@ -108,7 +119,7 @@ function tokenSigner(secret: Buffer): TokenSigner {
   };
 }
 
-async function fetchIdentity(aws: AwsClients): Promise<CallerIdentity> {
+export async function fetchIdentity(aws: AwsClients): Promise<CallerIdentity> {
   const { GetCallerIdentityCommand } = await import("@aws-sdk/client-sts");
   try {
     const out = await (await aws.sts()).send(new GetCallerIdentityCommand({}));

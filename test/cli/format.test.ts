@@ -55,10 +55,16 @@ describe("formatHuman: first line", () => {
     expect(lines(out)[0]).toBe("✓ deploy_lambda: Deployed v13.");
   });
 
-  it("marks failed, rolled_back, error, ok:false and unhealthy with ✗", () => {
+  it("marks a rollback tool's rolled_back (its success) with ✓, a deploy's (isError) with ✗", () => {
+    expect(formatHuman("rollback", ok({ summary: "s", status: "rolled_back" }))).toMatch(/^✓ rollback: s/);
+    expect(formatHuman("deploy_lambda", failed({ summary: "s", status: "rolled_back" }))).toMatch(
+      /^✗ deploy_lambda/,
+    );
+  });
+
+  it("marks failed, error, ok:false and unhealthy with ✗", () => {
     for (const structured of [
       { status: "failed" },
-      { status: "rolled_back" },
       { status: "error" },
       { ok: false },
       { verdict: "unhealthy" },
