@@ -16,6 +16,8 @@ export interface TestRuntimeOptions {
   now?: RuntimeOptions["now"];
   run?: RuntimeOptions["run"];
   secret?: string;
+  /** Another endpoint than moto's own (a fault proxy in front of it). */
+  endpoint?: string;
 }
 
 /** A runtime whose AWS clients talk to the given moto, with a config file in a temp app root. */
@@ -28,8 +30,9 @@ export function testRuntime(options: TestRuntimeOptions): Runtime {
     env: options.secret ? { VYAPARAI_DEPLOY_SECRET: options.secret } : {},
     ...(options.now ? { now: options.now } : {}),
     ...(options.run ? { run: options.run } : {}),
-    makeClients: (envConfig) =>
-      createAwsClients({ region: envConfig.region, endpoint: options.moto.endpoint }),
+    // Credentials pass through: a deploy role's assumed ones must reach the emulator as sent.
+    makeClients: (envConfig, credentials) =>
+      createAwsClients({ region: envConfig.region, endpoint: options.endpoint ?? options.moto.endpoint, credentials }),
   });
 }
 
