@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { describeFlags, parseToolFlags } from "./cli/args.js";
 import { formatHuman } from "./cli/format.js";
+import { runIamPolicy } from "./cli/iam-policy.js";
 import { runInit } from "./cli/init.js";
 import { confirmCommand } from "./cli/next-command.js";
 import { terminalCodeAsker } from "./cli/tty-code.js";
@@ -18,6 +19,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 const USAGE = `Usage: vyaparai-deploy <tool> [--env ENV] [flags] [--json] [--config PATH] [--read-only]
        vyaparai-deploy tools
        vyaparai-deploy init [dir] [--force]   install /deploy and .mcp.json into an app repo
+       vyaparai-deploy iam-policy [--env ENV] [--role read|deploy|trust]   least-privilege IAM for the tools
 
 Tools: ${allTools.map((t) => t.name).join(", ")}
 Run "vyaparai-deploy <tool> --help" for a tool's flags.
@@ -54,6 +56,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   if (command === "init") return runInit(flags);
+  if (command === "iam-policy") return runIamPolicy(flags, configPath);
   if (command === "tools") {
     for (const tool of allTools) {
       process.stdout.write(

@@ -15,7 +15,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ["config"],
   ["aws"],
   ["release"],
-  ["observe", "preflight", "deploy"],
+  ["observe", "preflight", "deploy", "iam"],
   ["deploy/lambda", "deploy/frontend", "infra"],
   ["tools"],
   ["server"],
