@@ -81,6 +81,20 @@ export const releaseSummarySchema = z.object({
   codeSha256: z.string().optional(),
   indexHtmlSha256: z.string().optional(),
   restoredFrom: z.string().optional(),
+  deployRole: z
+    .object({
+      roleArn: z.string(),
+      sessionName: z.string().describe("The role session: CloudTrail names every call of the release by it."),
+      sourceIdentity: z
+        .string()
+        .describe("Untrusted: the person the role was assumed for, read from the record."),
+      mfaSerial: z
+        .string()
+        .nullable()
+        .describe("The MFA device whose code the person entered (never the code)."),
+    })
+    .optional()
+    .describe("The deploy role the release ran as."),
   recovery: recoverySchema
     .extend({ note: z.string().describe("Untrusted: read from the record.") })
     .optional()

@@ -477,6 +477,9 @@ function summariseRecord(r: ReleaseRecord): ReleaseSummary {
     ...(codeSha256 ? { codeSha256 } : {}),
     ...(indexHtmlSha256 ? { indexHtmlSha256 } : {}),
     ...(r.restoredFrom ? { restoredFrom: r.restoredFrom } : {}),
+    ...(r.deployRole
+      ? { deployRole: { ...r.deployRole, sourceIdentity: bounded(r.deployRole.sourceIdentity) ?? "" } }
+      : {}),
     ...(r.recovery ? { recovery: { ...r.recovery, note: bounded(r.recovery.note) ?? "" } } : {}),
     ...(r.error ? { error: quote(r.error, 300) } : {}),
   };

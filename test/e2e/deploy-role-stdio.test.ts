@@ -101,6 +101,10 @@ describe("a prod deploy with a deploy role over stdio", () => {
     expect(record.deployRole).toMatchObject({ sessionName: out.releaseId, mfaSerial: MFA_SERIAL });
 
     const status = await call("deploy_status", { env: "prod" });
+    const shown = (
+      status.result.structuredContent as { releases: Array<Record<string, unknown>> }
+    ).releases.find((r) => r.releaseId === out.releaseId);
+    expect(shown?.deployRole).toMatchObject({ sessionName: out.releaseId, mfaSerial: MFA_SERIAL });
     for (const text of [preflight.text, planned.text, done.text, status.text, ...logged, session.stderr()]) {
       expect(text).not.toContain(CODE);
     }
