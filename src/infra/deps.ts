@@ -1,3 +1,4 @@
+import type { TemporaryCredentials } from "../aws/clients.js";
 import type { EnvConfig } from "../config/schema.js";
 import type { Clock, ProgressReporter } from "../core/context.js";
 import type { CommandRunner } from "../core/run-command.js";
@@ -19,4 +20,6 @@ export interface InfraDeps {
   signal: AbortSignal;
   progress: ProgressReporter;
   now: Clock;
+  /** The deploy role's credentials when the call runs as it: terraform then runs as the role too. */
+  credentials?: TemporaryCredentials | undefined;
 }

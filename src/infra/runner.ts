@@ -35,7 +35,7 @@ const PROGRESS_LINE_MAX = 200;
  * releases the state lock it holds (SIGKILL only follows if it does not exit).
  */
 export async function runTerraform(
-  deps: Pick<InfraDeps, "run" | "signal" | "progress" | "env">,
+  deps: Pick<InfraDeps, "run" | "signal" | "progress" | "env" | "credentials">,
   workspace: TerraformWorkspace,
   args: string[],
   options: { timeoutMs?: number } = {},
@@ -56,7 +56,17 @@ export async function runTerraform(
       TF_DATA_DIR: workspace.dataDir,
       // The env's profile reaches the S3 backend the same way it reaches our SDK clients,
       // unless the person already chose one explicitly.
-      ...(deps.env.profile && !process.env.AWS_PROFILE ? { AWS_PROFILE: deps.env.profile } : {}),
+      ...(deps.credentials
+        ? // Safety: as the deploy role, terraform gets the role's keys and no profile to prefer over them.
+          {
+            AWS_ACCESS_KEY_ID: deps.credentials.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: deps.credentials.secretAccessKey,
+            AWS_SESSION_TOKEN: deps.credentials.sessionToken,
+            AWS_PROFILE: undefined,
+          }
+        : deps.env.profile && !process.env.AWS_PROFILE
+          ? { AWS_PROFILE: deps.env.profile }
+          : {}),
     },
   });
   if (result.cancelled) {

@@ -1,4 +1,4 @@
-import type { AwsClients } from "../aws/clients.js";
+import type { AwsClients, TemporaryCredentials } from "../aws/clients.js";
 import type { Config, EnvConfig } from "../config/schema.js";
 import type {
   ApprovalAnswer,
@@ -46,6 +46,11 @@ export interface ToolContext {
    * id and records the role, so CloudTrail and the record name the same release and person.
    */
   readonly deployRole?: DeployRoleSession;
+  /**
+   * The role's temporary credentials, for child processes that talk to AWS themselves
+   * (terraform). In memory for this call only.
+   */
+  readonly roleCredentials?: TemporaryCredentials;
 }
 
 export interface DeployRoleSession {

@@ -93,6 +93,7 @@ export async function withDeployRole(input: {
         identity ??= fetchIdentity(aws);
         return identity;
       },
+      roleCredentials: credentials,
       deployRole: {
         roleArn: role.roleArn,
         sessionName,

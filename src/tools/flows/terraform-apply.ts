@@ -17,6 +17,7 @@ export function infraDepsOf(ctx: ToolContext): InfraDeps {
     signal: ctx.signal,
     progress: ctx.progress,
     now: ctx.now,
+    credentials: ctx.roleCredentials,
   };
 }
 
