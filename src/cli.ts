@@ -3,6 +3,7 @@ import { describeFlags, parseToolFlags } from "./cli/args.js";
 import { formatHuman } from "./cli/format.js";
 import { runIamPolicy } from "./cli/iam-policy.js";
 import { runInit } from "./cli/init.js";
+import { runReport } from "./cli/report.js";
 import { confirmCommand } from "./cli/next-command.js";
 import { terminalCodeAsker } from "./cli/tty-code.js";
 import { redactText } from "./core/redact.js";
@@ -20,6 +21,7 @@ const USAGE = `Usage: vyaparai-deploy <tool> [--env ENV] [flags] [--json] [--con
        vyaparai-deploy tools
        vyaparai-deploy init [dir] [--force]   install /deploy and .mcp.json into an app repo
        vyaparai-deploy iam-policy [--env ENV] [--role read|deploy|trust]   least-privilege IAM for the tools
+       vyaparai-deploy report RELEASE_ID [--env ENV] [--svg]   a release's report (Markdown + Mermaid, or SVG)
 
 Tools: ${allTools.map((t) => t.name).join(", ")}
 Run "vyaparai-deploy <tool> --help" for a tool's flags.
@@ -57,6 +59,7 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   if (command === "init") return runInit(flags);
   if (command === "iam-policy") return runIamPolicy(flags, configPath);
+  if (command === "report") return runReport(flags, configPath);
   if (command === "tools") {
     for (const tool of allTools) {
       process.stdout.write(

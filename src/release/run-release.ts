@@ -10,6 +10,7 @@ import { notifyRelease } from "./notify.js";
 import { digestPlan } from "./plan-digest.js";
 import { newReleaseId } from "./records.js";
 import { changedLive, recoverInterrupted } from "./recover.js";
+import { storeReleaseReport } from "./report-store.js";
 import { readLiveBack, runSteps } from "./run-steps.js";
 import type { RecoveredRelease, Recoverers, ReleaseResult, ReleaseRun, ReleaseSpec } from "./spec.js";
 import type { ReleaseRecord } from "./types.js";
@@ -122,8 +123,12 @@ export async function runRelease<P, S, L>(
       run?.warnings.push(warning);
     }
   }
-  // After the unlock: a slow webhook must not hold the next deploy back. Never throws.
-  if (record) await notifyRelease(ctx, record);
+  // After the unlock: a report or a slow webhook must not hold the next deploy back. Never throw.
+  if (record) {
+    const report = await storeReleaseReport(s3, bucket, record);
+    if (!report.ok) run?.warnings.push(report.warning);
+    await notifyRelease(ctx, record);
+  }
   return run as ReleaseRun<S, L>;
 }
 
