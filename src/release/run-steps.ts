@@ -161,6 +161,8 @@ async function runUndo<P, S, L>(
   try {
     const outcome = await retryWithin(() => undo.run(input.spec.state, ioFor(controller.signal)), {
       budgetMs: input.undoBudgetMs,
+      // Nothing to put back (the previous code was never saved) does not get better by waiting.
+      isFinal: (error) => error instanceof DeployError && error.code === "PRECONDITION",
       onRetry: (error, attempt) =>
         input.progress(`Undo attempt ${attempt} failed (${describeError(error)}); retrying`),
     });

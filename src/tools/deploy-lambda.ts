@@ -35,7 +35,19 @@ export const deployLambdaTool = defineTool({
     plan: shownLambdaPlanSchema,
     ...confirmationOutputFields,
     codeSha256: z.string(),
-    previousVersion: z.string().optional(),
+    previousVersion: z
+      .string()
+      .nullable()
+      .describe(
+        "The published version the alias served before this call; null without an alias ($LATEST serves: see previousCodeSha256).",
+      ),
+    previousCodeSha256: z.string().describe("The CodeSha256 live before this call."),
+    previousRelease: z
+      .string()
+      .nullable()
+      .describe(
+        "The successful release whose code was live before this call; null when none is recorded (a rollback without `to` then restores the code live before the first release).",
+      ),
     version: z.string().optional(),
     releaseId: z.string().optional(),
     live: z

@@ -28,7 +28,7 @@ interface DeployOut {
   status: string;
   codeSha256: string;
   version?: string;
-  previousVersion?: string;
+  previousVersion?: string | null;
   releaseId?: string;
   failure?: string;
   plan: Record<string, unknown>;
@@ -51,10 +51,19 @@ describe("deploy_lambda without an alias ($LATEST)", () => {
     const runtime = env.runtimeFor(appRoot, "dev", functionName, null, prefix);
     const liveSha = () => liveCodeSha256(lambda, functionName);
 
-    // No saved copy of the code live today (moto cannot serve Code.Location): refused before any change.
-    const refused = await invokeTool(deployLambdaTool, { env: "dev" }, runtime);
-    expect(refused.isError).toBe(true);
-    expect(refused.text).toMatch(/has no artifact .* to roll back to.*Nothing was changed/);
+    // No saved copy of the code live today: the plan keeps it from Lambda first (the download
+    // itself is tested in lambda-first-release.test.ts, against a real HTTP server).
+    const keeping = await invokeTool(deployLambdaTool, { env: "dev", dryRun: true }, runtime);
+    expect(keeping.structured).toMatchObject({
+      status: "planned",
+      previousVersion: null,
+      previousCodeSha256: initial.codeSha256,
+      previousRelease: null,
+      plan: { rollback: { mode: "artifact", saveFromLambda: true } },
+    });
+    expect((keeping.structured as { summary: string }).summary).toContain(
+      "save the code live now from Lambda",
+    );
     expect(await liveSha()).toBe(initial.codeSha256);
 
     await seedInitialArtifact(s3, BUCKET, prefix, initial.codeSha256);

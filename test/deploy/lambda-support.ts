@@ -1,4 +1,6 @@
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -14,8 +16,10 @@ import { afterAll, beforeAll } from "vitest";
 import { backendSchema } from "../../src/config/schema.js";
 import { type LocalHealthServer, startHealthServer } from "../../src/demo/health-server.js";
 import { artifactKeyForCodeSha256 } from "../../src/deploy/lambda/artifact.js";
+import type { CodeDownloader } from "../../src/deploy/lambda/deps.js";
 import { buildLambdaPackage, type LambdaPackage } from "../../src/deploy/lambda/package.js";
-import { createBucket, createTestFunction, zipOf } from "../support/aws-fixtures.js";
+import { createFunction } from "../../src/emulator/seed.js";
+import { createBucket, createLambdaRole, createTestFunction, zipOf } from "../support/aws-fixtures.js";
 import type { Moto } from "../support/moto.js";
 import { testRuntime } from "../support/runtime.js";
 
@@ -129,4 +133,69 @@ export function countCommands(client: S3Client | LambdaClient): Map<string, numb
     { step: "initialize", name: `countCommands${Math.random()}` },
   );
   return counts;
+}
+
+/**
+ * A function created from a zip in S3 (INITIAL_FILES at `s3://bucket/key`), the way
+ * VyapaarAI's was made by hand before this tool: GetFunction then offers its code for download.
+ */
+export async function createFunctionFromS3(
+  moto: Moto,
+  name: string,
+  where: { bucket: string; key: string; files?: Record<string, string> },
+) {
+  const clients = moto.clients();
+  const zip = await zipOf(where.files ?? INITIAL_FILES);
+  await (await clients.s3()).send(new PutObjectCommand({ Bucket: where.bucket, Key: where.key, Body: zip }));
+  const created = await createFunction(await clients.lambda(), {
+    name,
+    role: await createLambdaRole(moto),
+    code: { S3Bucket: where.bucket, S3Key: where.key },
+  });
+  return { ...created, zip };
+}
+
+/**
+ * Serves function zips over real HTTP on 127.0.0.1, and a CodeDownloader that fetches from it.
+ *
+ * Moto gap: moto 5.2.1's GetFunction answers Code.Location
+ * `https://awslambda-<region>-tasks.s3.<region>.amazonaws.com/<S3Key>` for a function created
+ * from S3 — a URL nothing serves. Real AWS gives a presigned HTTPS URL to the same bytes. The
+ * downloader keeps the URL's path and sends the GET here instead; that is the only seam, the
+ * rest (HTTP status, body, size) is the product's own handling of a real response.
+ */
+export async function startCodeServer() {
+  const zips = new Map<string, Buffer>();
+  const requests: string[] = [];
+  let status = 200;
+  const server = createServer((request, response) => {
+    const path = decodeURIComponent(new URL(request.url ?? "/", "http://x").pathname);
+    requests.push(path);
+    const body = zips.get(path);
+    if (status !== 200 || !body) {
+      response.writeHead(status !== 200 ? status : 404).end("<Error><Code>AccessDenied</Code></Error>");
+      return;
+    }
+    response.writeHead(200, { "content-type": "application/zip", "content-length": body.length }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const downloader: CodeDownloader = async (url, signal) => {
+    const response = await fetch(`${base}${new URL(url).pathname}`, { signal });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return new Uint8Array(await response.arrayBuffer());
+  };
+  return {
+    /** Serves `body` for the S3 key a function was created from. */
+    serve(s3Key: string, body: Buffer) {
+      zips.set(`/${s3Key}`, body);
+    },
+    /** Answers every request with this status (200: serve normally). */
+    set status(value: number) {
+      status = value;
+    },
+    requests,
+    downloader,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

@@ -159,7 +159,7 @@ export interface DeployOut {
   status: string;
   codeSha256: string;
   version?: string;
-  previousVersion?: string;
+  previousVersion?: string | null;
   releaseId?: string;
   failure?: string;
   live?: LiveCode | null;

@@ -115,6 +115,8 @@ export async function prepareFrontendDeploy(
       wait: request.wait,
       approvalText: `Deploy the frontend to ${deps.envName} (${p.plan.buckets.join(", ")}): ${describePlan(p.plan)}.`,
       requirePreflight: true,
+      // No release of this tool was live yet: what it replaces is kept as the way back.
+      keepPreRelease: history.length === 0,
       confirmationToken: request.confirmationToken,
       breakLock: request.breakLock,
       record: {

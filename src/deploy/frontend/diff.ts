@@ -153,7 +153,11 @@ export async function diffBucket(
           : isSinglePartEtag(facts.etag) && facts.etag === want.md5 && object.size === want.size;
       if (!sameContent) {
         upload.push({ key, reason: "changed", replacedSha256: facts.sha256 });
-      } else if (facts.contentType !== want.contentType || facts.cacheControl !== want.cacheControl) {
+      } else if (
+        // An object without the header matches an entry that recorded none (the site before a first release).
+        (facts.contentType ?? "") !== want.contentType ||
+        (facts.cacheControl ?? "") !== want.cacheControl
+      ) {
         upload.push({ key, reason: "headers", replacedSha256: null });
       } else {
         unchanged.push(key);

@@ -22,6 +22,7 @@ import {
   invalidationPaths,
   waitForInvalidation,
 } from "./invalidation.js";
+import { keepPreReleaseState } from "./pre-release.js";
 import {
   type ContentSource,
   deleteStale,
@@ -66,6 +67,11 @@ export interface FrontendSpecInput {
   breakLock: boolean;
   /** Facts for the record from the start (artifacts, before, restoredFrom). */
   record: RecordPatch;
+  /**
+   * A first release (no earlier one was live): describe and keep the site it replaces, so a
+   * rollback can put it back (pre-release.ts).
+   */
+  keepPreRelease?: boolean;
   /** Plans again from live state after a recovery changed it (null: nothing left to do). */
   replan?: () => Promise<ReleaseSpec<Record<string, unknown>, FrontendReleaseState, LiveFrontend> | null>;
 }
@@ -139,6 +145,7 @@ export function frontendReleaseSpec(
         });
       },
     },
+    ...(input.keepPreRelease ? [preReleaseStep(deps, input)] : []),
     {
       name: "read-entry-points",
       phase: "preparing",
@@ -253,6 +260,31 @@ export function frontendReleaseSpec(
         },
         ...(switched || status === "succeeded" ? { manifest: input.desired } : {}),
       };
+    },
+  };
+}
+
+function preReleaseStep(deps: FrontendDeps, input: FrontendSpecInput): ReleaseStep<FrontendReleaseState> {
+  return {
+    name: "keep-pre-release-site",
+    phase: "preparing",
+    async run(_s, io) {
+      const primary = input.diffs[0];
+      if (!primary) return;
+      const state = await keepPreReleaseState({
+        s3: deps.s3,
+        artifactBucket: deps.env.lambda.artifactBucket,
+        diff: primary,
+        desired: input.desired,
+        deleted: new Set((input.deletions.get(primary.bucket) ?? []).map((o) => o.key)),
+        signal: io.signal,
+        progress: io.progress,
+      });
+      if (state.manifest) io.note({ before: { manifest: state.manifest } });
+      else if (state.reason)
+        io.warn(
+          `The site before this first release is not kept as a rollback target: ${state.reason}. A rollback without "to" will have no earlier state to go back to.`,
+        );
     },
   };
 }

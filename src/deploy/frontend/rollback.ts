@@ -1,6 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { DeployError } from "../../core/errors.js";
 import { isReleaseId, loadReleaseRecord } from "../../release/records.js";
+import type { ReleaseRecord } from "../../release/types.js";
 import { forEachBounded } from "./bounded.js";
 import { describePlan, type FrontendSpec } from "./deploy.js";
 import type { FrontendDeps } from "./deps.js";
@@ -8,6 +9,7 @@ import type { FrontendManifest } from "./diff.js";
 import { knownSha256From, loadLiveHistory, toLiveRelease, wasLive } from "./history.js";
 import { readObjectText } from "./integrity.js";
 import { assertSeparateArtifactBucket, type FrontendPlan, liveIndexSha256, planBuckets } from "./plan.js";
+import { preReleaseManifestOf } from "./pre-release.js";
 import { frontendReleaseSpec } from "./release.js";
 import type { LiveRelease } from "./stale.js";
 import { storeHas, storeKey } from "./store.js";
@@ -44,12 +46,18 @@ export async function prepareFrontendRollback(
   assertSeparateArtifactBucket(deps.env);
   const s3 = deps.s3;
   const artifactBucket = deps.env.lambda.artifactBucket;
-  const { live: history } = await loadLiveHistory(s3, artifactBucket, deps.envName, ROLLBACK_HISTORY);
+  const { live: history, records } = await loadLiveHistory(
+    s3,
+    artifactBucket,
+    deps.envName,
+    ROLLBACK_HISTORY,
+  );
   const liveSha = await liveIndexSha256(s3, deps.env);
   const current = history.find((release) => release.manifest["index.html"]?.sha256 === liveSha) ?? null;
   const from = current?.releaseId ?? (liveSha ? `index.html sha256 ${liveSha.slice(0, 12)}` : null);
-  const target = await chooseTarget(s3, deps, history, current, liveSha, request.to);
+  const target = await chooseTarget(s3, deps, { history, records }, current, liveSha, request.to);
   const desired = target.manifest;
+  const to = target.label ?? target.releaseId;
   const where = `${deps.envName} (${deps.env.frontend.buckets.join(", ")})`;
   const planAgainst = () =>
     planBuckets(s3, deps.env, desired, {
@@ -59,11 +67,11 @@ export async function prepareFrontendRollback(
       prune: false,
       keepStale: true,
       signal: deps.signal,
-      extraDigest: { env: deps.envName, rollbackTo: target.releaseId },
+      extraDigest: { env: deps.envName, rollbackTo: target.restoredFrom ?? target.releaseId },
     });
   const planned = await planAgainst();
   const { plan } = planned;
-  if (plan.upload === 0) return { from, to: target.releaseId, plan, planText: "", spec: null };
+  if (plan.upload === 0) return { from, to, plan, planText: "", spec: null };
   await assertRestorable(
     s3,
     artifactBucket,
@@ -88,12 +96,12 @@ export async function prepareFrontendRollback(
           ? readObjectText(s3, artifactBucket, storeKey(indexSha))
           : readObjectText(s3, deps.env.frontend.buckets[0] as string, "index.html"),
       wait: false,
-      approvalText: `Roll the frontend in ${where} back from ${from ?? "an unknown release"} to ${target.releaseId}: restore ${p.plan.upload} file(s).`,
+      approvalText: `Roll the frontend in ${where} back from ${from ?? "an unknown release"} to ${to}: restore ${p.plan.upload} file(s).`,
       requirePreflight: false,
       confirmationToken: request.confirmationToken,
       breakLock: request.breakLock,
       record: {
-        restoredFrom: target.releaseId,
+        restoredFrom: target.restoredFrom ?? target.releaseId,
         artifacts: { restored: p.plan.upload },
         before: { indexHtmlSha256: liveSha, releaseId: current?.releaseId ?? null },
       },
@@ -105,21 +113,24 @@ export async function prepareFrontendRollback(
   };
   return {
     from,
-    to: target.releaseId,
+    to,
     plan,
     planText: `restore ${plan.upload} file(s) from the content store; ${describePlan(plan)}`,
     spec: specFor(planned),
   };
 }
 
+/** A release's manifest, or (label set) the site as it was before a release. */
+type RollbackTarget = LiveRelease & { label?: string; restoredFrom?: string };
+
 async function chooseTarget(
   s3: S3Client,
   ctx: Pick<FrontendDeps, "env" | "envName">,
-  history: LiveRelease[],
+  { history, records }: { history: LiveRelease[]; records: ReleaseRecord[] },
   current: LiveRelease | null,
   liveSha: string | null,
   to: string | undefined,
-): Promise<LiveRelease> {
+): Promise<RollbackTarget> {
   if (to !== undefined) {
     if (!isReleaseId(to)) {
       throw new DeployError(
@@ -144,13 +155,25 @@ async function chooseTarget(
   }
   const start = current ? history.indexOf(current) + 1 : 0;
   const previous = history.slice(start).find((release) => release.manifest["index.html"]?.sha256 !== liveSha);
-  if (!previous) {
-    throw new DeployError(
-      "PRECONDITION",
-      `No earlier frontend release of ${ctx.envName} to roll back to (${history.length} release record(s) with a manifest). Name one with \`to\`, or redeploy a known-good build.`,
-    );
+  if (previous) return previous;
+  // No earlier release of this tool: the way back is the site as it was before the first one.
+  for (const record of records) {
+    if (record.status === "in_progress") continue;
+    const manifest = preReleaseManifestOf(record);
+    if (!manifest || manifest["index.html"]?.sha256 === liveSha) continue;
+    return {
+      releaseId: record.releaseId,
+      startedAt: record.startedAt,
+      finishedAt: record.finishedAt,
+      manifest,
+      label: `the site before release ${record.releaseId}`,
+      restoredFrom: `before ${record.releaseId}`,
+    };
   }
-  return previous;
+  throw new DeployError(
+    "PRECONDITION",
+    `No earlier frontend release of ${ctx.envName} to roll back to (${history.length} release record(s) with a manifest), and no record keeps the site as it was before one. Name one with \`to\`, or redeploy a known-good build.`,
+  );
 }
 
 /** Safety: refuse before changing anything when some restored file's bytes were never kept. */

@@ -125,9 +125,10 @@ async function writeObject(sync: SyncContext, bucket: string, upload: PlannedUpl
       sync.kept,
     );
   }
+  // An entry may record no header (the site before a first release had none): none is sent.
   const headers = {
-    ContentType: entry.contentType,
-    CacheControl: entry.cacheControl,
+    ...(entry.contentType ? { ContentType: entry.contentType } : {}),
+    ...(entry.cacheControl ? { CacheControl: entry.cacheControl } : {}),
     Metadata: { sha256: entry.sha256 },
   };
   try {

@@ -4,8 +4,11 @@ import { pipeline, type Readable, Transform } from "node:stream";
 import { GetFunctionCommand, type LambdaClient } from "@aws-sdk/client-lambda";
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { hasEndpointOverride } from "../../aws/clients.js";
 import { isAwsErrorNamed, mapAwsError } from "../../aws/errors.js";
 import { CancelledError, DeployError } from "../../core/errors.js";
+import { quote } from "../../core/quote.js";
+import type { CodeDownloader } from "./deps.js";
 import { codeSha256ToHex, formatBytes } from "./package.js";
 
 /**
@@ -84,10 +87,69 @@ export async function uploadArtifact(options: UploadArtifactOptions): Promise<vo
 }
 
 /**
- * Makes sure the code live now can be restored by artifact (no-alias mode has no version to
- * point back to): if <prefix><hex(live CodeSha256)>.zip is missing, the function's current
- * code is downloaded from Lambda's presigned Code.Location, checked against CodeSha256 and
- * stored under that key.
+ * Lambda takes a zip of at most 50 MB directly and 250 MB unzipped from S3; the VyapaarAI zip is
+ * ~37 MB. A download above this bound is refused rather than held in memory.
+ */
+export const MAX_CODE_DOWNLOAD_BYTES = 80 * 1024 * 1024;
+const CODE_DOWNLOAD_TIMEOUT_MS = 120_000;
+
+/**
+ * The default CodeDownloader: GET on the presigned HTTPS URL Lambda returned, bounded in time
+ * and size. Safety: only https (a presigned S3 URL on real AWS); the bytes are checked against
+ * the live CodeSha256 by the caller before they are kept.
+ */
+export async function downloadCodeOverHttps(
+  url: string,
+  signal: AbortSignal,
+  options: { maxBytes?: number; timeoutMs?: number; fetchImpl?: typeof fetch } = {},
+): Promise<Uint8Array> {
+  const maxBytes = options.maxBytes ?? MAX_CODE_DOWNLOAD_BYTES;
+  if (new URL(url).protocol !== "https:") throw new Error("the code location is not an https URL");
+  const response = await (options.fetchImpl ?? fetch)(url, {
+    signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs ?? CODE_DOWNLOAD_TIMEOUT_MS)]),
+  });
+  if (!response.ok) {
+    await response.body?.cancel().catch(() => {});
+    throw new Error(`HTTP ${response.status}`);
+  }
+  const declared = Number(response.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    throw new Error(`the code is ${formatBytes(declared)}, above the ${formatBytes(maxBytes)} bound`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (response.body) {
+    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        await response.body.cancel().catch(() => {});
+        throw new Error(`the code is larger than the ${formatBytes(maxBytes)} bound`);
+      }
+      chunks.push(chunk);
+    }
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Where GetFunction offers the code of $LATEST for download (null: it offers none). */
+export async function codeLocationOf(lambda: LambdaClient, functionName: string): Promise<string | null> {
+  try {
+    const out = await lambda.send(new GetFunctionCommand({ FunctionName: functionName }));
+    return out.Code?.Location || null;
+  } catch (error) {
+    throw mapAwsError(error, "lambda:GetFunction", functionName);
+  }
+}
+
+export type SavePreviousCodeResult = { saved: true } | { saved: false; reason: string };
+
+/**
+ * Keeps the code live now restorable by artifact ($LATEST mode has no version to point back
+ * to): the function's current code is downloaded from Lambda's presigned Code.Location, checked
+ * against its CodeSha256 and stored under its content address. A download that is impossible
+ * (no location, an HTTP error, other bytes) is reported, not thrown: the caller decides what a
+ * deploy without a way back means. Cancellation and S3 errors are thrown.
  */
 export async function savePreviousCode(options: {
   lambda: LambdaClient;
@@ -96,40 +158,42 @@ export async function savePreviousCode(options: {
   bucket: string;
   key: string;
   codeSha256: string;
-  signal?: AbortSignal | undefined;
-  fetchImpl?: typeof fetch;
-}): Promise<void> {
-  const { lambda, s3, functionName, bucket, key, codeSha256 } = options;
-  const fetchImpl = options.fetchImpl ?? fetch;
-  const remedy = `Save it yourself (download the function's code and aws s3 cp it to s3://${bucket}/${key}), or configure lambda.alias so a rollback can move the alias back.`;
-  let location: string | undefined;
-  try {
-    const out = await lambda.send(new GetFunctionCommand({ FunctionName: functionName }));
-    location = out.Code?.Location;
-  } catch (error) {
-    throw mapAwsError(error, "lambda:GetFunction", functionName);
+  signal: AbortSignal;
+  download?: CodeDownloader | undefined;
+  onProgress?: ((message: string) => void) | undefined;
+}): Promise<SavePreviousCodeResult> {
+  const { lambda, s3, functionName, bucket, key, codeSha256, signal } = options;
+  const download = options.download ?? downloadCodeOverHttps;
+  const location = await codeLocationOf(lambda, functionName);
+  if (!location) return { saved: false, reason: "Lambda's GetFunction offers no download location for it" };
+  // Safety: against an emulator or proxy the location names a real AWS host the emulator
+  // does not serve; fetching it would send a request outside the endpoint the user chose.
+  if (!options.download && (await servedElsewhere(lambda, location))) {
+    return {
+      saved: false,
+      reason:
+        "the code location is not on the AWS endpoint in use (an emulator or proxy), so it was not fetched",
+    };
   }
+  options.onProgress?.(`Saving the code live now (CodeSha256 ${codeSha256}) to s3://${bucket}/${key}`);
   let body: Buffer;
   try {
-    if (!location) throw new Error("GetFunction returned no Code.Location");
-    const response = await fetchImpl(location, options.signal ? { signal: options.signal } : {});
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    // Bounded by Lambda's 250 MB limit; the download is verified before it is stored.
-    body = Buffer.from(await response.arrayBuffer());
+    body = Buffer.from(await download(location, signal));
   } catch (error) {
-    if (options.signal?.aborted) throw new CancelledError();
-    throw new DeployError(
-      "PRECONDITION",
-      `The code live on ${functionName} (CodeSha256 ${codeSha256}) has no artifact in s3://${bucket} to roll back to, and downloading it from Lambda failed (${(error as Error).message}). Nothing was changed. ${remedy}`,
-      { cause: error },
-    );
+    if (signal.aborted)
+      throw new CancelledError("Cancelled while saving the live code; the function was not changed.");
+    // The URL is presigned: its query holds a signature, so only the failure is named.
+    return {
+      saved: false,
+      reason: `downloading it from Lambda failed (${quote((error as Error).message, 200)})`,
+    };
   }
-  const digest = createHash("sha256").update(body).digest("base64");
-  if (digest !== codeSha256) {
-    throw new DeployError(
-      "PRECONDITION",
-      `The code downloaded from ${functionName} hashes to ${digest}, not its CodeSha256 ${codeSha256}; it is not kept as a rollback artifact. Nothing was changed. ${remedy}`,
-    );
+  const digest = createHash("sha256").update(body).digest();
+  if (digest.toString("base64") !== codeSha256) {
+    return {
+      saved: false,
+      reason: `the ${formatBytes(body.length)} downloaded from Lambda hash to ${digest.toString("base64")}, not its CodeSha256`,
+    };
   }
   try {
     await s3.send(
@@ -137,15 +201,24 @@ export async function savePreviousCode(options: {
         Bucket: bucket,
         Key: key,
         Body: body,
+        ContentLength: body.length,
         ContentType: "application/zip",
+        // Safety: S3 refuses the bytes unless they hash to the live CodeSha256 checked above.
+        ChecksumAlgorithm: "SHA256",
+        ChecksumSHA256: codeSha256,
+        Metadata: { sha256: digest.toString("hex") },
         IfNoneMatch: "*",
       }),
+      { abortSignal: signal },
     );
   } catch (error) {
     // Another deploy stored the same content-addressed object meanwhile: same bytes, fine.
-    if (isAwsErrorNamed(error, "PreconditionFailed")) return;
+    if (isAwsErrorNamed(error, "PreconditionFailed")) return { saved: true };
+    if (signal.aborted)
+      throw new CancelledError("Cancelled while saving the live code; the function was not changed.");
     throw mapAwsError(error, "s3:PutObject", `s3://${bucket}/${key}`);
   }
+  return { saved: true };
 }
 
 /**
@@ -175,4 +248,11 @@ function verifiedZipStream(file: string, sha256Hex: string, bytes: number): Read
     },
   });
   return pipeline(createReadStream(file), check, () => {});
+}
+
+/** True when the client talks to an endpoint override and the URL is on another host. */
+async function servedElsewhere(lambda: LambdaClient, url: string): Promise<boolean> {
+  const configured = lambda.config.endpoint ? await lambda.config.endpoint() : undefined;
+  if (!configured && !hasEndpointOverride()) return false;
+  return new URL(url).hostname !== configured?.hostname;
 }

@@ -8,11 +8,12 @@ import { type InterruptedRelease, readInterruptedFor } from "../../release/inter
 import { listReleaseRecords } from "../../release/records.js";
 import type { ReleaseSpec } from "../../release/spec.js";
 import type { ReleaseRecord } from "../../release/types.js";
+import { codeLocationOf } from "./artifact.js";
 import { type LiveLambdaCode, readLiveCode } from "./code.js";
 import type { LambdaDeps } from "./deps.js";
 import { buildLambdaPackage, formatBytes, type LambdaPackage } from "./package.js";
 import { type LambdaDeployPlan, type LambdaPlanDetails, planLambdaDeploy } from "./plan.js";
-import { type LambdaDeployState, lambdaDeploySpec } from "./release.js";
+import { type LambdaDeployState, lambdaDeploySpec, noWayBackWarning } from "./release.js";
 import { inspectPackagedTree, type PackagedTree, treeDigestOf, treeRefusal } from "./tree.js";
 
 export interface DeployLambdaRequest {
@@ -42,6 +43,15 @@ export interface PreparedLambdaDeploy {
   spec: LambdaDeploySpec;
   /** The plan text a person approves. */
   planText: string;
+  /** What the person should know before approving (e.g. no way back to the code live now). */
+  planWarnings: string[];
+  /** The successful release whose code is live now (null: none recorded, e.g. before the first). */
+  liveRelease: string | null;
+  /**
+   * The release a rollback without `to` restores once this deploy is live; null: it restores
+   * the code live before this deploy (rollback.ts resolveRollbackTarget, the same order).
+   */
+  rollsBackTo: string | null;
   /** Removes the package's temp folder; call once the release is over. */
   dispose(): Promise<void>;
 }
@@ -73,7 +83,7 @@ export async function prepareLambdaDeploy(
       planFor(deps, pkg, tree, request.force),
       readInterruptedFor(deps.s3, deps.env.lambda.artifactBucket, deps.envName, deps.now),
     ]);
-    const planText = describeLambdaPlan(planned.plan, planned.details, pkg);
+    const planText = describeLambdaPlan(planned.plan, planned.details, pkg, planned.warnings);
     const specFor = (p: typeof planned): LambdaDeploySpec =>
       lambdaDeploySpec(deps, {
         plan: p.plan,
@@ -81,7 +91,7 @@ export async function prepareLambdaDeploy(
         confirmationToken: request.confirmationToken,
         breakLock: request.breakLock,
         approvalText: p.plan.rollback
-          ? describeLambdaPlan(p.plan, p.details, pkg)
+          ? describeLambdaPlan(p.plan, p.details, pkg, p.warnings)
           : recoveryOnlyText(interrupted),
         // After a recovery changed what is live, the same package is planned against it again.
         replan: async () => {
@@ -89,7 +99,18 @@ export async function prepareLambdaDeploy(
           return again.plan.rollback ? specFor(again) : null;
         },
       });
-    return { pkg, tree, ...planned, interrupted, spec: specFor(planned), planText, dispose };
+    return {
+      pkg,
+      tree,
+      ...planned,
+      planWarnings: planned.warnings,
+      liveRelease: releaseServing(planned.records, planned.live),
+      rollsBackTo: newestOtherCodeRelease(planned.records, pkg.codeSha256),
+      interrupted,
+      spec: specFor(planned),
+      planText,
+      dispose,
+    };
   } catch (error) {
     await dispose();
     throw error;
@@ -136,7 +157,53 @@ async function planFor(deps: LambdaDeps, pkg: LambdaPackage, tree: PackagedTree,
     force,
     treeDigest: tree.digest,
   });
-  return { plan, details, live, records };
+  return { plan, details, live, records, warnings: await wayBackWarnings(deps, plan) };
+}
+
+/**
+ * Whether the code live now can still be kept before it is replaced ($LATEST mode, no artifact
+ * yet): the download itself happens during the release, but a function whose GetFunction
+ * offers no code location is known now, and the person approving is told before the change.
+ */
+async function wayBackWarnings(deps: LambdaDeps, plan: LambdaDeployPlan): Promise<string[]> {
+  const rollback = plan.rollback;
+  if (rollback?.mode !== "artifact" || !rollback.saveFromLambda) return [];
+  if (await codeLocationOf(deps.lambda, plan.functionName)) return [];
+  return [
+    noWayBackWarning(
+      plan,
+      rollback.artifactKey,
+      "Lambda's GetFunction offers no download location for it",
+      "plan",
+    ),
+  ];
+}
+
+/** The newest successful release whose recorded code is not `codeSha256`. */
+function newestOtherCodeRelease(records: ReleaseRecord[], codeSha256: string): string | null {
+  const found = records.find((r) => {
+    const after = r.after as { codeSha256?: unknown };
+    return (
+      r.status === "succeeded" &&
+      typeof after.codeSha256 === "string" &&
+      after.codeSha256 !== "" &&
+      after.codeSha256 !== codeSha256
+    );
+  });
+  return found?.releaseId ?? null;
+}
+
+/** The newest successful release (deploy or rollback) whose recorded live state is what serves now. */
+export function releaseServing(records: ReleaseRecord[], live: LiveLambdaCode): string | null {
+  const match = records.find((r) => {
+    const after = r.after as { version?: unknown; codeSha256?: unknown };
+    return (
+      r.status === "succeeded" &&
+      after.codeSha256 === live.codeSha256 &&
+      (!live.alias || after.version === live.version)
+    );
+  });
+  return match?.releaseId ?? null;
 }
 
 function recoveryOnlyText(interrupted: InterruptedRelease[]): string {
@@ -154,6 +221,7 @@ export function describeLambdaPlan(
   plan: LambdaDeployPlan,
   details: LambdaPlanDetails,
   pkg: LambdaPackage,
+  warnings: string[] = [],
 ): string {
   const changes = plan.fileChanges.comparedWith
     ? `${plan.fileChanges.added} files added, ${plan.fileChanges.changed} changed, ${plan.fileChanges.removed} removed since release ${plan.fileChanges.comparedWith}`
@@ -163,8 +231,13 @@ export function describeLambdaPlan(
     : `reuse s3://${plan.artifactBucket}/${plan.artifactKey}`;
   const way = plan.alias
     ? `publish a version and move alias ${plan.alias} from version ${plan.fromVersion}`
-    : "publish a version";
-  return `Deploy ${pkg.codeSha256} to ${describeTarget(plan)} (now ${plan.fromCodeSha256}): ${changes}; ${upload}; update the code, ${way}, then run the health gate and roll back automatically on failure.${plan.force && details.unchanged ? " Forced although the code is unchanged." : ""}`;
+    : "publish a version of it for the record ($LATEST is what serves)";
+  const keep =
+    plan.rollback?.mode === "artifact" && plan.rollback.saveFromLambda
+      ? `save the code live now from Lambda to s3://${plan.artifactBucket}/${plan.rollback.artifactKey} (the way back; if it cannot be downloaded, the deploy goes on and says so); `
+      : "";
+  const warned = warnings.length ? ` Warning: ${warnings.join(" ")}` : "";
+  return `Deploy ${pkg.codeSha256} to ${describeTarget(plan)} (now ${plan.fromCodeSha256}): ${changes}; ${keep}${upload}; update the code, ${way}, then run the health gate and roll back automatically on failure.${plan.force && details.unchanged ? " Forced although the code is unchanged." : ""}${warned}`;
 }
 
 /**

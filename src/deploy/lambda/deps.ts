@@ -4,6 +4,12 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { EnvConfig } from "../../config/schema.js";
 import type { Clock, ProgressReporter } from "../../core/context.js";
 
+/**
+ * Fetches a function's code from the presigned URL GetFunction returns in Code.Location and
+ * resolves with the zip's bytes; rejects on any failure (HTTP status, size bound, timeout).
+ */
+export type CodeDownloader = (url: string, signal: AbortSignal) => Promise<Uint8Array>;
+
 /** What the Lambda release code uses: its clients, the env, a clock and progress; nothing more. */
 export interface LambdaDeps {
   lambda: LambdaClient;
@@ -19,7 +25,12 @@ export interface LambdaDeps {
   healthAttempts?: number;
   healthIntervalMs?: number;
   conflictRetryMinMs?: number;
+  /** How the code live before a $LATEST deploy is downloaded to be kept; default: fetch (artifact.ts). */
+  downloadCode?: CodeDownloader;
 }
 
 /** Test and benchmark knobs; the tools use the defaults. */
-export type LambdaTuning = Pick<LambdaDeps, "healthAttempts" | "healthIntervalMs" | "conflictRetryMinMs">;
+export type LambdaTuning = Pick<
+  LambdaDeps,
+  "healthAttempts" | "healthIntervalMs" | "conflictRetryMinMs" | "downloadCode"
+>;

@@ -64,6 +64,12 @@ export const lambdaRollbackPlanSchema = z.object({
   fromVersion: z.string(),
   fromCodeSha256: z.string(),
   toReleaseId: z.string().nullable(),
+  toLiveBefore: z
+    .string()
+    .nullable()
+    .describe(
+      "Set when the target is the code live before this release (e.g. before the first release made by this tool).",
+    ),
   toVersion: z.string().nullable(),
   toCodeSha256: z.string(),
   artifactKey: z.string().nullable(),

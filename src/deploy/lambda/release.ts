@@ -15,6 +15,11 @@ export interface LambdaDeployState {
   /** The version published from the new code. */
   version: string | null;
   health: HealthReport | null;
+  /**
+   * Set when the code live before could not be kept ($LATEST mode, no artifact, download
+   * impossible): why; a rollback or undo then has no way back to it.
+   */
+  noWayBack: string | null;
 }
 
 export interface LambdaSpecInput {
@@ -34,10 +39,35 @@ function lambdaFactsOf(plan: LambdaDeployPlan): LambdaRecoveryFacts {
     previous: {
       version: plan.fromVersion,
       codeSha256: plan.fromCodeSha256,
-      artifactKey: plan.rollback?.mode === "artifact" ? plan.rollback.artifactKey : null,
+      // A key whose object is still to be saved is recorded once the save-previous-code step kept it.
+      artifactKey: previousArtifactKey(plan),
     },
     next: { codeSha256: plan.codeSha256, artifactKey: plan.artifactKey, version: null },
   };
+}
+
+function previousArtifactKey(plan: LambdaDeployPlan): string | null {
+  return plan.rollback?.mode === "artifact" && !plan.rollback.saveFromLambda
+    ? plan.rollback.artifactKey
+    : null;
+}
+
+/**
+ * The warning of a $LATEST deploy without a saved copy of the code it replaces: at plan time
+ * (`"plan"`, before the person approves) or once the release found it could not keep it.
+ */
+export function noWayBackWarning(
+  plan: LambdaDeployPlan,
+  artifactKey: string,
+  reason: string,
+  when: "plan" | "release",
+): string {
+  const where = `s3://${plan.artifactBucket}/${artifactKey}`;
+  const remedy =
+    "Store a zip of that code at that key if you have one, or configure lambda.alias so the way back is a published version.";
+  return when === "plan"
+    ? `The code live now (CodeSha256 ${plan.fromCodeSha256}) cannot be saved at ${where} before it is replaced: ${reason}. After this deploy neither a rollback nor the automatic undo could put it back. ${remedy}`
+    : `The code live before this deploy (CodeSha256 ${plan.fromCodeSha256}) was not saved at ${where}: ${reason}. Neither a rollback nor the automatic undo can put it back. ${remedy}`;
 }
 
 /**
@@ -52,7 +82,7 @@ export function lambdaDeploySpec(
   const { plan, pkg } = input;
   const fn = plan.functionName;
   const facts = lambdaFactsOf(plan);
-  const state: LambdaDeployState = { version: null, health: null };
+  const state: LambdaDeployState = { version: null, health: null, noWayBack: null };
   const changes = plan.rollback !== null;
   return {
     component: "lambda",
@@ -72,13 +102,18 @@ export function lambdaDeploySpec(
         codeSha256Hex: pkg.sha256Hex,
         bytes: pkg.bytes,
       },
-      before: { version: plan.fromVersion, codeSha256: plan.fromCodeSha256 },
+      // Rollback reads `before` to find the code live before this release (the first release's way back).
+      before: {
+        version: plan.fromVersion,
+        codeSha256: plan.fromCodeSha256,
+        ...(plan.alias ? {} : { artifactKey: previousArtifactKey(plan) }),
+      },
       manifest: manifestOf(pkg),
       recoveryFacts: facts,
     },
     recoveryPlan: (phase) => recoveryPlanText(facts, phase),
     ...(input.replan ? { replan: input.replan } : {}),
-    steps: changes ? deploySteps(deps, plan, pkg) : [],
+    steps: changes ? deploySteps(deps, plan, pkg, facts) : [],
     ...(changes
       ? {
           verify: {
@@ -120,17 +155,19 @@ function deploySteps(
   deps: LambdaDeps,
   plan: LambdaDeployPlan,
   pkg: LambdaPackage,
+  facts: LambdaRecoveryFacts,
 ): Array<ReleaseStep<LambdaDeployState>> {
   const fn = plan.functionName;
   const steps: Array<ReleaseStep<LambdaDeployState>> = [];
   const rollback = plan.rollback;
   if (rollback?.mode === "artifact" && rollback.saveFromLambda) {
-    // Safety: the way back exists before the way forward is taken.
+    // Safety: the way back is kept before the way forward is taken; the undo, the recovery of
+    // a killed release and a later rollback all restore from this artifact.
     steps.push({
       name: "save-previous-code",
       phase: "preparing",
-      run: (_s, io) =>
-        savePreviousCode({
+      async run(s, io) {
+        const result = await savePreviousCode({
           lambda: deps.lambda,
           s3: deps.s3,
           functionName: fn,
@@ -138,7 +175,19 @@ function deploySteps(
           key: rollback.artifactKey,
           codeSha256: plan.fromCodeSha256,
           signal: io.signal,
-        }),
+          download: deps.downloadCode,
+          onProgress: io.progress,
+        });
+        if (result.saved) {
+          facts.previous.artifactKey = rollback.artifactKey;
+          io.note({ recoveryFacts: { ...facts }, before: { artifactKey: rollback.artifactKey } });
+          return;
+        }
+        // Not a reason to stop: the person was told at plan time when it could be known, and
+        // the answer says it again.
+        s.noWayBack = result.reason;
+        io.warn(noWayBackWarning(plan, rollback.artifactKey, result.reason, "release"));
+      },
     });
   }
   steps.push(

@@ -17,6 +17,7 @@ import {
 } from "./code.js";
 import type { LambdaDeps } from "./deps.js";
 import { type LambdaRecoveryFacts, recoveryPlanText } from "./facts.js";
+import { codeSha256ToHex } from "./package.js";
 import type { lambdaRollbackPlanSchema } from "./plan-schema.js";
 import { runHealthGate } from "./release.js";
 import { restoreCommand, restorePreviousCode } from "./undo.js";
@@ -30,6 +31,11 @@ export interface LambdaRollbackTarget {
   codeSha256: string;
   artifactKey: string;
   manifest?: Record<string, unknown>;
+  /**
+   * Set when the target is the state live before this release (the way back from a first
+   * release, whose previous code no release of this tool made).
+   */
+  liveBefore?: string;
 }
 
 export type LambdaRollbackPlan = z.infer<typeof lambdaRollbackPlanSchema>;
@@ -49,6 +55,19 @@ function afterOf(record: ReleaseRecord): { version: string | null; codeSha256: s
   };
 }
 
+function beforeOf(record: ReleaseRecord): {
+  version: string | null;
+  codeSha256: string | null;
+  artifactKey: string | null;
+} {
+  const before = record.before as { version?: unknown; codeSha256?: unknown; artifactKey?: unknown };
+  return {
+    version: typeof before.version === "string" && before.version ? before.version : null,
+    codeSha256: typeof before.codeSha256 === "string" && before.codeSha256 ? before.codeSha256 : null,
+    artifactKey: typeof before.artifactKey === "string" && before.artifactKey ? before.artifactKey : null,
+  };
+}
+
 /** The key the release itself recorded (it survives a later change of artifactPrefix). */
 function recordedArtifactKey(record: ReleaseRecord, codeSha256: string): string | null {
   const artifacts = record.artifacts as { artifactKey?: unknown; codeSha256?: unknown };
@@ -59,7 +78,8 @@ function recordedArtifactKey(record: ReleaseRecord, codeSha256: string): string 
 
 /**
  * Where `to` (a release id, a version number, or nothing = the newest successful release
- * whose code differs from what is live) points.
+ * whose code differs from what is live, else the code live before the newest release whose
+ * `before` differs from what is live: the way back from a first release) points.
  */
 export async function resolveRollbackTarget(input: {
   lambda: LambdaClient;
@@ -90,18 +110,44 @@ export async function resolveRollbackTarget(input: {
     };
   };
 
+  const fromBefore = async (record: ReleaseRecord): Promise<LambdaRollbackTarget> => {
+    const before = beforeOf(record);
+    const codeSha256 = before.codeSha256 as string;
+    const published =
+      ctx.env.lambda.alias && before.version && /^\d+$/.test(before.version) ? before.version : null;
+    // Safety: only a content address of that very code is taken from the record.
+    const recorded = before.artifactKey?.endsWith(`${codeSha256ToHex(codeSha256)}.zip`)
+      ? before.artifactKey
+      : null;
+    return {
+      releaseId: null,
+      version: published,
+      // The version's own code is the truth (a record is only as good as who wrote it).
+      codeSha256: published ? await readVersionCodeSha256(input.lambda, functionName, published) : codeSha256,
+      artifactKey: recorded ?? artifactKeyForCodeSha256(artifactPrefix, codeSha256),
+      liveBefore: record.releaseId,
+    };
+  };
+
   if (to === undefined) {
     const previous = records.find((r) => {
       const after = afterOf(r);
       return r.status === "succeeded" && after.codeSha256 !== null && after.codeSha256 !== live.codeSha256;
     });
-    if (!previous) {
+    if (previous) return fromRecord(previous);
+    // No release of this tool made other code live: the way back is what was live before one
+    // (the first release's previous code, or what a failed release replaced).
+    const before = records.find((r) => {
+      const state = beforeOf(r);
+      return r.status !== "in_progress" && state.codeSha256 !== null && state.codeSha256 !== live.codeSha256;
+    });
+    if (!before) {
       throw new DeployError(
         "PRECONDITION",
-        `No earlier successful Lambda release of "${ctx.envName}" with other code than what is live (${live.codeSha256}) is recorded in s3://${artifactBucket}/releases/${ctx.envName}/lambda/. Pass "to" with a version number to roll back to a version deployed outside this tool.`,
+        `No earlier Lambda release of "${ctx.envName}", nor the code live before one, differs from what is live (${live.codeSha256}); releases are recorded in s3://${artifactBucket}/releases/${ctx.envName}/lambda/. Pass "to" with a version number to roll back to a version deployed outside this tool.`,
       );
     }
-    return fromRecord(previous);
+    return await fromBefore(before);
   }
   if (isReleaseId(to)) {
     const record =
@@ -177,7 +223,12 @@ export async function prepareLambdaRollback(
   const liveRecord = records.find(
     (r) => r.status === "succeeded" && afterOf(r).codeSha256 === live.codeSha256,
   );
-  const from = liveRecord ? `${liveRecord.releaseId} (version ${live.version})` : `version ${live.version}`;
+  const liveText = alias ? `version ${live.version}` : `$LATEST, CodeSha256 ${live.codeSha256}`;
+  const from = liveRecord
+    ? `${liveRecord.releaseId} (${liveText})`
+    : alias
+      ? liveText
+      : `$LATEST (CodeSha256 ${live.codeSha256})`;
   const to = describeTarget(target);
 
   const sameCode = target.codeSha256 === live.codeSha256;
@@ -194,7 +245,15 @@ export async function prepareLambdaRollback(
   if (mode === "artifact" && !(await artifactExists(s3, artifactBucket, target.artifactKey))) {
     throw new DeployError(
       "PRECONDITION",
-      `The artifact of ${to} (s3://${artifactBucket}/${target.artifactKey}) is missing, so its code cannot be put back. Restore that object, or pick another release. Nothing was changed.`,
+      target.liveBefore
+        ? `${capitalise(to)} was never saved: s3://${artifactBucket}/${target.artifactKey} is missing (release ${target.liveBefore} could not download it from Lambda; its record's warnings say why), so it cannot be put back. Store a zip of that code at that key, or pass "to" with a release id or a version number whose code is saved. Nothing was changed.`
+        : `The artifact of ${to} (s3://${artifactBucket}/${target.artifactKey}) is missing, so its code cannot be put back. Restore that object, or pick another release. Nothing was changed.`,
+      {
+        detail: {
+          missingArtifact: `s3://${artifactBucket}/${target.artifactKey}`,
+          codeSha256: target.codeSha256,
+        },
+      },
     );
   }
   const plan: LambdaRollbackPlan = {
@@ -206,6 +265,7 @@ export async function prepareLambdaRollback(
     fromVersion: live.version,
     fromCodeSha256: live.codeSha256,
     toReleaseId: target.releaseId,
+    toLiveBefore: target.liveBefore ?? null,
     toVersion: target.version,
     toCodeSha256: target.codeSha256,
     artifactKey: mode === "artifact" ? target.artifactKey : null,
@@ -312,7 +372,8 @@ function rollbackSpec(
     record: {
       before: { version: plan.fromVersion, codeSha256: plan.fromCodeSha256 },
       artifacts: { artifactKey: target.artifactKey, codeSha256: target.codeSha256 },
-      restoredFrom: target.releaseId ?? `version ${target.version}`,
+      restoredFrom:
+        target.releaseId ?? (target.liveBefore ? `before ${target.liveBefore}` : `version ${target.version}`),
       ...(target.manifest ? { manifest: target.manifest } : {}),
       recoveryFacts: facts,
     },
@@ -349,5 +410,14 @@ function rollbackSpec(
 function describeTarget(target: LambdaRollbackTarget): string {
   if (target.releaseId)
     return `release ${target.releaseId}${target.version ? ` (version ${target.version})` : ""}`;
+  if (target.liveBefore) {
+    return target.version
+      ? `version ${target.version}, live before release ${target.liveBefore}`
+      : `the code live before release ${target.liveBefore} (CodeSha256 ${target.codeSha256})`;
+  }
   return `version ${target.version}`;
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -35,7 +35,12 @@ export interface DeployLambdaOutput extends Partial<ReleaseFacts> {
   confirmationToken?: string;
   expiresAt?: string;
   codeSha256: string;
-  previousVersion?: string;
+  /** The published version the alias served before; null in $LATEST mode (no alias). */
+  previousVersion: string | null;
+  /** The CodeSha256 live before this call. */
+  previousCodeSha256: string;
+  /** The successful release whose code was live before this call (null: none recorded). */
+  previousRelease: string | null;
   version?: string;
   releaseId?: string;
   /** What serves now, read back from Lambda after the release. */
@@ -73,8 +78,13 @@ export async function deployLambda(
     const base = {
       plan: shownPlan,
       codeSha256: pkg.codeSha256,
+      // Safety: "$LATEST" is not a version a rollback can go back to; the code and release are.
+      previousVersion: live.alias ? live.version : null,
+      previousCodeSha256: live.codeSha256,
+      previousRelease: prepared.liveRelease,
       ...(pending.length ? { interrupted: pending } : {}),
     };
+    const planWarnings = prepared.planWarnings.length ? { warnings: prepared.planWarnings } : {};
     const changes = plan.rollback !== null;
     const stuck = failedReleaseStillLive(prepared.records, live);
     if (!changes && pending.length === 0 && stuck) {
@@ -83,7 +93,6 @@ export async function deployLambda(
         summary: `The live code of ${target} is that of release ${stuck.releaseId}, which failed its health gate and whose automatic undo did not finish. Deploying the same code again changes nothing: roll back with the rollback tool (component "lambda"), or deploy a fix.`,
         status: "failed",
         ...base,
-        previousVersion: live.version,
         live: { version: live.version, codeSha256: live.codeSha256 },
         failure: `release ${stuck.releaseId} failed and its code is still live`,
       };
@@ -93,7 +102,6 @@ export async function deployLambda(
         summary: `No change: the package (CodeSha256 ${pkg.codeSha256}) is already live on ${target}. Nothing was uploaded or updated; pass force: true to deploy anyway.`,
         status: "unchanged",
         ...base,
-        previousVersion: live.version,
       };
     }
     const settle = pending.length
@@ -104,6 +112,7 @@ export async function deployLambda(
         summary: `Dry run: ${changes ? prepared.planText : "the code is already live."}${settle} Nothing was changed.`,
         status: "planned",
         ...base,
+        ...planWarnings,
       };
     }
     const result = await runRelease(ctx, prepared.spec, recoverersFor(ctx, tuning));
@@ -112,6 +121,7 @@ export async function deployLambda(
         summary: `Confirmation required for ${ctx.envName}: ${changes ? prepared.planText : "the code is already live."}${settle} Show this plan to the user; if they agree, call deploy_lambda again with the confirmationToken (valid until ${result.expiresAt}).${result.blockedBy ? " The confirmed call would be refused now: see blockedBy." : ""}`,
         status: "confirmation_required",
         ...base,
+        ...planWarnings,
         confirmationToken: result.confirmationToken,
         expiresAt: result.expiresAt,
         ...(result.blockedBy ? { blockedBy: result.blockedBy } : {}),
@@ -120,8 +130,8 @@ export async function deployLambda(
     return await finishedOutput(deps, result, {
       ...base,
       target,
-      previousVersion: live.version,
       changes,
+      rollsBackTo: prepared.rollsBackTo,
     });
   } finally {
     await prepared.dispose();
@@ -131,23 +141,19 @@ export async function deployLambda(
 async function finishedOutput(
   deps: Awaited<ReturnType<typeof lambdaDepsOf>>,
   run: ReleaseRun<LambdaDeployState, LiveLambdaCode>,
-  input: {
-    plan: LambdaDeployPlan & LambdaPlanDetails;
-    codeSha256: string;
-    target: string;
-    previousVersion: string;
-    changes: boolean;
-  },
+  input: Pick<
+    DeployLambdaOutput,
+    "plan" | "codeSha256" | "previousVersion" | "previousCodeSha256" | "previousRelease" | "interrupted"
+  > & { target: string; changes: boolean; rollsBackTo: string | null },
 ): Promise<DeployLambdaOutput> {
   const { state } = run;
   const live = run.live ? { version: run.live.version, codeSha256: run.live.codeSha256 } : null;
   const facts = releaseFactsOf(run);
+  const { target: _target, changes: _changes, rollsBackTo: _rollsBackTo, ...shown } = input;
   const common: DeployLambdaOutput = {
     summary: "",
     status: "failed",
-    plan: input.plan,
-    codeSha256: input.codeSha256,
-    previousVersion: input.previousVersion,
+    ...shown,
     releaseId: run.releaseId,
     live,
     ...(state.version ? { version: state.version } : {}),
@@ -155,7 +161,7 @@ async function finishedOutput(
     ...facts,
   };
   const liveText = live
-    ? `${input.target} serves version ${live.version} (CodeSha256 ${live.codeSha256})`
+    ? describeLive(input.target, live, input.plan.alias, run.status === "succeeded" ? state.version : null)
     : `what ${input.target} serves could not be read back`;
   const tail = releaseTail(run);
   if (run.status === "succeeded") {
@@ -175,10 +181,13 @@ async function finishedOutput(
         summary: `Release ${run.releaseId} finished its steps, but ${liveText}, not the new code ${input.codeSha256}. Check deploy_status before deploying again.${tail}`,
       };
     }
+    const how = input.plan.alias
+      ? `as version ${state.version ?? live.version}`
+      : `: the code is live on $LATEST${state.version ? ` (published as version ${state.version} for the record)` : ""}`;
     return {
       ...common,
       status: "deployed",
-      summary: `Deployed ${input.codeSha256} to ${input.target} as version ${state.version ?? live.version} (release ${run.releaseId}); health ${healthWord(state.health)}. ${liveText}. Roll back with the rollback tool (component "lambda").${tail}`,
+      summary: `Deployed ${input.codeSha256} to ${input.target}${input.plan.alias ? " " : ""}${how} (release ${run.releaseId}); health ${healthWord(state.health)}. ${liveText}. ${wayBack(input, state)}${tail}`,
     };
   }
   const failure = run.failure ? `${run.failure.step}: ${run.failure.message}` : "the release did not finish";
@@ -202,6 +211,33 @@ async function finishedOutput(
     failure,
     summary: `Release ${run.releaseId} failed at step ${run.failure?.step ?? "unknown"}${run.undo && !run.undo.ok ? " and the automatic undo failed (see undo.fixCommand)" : ""}: ${liveText}.${errorLogs}${tail}`,
   };
+}
+
+/** What serves, truthfully: $LATEST is not a version a person can roll back to. */
+function describeLive(
+  target: string,
+  live: { version: string; codeSha256: string },
+  alias: string | null,
+  publishedVersion: string | null,
+): string {
+  if (alias) return `${target} serves version ${live.version} (CodeSha256 ${live.codeSha256})`;
+  return `${target} serves the code with CodeSha256 ${live.codeSha256}${publishedVersion ? ` (that of version ${publishedVersion})` : ""}`;
+}
+
+/** Where a rollback without "to" goes, or why there is none. */
+function wayBack(
+  input: Pick<DeployLambdaOutput, "previousVersion" | "previousCodeSha256"> & { rollsBackTo: string | null },
+  state: LambdaDeployState,
+): string {
+  if (state.noWayBack && !input.rollsBackTo) {
+    return "The code live before was not saved, so there is no way back to it (see warnings).";
+  }
+  const previous = input.rollsBackTo
+    ? `release ${input.rollsBackTo}`
+    : input.previousVersion
+      ? `version ${input.previousVersion}, live before this release`
+      : `the code live before this release (CodeSha256 ${input.previousCodeSha256})`;
+  return `The rollback tool (component "lambda", no "to") puts back ${previous}.`;
 }
 
 function healthWord(health: HealthReport | null): string {
