@@ -3,7 +3,6 @@ import { describeFlags, parseToolFlags } from "./cli/args.js";
 import { formatHuman } from "./cli/format.js";
 import { runIamPolicy } from "./cli/iam-policy.js";
 import { runInit } from "./cli/init.js";
-import { runReport } from "./cli/report.js";
 import { confirmCommand } from "./cli/next-command.js";
 import { terminalCodeAsker } from "./cli/tty-code.js";
 import { redactText } from "./core/redact.js";
@@ -59,7 +58,8 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   if (command === "init") return runInit(flags);
   if (command === "iam-policy") return runIamPolicy(flags, configPath);
-  if (command === "report") return runReport(flags, configPath);
+  // Lazy: the report reads S3, and the SDK must not load for every command.
+  if (command === "report") return (await import("./cli/report.js")).runReport(flags, configPath);
   if (command === "tools") {
     for (const tool of allTools) {
       process.stdout.write(

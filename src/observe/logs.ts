@@ -10,7 +10,7 @@ import {
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
 import { CancelledError, DeployError, throwIfAborted } from "../core/errors.js";
 import { redactLines } from "../core/redact.js";
-import { levelRank, normaliseLevel, parseLogEvent } from "./log-parse.js";
+import { levelRank, normaliseLevel, type ParsedLogEvent, parseLogEvent } from "./log-parse.js";
 import { type LogStats, LogStatsCollector } from "./log-stats.js";
 
 export interface LogEventOut {
@@ -95,6 +95,11 @@ export class LogWindow {
       limit: number;
       maxEvents: number;
       memorySizeMb?: number | null | undefined;
+      /**
+       * Sees each event the stats see (after the requestId filter), parsed and redacted, for
+       * figures the stats do not keep (log-compare.ts counts errors and error-group keys).
+       */
+      onParsed?: ((event: ParsedLogEvent) => void) | undefined;
     },
   ) {
     this.minRank = options.level ? levelRank(normaliseLevel(options.level)) : 0;
@@ -106,6 +111,11 @@ export class LogWindow {
 
   get full(): boolean {
     return this.scannedCount >= this.options.maxEvents;
+  }
+
+  /** True when more events existed than the scan bound allowed (stats cover those scanned). */
+  get scanBoundHit(): boolean {
+    return this.hitScanBound;
   }
 
   /** Marks that more events existed than the scan bound allowed. */
@@ -139,6 +149,7 @@ export class LogWindow {
     this.scannedCount++;
     if (this.options.requestId && parsed.requestId !== this.options.requestId) return null;
     this.stats.add(parsed);
+    this.options.onParsed?.(parsed);
     if (this.minRank > 0 && levelRank(parsed.level) < this.minRank) return null;
     this.matchedCount++;
     const out: LogEventOut = {

@@ -486,6 +486,17 @@ function summariseRecord(r: ReleaseRecord): ReleaseSummary {
 }
 
 /**
+ * Without an alias, $LATEST serves, and "version $LATEST" names nothing a person can roll back
+ * to: say which code that is, and the version a release published it as.
+ */
+function latestText(lambda: DeployStatusReport["lambda"], releases: ReleaseSummary[]): string {
+  if (lambda.liveVersion !== "$LATEST" || !lambda.codeSha256) return `version ${lambda.liveVersion}`;
+  const matched = releases.find((r) => r.component === "lambda" && r.releaseId === lambda.matchedReleaseId);
+  const version = matched?.version && /^\d+$/.test(matched.version) ? matched.version : null;
+  return `$LATEST (${version ? `code of version ${version}, ` : ""}CodeSha256 ${lambda.codeSha256})`;
+}
+
+/**
  * One paragraph in the server's own words: names from the config, counts, release ids (of the
  * id shape), statuses, phases and verdicts. Never a lock holder, a record's caller, an error
  * or a recovery plan read back from S3: those stay in their own fields.
@@ -493,7 +504,7 @@ function summariseRecord(r: ReleaseRecord): ReleaseSummary {
 function summarise(envName: string, report: Omit<DeployStatusReport, "summary">): string {
   const { lambda, frontend, releases, drift, lock, interrupted } = report;
   const lambdaText = lambda.exists
-    ? `Lambda ${lambda.functionName} ${lambda.alias ? `alias ${lambda.alias} → ` : ""}version ${lambda.liveVersion}${lambda.matchedReleaseId ? ` (release ${idOf(lambda.matchedReleaseId)})` : ""}`
+    ? `Lambda ${lambda.functionName} ${lambda.alias ? `alias ${lambda.alias} → version ${lambda.liveVersion}` : latestText(lambda, releases)}${lambda.matchedReleaseId ? ` (release ${idOf(lambda.matchedReleaseId)})` : ""}`
     : `Lambda ${lambda.functionName} not found`;
   const frontendText = frontend.indexHtmlPresent
     ? `frontend index.html ${frontend.indexHtmlSha256?.slice(0, 12) ?? "?"}${frontend.matchedReleaseId ? ` (release ${idOf(frontend.matchedReleaseId)})` : ""}`

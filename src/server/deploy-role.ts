@@ -1,8 +1,6 @@
-import { assumeDeployRole, sourceIdentityOf } from "../aws/assume-role.js";
 import type { CallerIdentity, CodeAnswer, CodeRequest } from "../core/context.js";
 import { RefusalError } from "../core/errors.js";
 import type { ToolContext } from "../release/context.js";
-import { newReleaseId } from "../release/records.js";
 import { type AnyToolDefinition, isDestructive } from "../tools/definition.js";
 import { fetchIdentity, type Runtime } from "./runtime.js";
 
@@ -48,6 +46,11 @@ export async function withDeployRole(input: {
   const { ctx, tool } = input;
   const role = ctx.env.deployRole;
   if (!role || !changesAws(tool, input.args, ctx.env.protected)) return { ctx, close: () => {} };
+  // Lazy: the records and STS modules pull in AWS SDK clients, which start-up must not pay for.
+  const [{ newReleaseId }, { assumeDeployRole, sourceIdentityOf }] = await Promise.all([
+    import("../release/records.js"),
+    import("../aws/assume-role.js"),
+  ]);
   const caller = await ctx.identity();
   const sessionName = newReleaseId(ctx.now());
   let tokenCode: string | null = null;

@@ -1,4 +1,3 @@
-import type { DeployStatusReport } from "../observe/status.js";
 import { deployStatusOutputFields } from "../observe/status-schema.js";
 import { envArg, READ_ONLY, summaryField } from "./common.js";
 import { defineTool } from "./definition.js";
@@ -17,33 +16,12 @@ export const deployStatusTool = defineTool({
   async handler(_args, ctx) {
     // Lazy: this module pulls in AWS SDK clients, which tools/list must not pay for.
     const { readDeployStatus } = await import("../observe/status.js");
-    const report = await readDeployStatus({
+    return readDeployStatus({
       lambda: await ctx.aws.lambda(),
       s3: await ctx.aws.s3(),
       env: ctx.env,
       envName: ctx.envName,
       now: ctx.now,
     });
-    return { ...report, summary: withLatestTruthfully(report) };
   },
 });
-
-/**
- * Without an alias, $LATEST serves and "version $LATEST" names nothing a person can roll back
- * to: the summary says which code that is, and the version a release published it as.
- */
-export function withLatestTruthfully(report: DeployStatusReport): string {
-  const { lambda } = report;
-  if (!lambda.exists || lambda.alias || lambda.liveVersion !== "$LATEST" || !lambda.codeSha256) {
-    return report.summary;
-  }
-  const matched = report.releases.find(
-    (r) => r.component === "lambda" && r.releaseId === lambda.matchedReleaseId,
-  );
-  const version = matched?.version && /^\d+$/.test(matched.version) ? matched.version : null;
-  const truthful = `$LATEST (${version ? `code of version ${version}, ` : ""}CodeSha256 ${lambda.codeSha256})`;
-  return report.summary.replace(
-    `Lambda ${lambda.functionName} version $LATEST`,
-    () => `Lambda ${lambda.functionName} ${truthful}`,
-  );
-}
