@@ -32,7 +32,11 @@ export function testRuntime(options: TestRuntimeOptions): Runtime {
     ...(options.run ? { run: options.run } : {}),
     // Credentials pass through: a deploy role's assumed ones must reach the emulator as sent.
     makeClients: (envConfig, credentials) =>
-      createAwsClients({ region: envConfig.region, endpoint: options.endpoint ?? options.moto.endpoint, credentials }),
+      createAwsClients({
+        region: envConfig.region,
+        endpoint: options.endpoint ?? options.moto.endpoint,
+        credentials,
+      }),
   });
 }
 
