@@ -2,12 +2,15 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { ApprovalAnswer, ApprovalRequest, CodeAnswer, CodeRequest, LogLevel } from "../core/context.js";
+import { RELEASE_ID } from "../release/types.js";
 import type { Runtime } from "../server/runtime.js";
 import type { AnyToolDefinition } from "../tools/definition.js";
 import { allTools } from "../tools/index.js";
 import { strictInputOf } from "../tools/strict-input.js";
 import { errorResult, type InvocationHooks, invokeTool, parseArguments } from "./invoke.js";
+import { registerPrompts } from "./prompts.js";
 import { selectTools } from "./registry.js";
+import { registerResources } from "./resources.js";
 
 export const SERVER_NAME = "vyaparai-deploy";
 export const SERVER_VERSION = "0.1.0";
@@ -31,8 +34,11 @@ export function createMcpServer(options: CreateServerOptions): McpServer {
   const readOnly = options.readOnly ?? runtime.loaded.config.readOnly;
   const server = new McpServer(
     { name: SERVER_NAME, version: SERVER_VERSION },
-    { capabilities: { logging: {} }, instructions: INSTRUCTIONS },
+    { capabilities: { logging: {}, prompts: {}, resources: {} }, instructions: INSTRUCTIONS },
   );
+  // Prompts and resources only read: read-only mode lists them too.
+  registerPrompts(server);
+  registerResources(server, runtime);
   for (const tool of selectTools(options.tools ?? allTools, { readOnly })) {
     server.registerTool(
       tool.name,
@@ -51,8 +57,9 @@ export function createMcpServer(options: CreateServerOptions): McpServer {
         // fit it. A failed release is the tool's own output: it keeps its structured result.
         if (!result.complete)
           return { content: [{ type: "text" as const, text: result.text }], isError: true };
+        const report = reportLinkOf(tool.name, args, result.structured);
         return {
-          content: [{ type: "text" as const, text: result.text }],
+          content: [{ type: "text" as const, text: result.text }, ...(report ? [report] : [])],
           structuredContent: result.structured,
           ...(result.isError ? { isError: true } : {}),
         };
@@ -60,6 +67,29 @@ export function createMcpServer(options: CreateServerOptions): McpServer {
     );
   }
   return server;
+}
+
+const COMPONENT_OF: Readonly<Record<string, string>> = {
+  deploy_lambda: "lambda",
+  deploy_frontend: "frontend",
+  terraform_apply: "infra",
+};
+
+/** A finished release's report, as a resource link the client can open (resources.ts serves it). */
+function reportLinkOf(toolName: string, args: unknown, structured: Record<string, unknown>) {
+  const input = (args ?? {}) as { env?: unknown; component?: unknown };
+  const component = COMPONENT_OF[toolName] ?? (toolName === "rollback" ? input.component : undefined);
+  const releaseId = structured.releaseId;
+  if (typeof component !== "string" || typeof releaseId !== "string" || !RELEASE_ID.test(releaseId))
+    return null;
+  const env = typeof input.env === "string" ? input.env : "prod";
+  return {
+    type: "resource_link" as const,
+    uri: `vyaparai-deploy://${env}/releases/${component}/${releaseId}/report`,
+    name: `release ${releaseId} report`,
+    mimeType: "text/markdown",
+    description: `The ${component} release's report on ${env}: timeline, what changed, health, how to roll back.`,
+  };
 }
 
 /**

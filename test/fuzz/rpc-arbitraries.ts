@@ -265,7 +265,18 @@ const defectArb: fc.Arbitrary<MessageDefect> = fc.oneof(
 );
 
 /** The request methods this server answers; any other method is "Method not found". */
-const SERVED_METHODS = new Set(["initialize", "ping", "tools/list", "tools/call", "logging/setLevel"]);
+const SERVED_METHODS = new Set([
+  "initialize",
+  "ping",
+  "tools/list",
+  "tools/call",
+  "logging/setLevel",
+  "prompts/list",
+  "prompts/get",
+  "resources/list",
+  "resources/templates/list",
+  "resources/read",
+]);
 /** Tools whose call with valid arguments can succeed here (--read-only, fuzz config). */
 const CALLABLE_TOOLS = new Set(["health_check", "list_tables"]);
 
