@@ -37,6 +37,7 @@ export function artifactKeyPrefixes(env: EnvConfig, envName: string): string[] {
     `locks/${envName}.json`,
     `tokens/${envName}/*`,
     `releases/${envName}/*`,
+    `reports/${envName}/*`,
     "frontend-objects/*",
   ];
 }

@@ -2,16 +2,12 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/clie
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
 import { describeError } from "../core/errors.js";
 import { redactText } from "../core/redact.js";
-import { releaseRecordKey } from "./records.js";
 import { renderReleaseReport } from "./report.js";
+import { reportKeys } from "./report-keys.js";
 import { renderTimelineSvg } from "./report-svg.js";
-import type { Component, ReleaseRecord } from "./types.js";
+import type { ReleaseRecord } from "./types.js";
 
-/** Beside the record: `<releaseId>.report.md` and `<releaseId>.timeline.svg`. */
-export function reportKeys(env: string, component: Component | string, releaseId: string) {
-  const base = releaseRecordKey(env, component, releaseId).replace(/\.json$/, "");
-  return { markdown: `${base}.report.md`, svg: `${base}.timeline.svg` };
-}
+export { reportKeys };
 
 /** Renders and stores the report of a finished release. Never throws: a report is not worth a failed answer. */
 export async function storeReleaseReport(

@@ -11,6 +11,7 @@ import {
 import type { EnvConfig } from "../config/schema.js";
 import { quote } from "../core/quote.js";
 import { redactDeep, redactText } from "../core/redact.js";
+import { reportKeys } from "../release/report-keys.js";
 import { type Component, componentSchema, RELEASE_ID } from "../release/types.js";
 import { deployStatusTool } from "../tools/deploy-status.js";
 import { errorResult, invokeTool } from "./invoke.js";
@@ -128,7 +129,7 @@ export function registerResources(server: McpServer, runtime: Runtime): void {
       if (markdown === null) {
         throw protocolError(
           RESOURCE_NOT_FOUND,
-          `No stored report for ${component} release ${releaseId} in ${env} (s3://${bucket}/releases/${env}/${component}/${releaseId}.report.md): releases from before reports existed, or whose report could not be written, have none. Read the record at ${releaseUri(env, component, releaseId)}, or render a report from it with \`vyaparai-deploy report ${releaseId} --env ${env} --component ${component}\`.`,
+          `No stored report for ${component} release ${releaseId} in ${env} (s3://${bucket}/${reportKeys(env, component, releaseId).markdown}): releases from before reports existed, or whose report could not be written, have none. Read the record at ${releaseUri(env, component, releaseId)}, or render a report from it with \`vyaparai-deploy report ${releaseId} --env ${env} --component ${component}\`.`,
         );
       }
       return { contents: [{ uri: uri.toString(), mimeType: "text/markdown", text: redactText(markdown) }] };

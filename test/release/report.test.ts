@@ -37,7 +37,7 @@ describe("the release report", () => {
       `releases/dev/lambda/${releaseId}.json`,
     )) as unknown as ReleaseRecord;
 
-    const markdown = await objectText(`releases/dev/lambda/${releaseId}.report.md`);
+    const markdown = await objectText(`reports/dev/lambda/${releaseId}.md`);
     expect(markdown).toContain(`# Release ${releaseId}: lambda on dev, succeeded`);
     const gantt = /```mermaid\ngantt\n([\s\S]*?)```/.exec(markdown)?.[1] ?? "";
     // One bar per journal phase, in order, on the record's own timestamps.
@@ -47,7 +47,7 @@ describe("the release report", () => {
     expect(markdown).toContain(`npx vyaparai-deploy rollback --env dev --component lambda --to ${releaseId}`);
     expect(markdown).toContain(String((record.after as { codeSha256: string }).codeSha256));
 
-    const svg = await objectText(`releases/dev/lambda/${releaseId}.timeline.svg`);
+    const svg = await objectText(`reports/dev/lambda/${releaseId}.svg`);
     expect(svg.startsWith("<svg")).toBe(true);
     expect(svg.match(/<rect [^>]*rx="3"/g)).toHaveLength(record.journal.length);
 

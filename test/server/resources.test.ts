@@ -85,7 +85,7 @@ beforeAll(async () => {
   await s3.send(
     new PutObjectCommand({
       Bucket: ARTIFACTS,
-      Key: `releases/prod/lambda/${releaseId(22)}.report.md`,
+      Key: `reports/prod/lambda/${releaseId(22)}.md`,
       Body: `# Release ${releaseId(22)}\n\nCaller said: password=${SECRET}hunter2\n`,
       ContentType: "text/markdown",
     }),
