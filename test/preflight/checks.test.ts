@@ -176,6 +176,7 @@ describe("preflight components and identity", () => {
     });
     const { report } = await preflight(runtime, { env: "dev", components: ["infra"] });
     expect(report.checks.map((c) => c.name)).toEqual([
+      "config",
       "aws-identity",
       "region",
       "git",

@@ -139,6 +139,7 @@ describe("preflight against moto and real git repos", () => {
     expect(report.gitSha).toBe(repo.head());
     expect(report.components).toEqual(["backend", "frontend", "infra"]);
     expect(report.checks.map((c) => c.name)).toEqual([
+      "config",
       "aws-identity",
       "region",
       "git",
@@ -153,6 +154,11 @@ describe("preflight against moto and real git repos", () => {
     ]);
     expect(check(report, "aws-identity")).toMatchObject({ status: "pass" });
     expect(check(report, "aws-identity").detail).toContain("123456789012");
+    // The config file in use is named, as data.
+    expect(check(report, "config")).toMatchObject({
+      status: "pass",
+      evidence: [expect.stringContaining("deploy.config.json")],
+    });
     expect(check(report, "tests:backend")).toMatchObject({
       status: "pass",
       testCounts: { passed: 2, failed: 0, total: 2 },

@@ -228,7 +228,13 @@ describe("unprotected env: steps, journal, record, lock", () => {
     expect(await marker()).toBe("v2");
     expect(await lockGone("dev")).toBe(true);
     // The cleanup removed the staged copy; no token is issued or spent on an unprotected env.
-    expect(await bucketKeys()).toEqual([`releases/dev/lambda/${run.releaseId}.json`, MARKER_KEY]);
+    // Besides the record: its report, under its own prefix.
+    expect(await bucketKeys()).toEqual([
+      `releases/dev/lambda/${run.releaseId}.json`,
+      `reports/dev/lambda/${run.releaseId}.md`,
+      `reports/dev/lambda/${run.releaseId}.svg`,
+      MARKER_KEY,
+    ]);
   });
 
   it("records list newest first, each with who and its final status", async () => {
