@@ -229,6 +229,8 @@ const SAFE_VALID: Record<string, (node: SchemaNode) => fc.Arbitrary<Sent>> = {
   component: () => fc.constantFrom("lambda", "frontend"),
   to: () => fc.stringMatching(RELEASE_OR_VERSION).filter((s) => s.length <= 64),
   planDigest: () => fc.stringMatching(HEX64),
+  // A well-formed release id: valid in shape, recorded nowhere (the call answers "not recorded").
+  compareTo: () => fc.stringMatching(/^\d{8}T\d{9}Z-[0-9a-f]{6}$/),
   since: () =>
     fc.oneof(
       fc.constantFrom("15m", "1h", "30s", "2d", "now", "2026-01-01T00:00:00Z", "1700000000000"),
