@@ -9,6 +9,7 @@ import { seedWorld, type WorldNames } from "../../src/demo/world.js";
 import { RESOURCE_NOT_FOUND } from "../../src/server/resources.js";
 import { useMoto } from "../support/moto.js";
 import { connectStdio, type StdioSession } from "../support/stdio.js";
+import { worldNames } from "../support/world-names.js";
 
 /**
  * The prompts and resources through the built stdio server and the SDK client, against moto
@@ -23,16 +24,7 @@ let session: StdioSession;
 let readOnly: StdioSession;
 
 function names(env: string): WorldNames {
-  return {
-    env,
-    functionName: `vyaparai-api-${env}`,
-    artifactBucket: "vyaparai-lambda-deployments",
-    artifactPrefix: env === "prod" ? "backend/" : `backend/${env}/`,
-    siteBucket: `vyaparai-frontend-${env}`,
-    tablePrefix: "vyaparai-",
-    tableSuffix: `-${env}`,
-    tables: TABLES,
-  };
+  return worldNames(env, TABLES);
 }
 
 function promptText(result: { messages: Array<{ content: { type: string } }> }): string {

@@ -12,6 +12,7 @@ import { createBucket } from "../support/aws-fixtures.js";
 import { useMoto } from "../support/moto.js";
 import { connectStdio, type StdioSession } from "../support/stdio.js";
 import { motoS3Backend } from "../support/terraform-backend.js";
+import { worldNames } from "../support/world-names.js";
 
 /**
  * The /deploy sequences of the slash command, run through the built stdio server against
@@ -25,16 +26,7 @@ let appRoot: string;
 let session: StdioSession;
 
 function names(env: string): WorldNames {
-  return {
-    env,
-    functionName: `vyaparai-api-${env}`,
-    artifactBucket: "vyaparai-lambda-deployments",
-    artifactPrefix: env === "prod" ? "backend/" : `backend/${env}/`,
-    siteBucket: `vyaparai-frontend-${env}`,
-    tablePrefix: "vyaparai-",
-    tableSuffix: `-${env}`,
-    tables: TABLES,
-  };
+  return worldNames(env, TABLES);
 }
 
 type Structured = Record<string, unknown>;
