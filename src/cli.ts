@@ -105,6 +105,7 @@ export async function runCli(argv: string[]): Promise<number> {
       progress: (message) => process.stderr.write(`… ${message}\n`),
       log: (level, message) => process.stderr.write(`[${level}] ${message}\n`),
       askCode: terminalCodeAsker(),
+      outlivesAnswer: false,
     });
   } catch (error) {
     result = errorResult(error);

@@ -55,7 +55,12 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", shutdown);
   process.on("SIGTERM", shutdown);
-  await serveStdio(server, () => runtime.close(), toolCallCheckFor(serverOptions));
+  // When the client goes away, a release still running after its answer (wait: false, a
+  // canary bake) finishes first: closing the clients under it would leave it interrupted.
+  const closeAfterBackground = () => {
+    void Promise.allSettled([...runtime.session.background]).then(() => runtime.close());
+  };
+  await serveStdio(server, closeAfterBackground, toolCallCheckFor(serverOptions));
 }
 
 main().catch((error: unknown) => {

@@ -226,6 +226,62 @@ export const frontendSchema = z
   })
   .strict();
 
+/**
+ * How a Lambda canary (deploy_lambda strategy "canary") is judged: the new version's figures
+ * from its own log streams against the stable version's over the same window.
+ */
+export const canaryTuningSchema = z
+  .object({
+    maxErrorRatePoints: z
+      .number()
+      .min(0, "must be 0 or more (percentage points)")
+      .max(100, "must be at most 100 (percentage points)")
+      .default(1)
+      .describe(
+        "How many percentage points the canary's error rate (invocations that logged ERROR or worse) may exceed the stable version's; more rolls it back.",
+      ),
+    maxTimeoutRatePoints: z
+      .number()
+      .min(0, "must be 0 or more (percentage points)")
+      .max(100, "must be at most 100 (percentage points)")
+      .default(1)
+      .describe("How many percentage points the canary's timeout rate may exceed the stable version's."),
+    maxP95IncreasePercent: z
+      .number()
+      .min(0, "must be 0 or more (percent)")
+      .max(10_000, "must be at most 10000 (percent)")
+      .default(50)
+      .describe(
+        "How much higher (in percent) the canary's p95 duration may be than the stable version's; skipped while the stable version has no invocations.",
+      ),
+    minInvocations: z
+      .number()
+      .int()
+      .min(0, "must be 0 or more")
+      .max(1_000_000, "must be at most 1000000")
+      .default(20)
+      .describe(
+        "Invocations the canary must have served for its figures to count; fewer by the end of the bake rolls it back (0: judge on what there is, health alone when there was no traffic).",
+      ),
+    checkIntervalSeconds: z
+      .number()
+      .min(0.1, "must be at least 0.1 (seconds)")
+      .max(60, "must be at most 60 (seconds)")
+      .default(5)
+      .describe(
+        "How often the bake reads the logs and health targets, reports progress and records its figures.",
+      ),
+    maxWaitMinutes: z
+      .number()
+      .min(0, "must be 0 or more (minutes)")
+      .max(60, "must be at most 60 (minutes)")
+      .default(10)
+      .describe(
+        "A canary whose bake is longer than this does not hold the call: the tool answers once the release started (as with wait: false) and the server carries it on.",
+      ),
+  })
+  .strict();
+
 export const releaseTuningSchema = z
   .object({
     lockTtlSeconds: z
@@ -249,6 +305,9 @@ export const releaseTuningSchema = z
       .max(300)
       .default(20)
       .describe("An AWS request with no answer for this long is abandoned and retried."),
+    canary: canaryTuningSchema
+      .default(canaryTuningSchema.parse({}))
+      .describe("Thresholds and pace of a Lambda canary (deploy_lambda strategy canary)."),
   })
   .strict();
 
@@ -298,3 +357,4 @@ export type EnvConfig = z.infer<typeof environmentSchema>;
 export type HealthTarget = z.infer<typeof healthTargetSchema>;
 export type BackendConfig = z.infer<typeof backendSchema>;
 export type FrontendConfig = z.infer<typeof frontendSchema>;
+export type CanaryTuning = z.infer<typeof canaryTuningSchema>;

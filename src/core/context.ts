@@ -55,4 +55,9 @@ export interface SessionState {
   readonly usedTokenNonces: Set<string>;
   /** Preflights by env, kept in memory (and on disk by release/preflight-records). */
   readonly preflights: Map<string, StoredPreflight>;
+  /**
+   * Releases still running after their call answered (wait: false, a long canary bake). The
+   * server waits for them before it closes its AWS clients when the client goes away.
+   */
+  readonly background: Set<Promise<void>>;
 }

@@ -36,6 +36,8 @@ export interface RawLogEvent {
   timestamp: number;
   message: string;
   eventId?: string;
+  /** The stream the event was read from (a Lambda's is `YYYY/MM/DD/[VERSION]<id>`). */
+  logStreamName?: string;
 }
 
 export interface QueryLogsOptions {
@@ -271,7 +273,39 @@ function toRaw(event: FilteredLogEvent): RawLogEvent | null {
     timestamp: event.timestamp,
     message: event.message,
     ...(event.eventId ? { eventId: event.eventId } : {}),
+    ...(event.logStreamName ? { logStreamName: event.logStreamName } : {}),
   };
+}
+
+/**
+ * The raw events of a window, a FilterLogEvents page at a time, with their stream names: for
+ * callers that sort events into windows of their own (a canary's per-version figures) before
+ * LogWindow parses and redacts them.
+ */
+export async function* logEventPages(options: {
+  logs: CloudWatchLogsClient;
+  logGroup: string;
+  startMs: number;
+  endMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+}): AsyncGenerator<RawLogEvent[]> {
+  let nextToken: string | undefined;
+  do {
+    throwIfAborted(options.signal);
+    const page = await filterPage(
+      options.logs,
+      {
+        logGroupName: options.logGroup,
+        startTime: options.startMs,
+        ...(options.endMs !== undefined ? { endTime: options.endMs } : {}),
+        ...(nextToken ? { nextToken } : {}),
+        limit: MAX_PAGE_EVENTS,
+      },
+      options.signal,
+    );
+    yield (page.events ?? []).flatMap((event) => toRaw(event) ?? []);
+    nextToken = page.nextToken;
+  } while (nextToken);
 }
 
 async function filterPage(

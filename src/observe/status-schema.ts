@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { componentSchema, phaseSchema, recoverySchema, releaseStatusSchema } from "../release/types.js";
+import { canaryEvidenceSchema } from "./canary-schema.js";
 
 /**
  * deploy_status's output, as zod shapes: the tool's outputSchema and the types readDeployStatus
@@ -49,6 +50,12 @@ export const lambdaLiveSchema = z.object({
     .describe("Release whose recorded live code equals what is live now."),
   verdict: componentVerdictSchema,
   openReleaseId: openReleaseIdField,
+  weights: z
+    .record(z.string(), z.number())
+    .optional()
+    .describe(
+      "Present when the alias splits its traffic: version → share (0..1) besides liveVersion (a canary baking, or left behind).",
+    ),
   error: z.string().optional(),
 });
 export type LambdaLiveStatus = z.infer<typeof lambdaLiveSchema>;
@@ -135,6 +142,43 @@ export const interruptedReleaseSchema = z.object({
 });
 export type InterruptedReleaseStatus = z.infer<typeof interruptedReleaseSchema>;
 
+/**
+ * One release followed by id (deploy_status {releaseId}): where it is, what it has seen so far
+ * and how it ended. Read from its record, so it works from any process, also after the one
+ * running it died.
+ */
+export const releaseDetailSchema = z.object({
+  releaseId: z.string(),
+  component: componentSchema,
+  tool: z.string(),
+  status: releaseStatusSchema,
+  phase: phaseSchema.nullable(),
+  state: z
+    .enum(["running", "interrupted", "finished"])
+    .describe(
+      "running: in_progress and a live deploy lock names it; interrupted: in_progress and nothing runs it any more (the next guarded call settles it); finished: it has a final status.",
+    ),
+  outcome: z
+    .enum(["promoted", "succeeded", "rolled_back", "failed", "recovered"])
+    .nullable()
+    .describe(
+      "null while it runs or is interrupted; promoted: a canary passed and the alias serves it alone; rolled_back: it was undone (a canary's share removed); recovered: a later call settled it (see recovery).",
+    ),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  journal: z.array(z.object({ phase: phaseSchema, at: z.string() })),
+  version: z.string().optional().describe("What the release left live (after.version)."),
+  codeSha256: z.string().optional(),
+  canary: canaryEvidenceSchema
+    .optional()
+    .describe("A canary's figures so far (written as the bake goes) or final, read from the record."),
+  recovery: recoverySchema
+    .extend({ note: z.string().describe("Untrusted: read from the record.") })
+    .optional(),
+  error: z.string().optional().describe("Untrusted: read from the record."),
+});
+export type ReleaseDetail = z.infer<typeof releaseDetailSchema>;
+
 export const deployStatusOutputFields = {
   lambda: lambdaLiveSchema,
   frontend: frontendLiveSchema,
@@ -150,4 +194,7 @@ export const deployStatusOutputFields = {
     .describe(
       "Releases whose process died (record in_progress, no live lock names them); what is live is in lambda/frontend.",
     ),
+  release: releaseDetailSchema
+    .optional()
+    .describe("The release asked for with releaseId: its phase, a canary's figures so far, its outcome."),
 };

@@ -13,14 +13,16 @@ import { DeployError } from "../core/errors.js";
 import { quote } from "../core/quote.js";
 import { findInterruptedReleases, type InterruptedRelease } from "../release/interrupted.js";
 import { type LockInfo, readDeployLock } from "../release/lock.js";
-import { isReleaseId, listReleaseRecords } from "../release/records.js";
-import type { Component, FinalStatus, ReleaseRecord } from "../release/types.js";
+import { isReleaseId, listReleaseRecords, loadReleaseRecord } from "../release/records.js";
+import { type Component, componentSchema, type FinalStatus, type ReleaseRecord } from "../release/types.js";
+import { type CanaryEvidence, canaryEvidenceSchema } from "./canary-schema.js";
 import type {
   ComponentVerdict,
   FrontendLiveStatus,
   InterruptedReleaseStatus,
   LambdaLiveStatus,
   LockStatus,
+  ReleaseDetail,
   ReleaseSummary,
 } from "./status-schema.js";
 
@@ -29,6 +31,7 @@ export type {
   InterruptedReleaseStatus,
   LambdaLiveStatus,
   LockStatus,
+  ReleaseDetail,
   ReleaseSummary,
 } from "./status-schema.js";
 
@@ -39,6 +42,8 @@ export interface DeployStatusReport {
   drift: string[];
   lock: LockStatus;
   interrupted: InterruptedReleaseStatus[];
+  /** The release asked for by id. */
+  release?: ReleaseDetail;
   summary: string;
 }
 
@@ -49,6 +54,8 @@ export interface ReadDeployStatusOptions {
   envName: string;
   now: Clock;
   releasesPerComponent?: number;
+  /** Also report this release: its phase, a canary's figures so far, its outcome. */
+  releaseId?: string | undefined;
 }
 
 // index.html is a small entry point; a bigger object is not something we hash in a status call.
@@ -84,12 +91,15 @@ export async function readDeployStatus(options: ReadDeployStatusOptions): Promis
   // The lock first: a release that starts after this read has a record but no lock here, and
   // is checked again below before it is called interrupted.
   const firstLock = await readLock(s3, bucket, envName, now);
-  const [lambda, frontend, lambdaRecords, frontendRecords, found] = await Promise.all([
+  const [lambda, frontend, lambdaRecords, frontendRecords, found, asked] = await Promise.all([
     readLambdaLive(options.lambda, env),
     readFrontendLive(s3, env),
     readRecords(s3, bucket, envName, "lambda", limit, drift),
     readRecords(s3, bucket, envName, "frontend", limit, drift),
     readInterrupted(s3, bucket, envName, firstLock),
+    options.releaseId === undefined
+      ? Promise.resolve(null)
+      : readReleaseById(s3, bucket, envName, options.releaseId),
   ]);
   const { lock, interrupted } = await withoutStartedMeanwhile(s3, bucket, envName, now, firstLock, found);
 
@@ -113,6 +123,15 @@ export async function readDeployStatus(options: ReadDeployStatusOptions): Promis
     .map(summariseRecord);
   const lockStatus = lock ? showLock(lock) : null;
   const interruptedStatus = interrupted.map(showInterrupted);
+  const release = asked ? showRelease(asked, lock) : undefined;
+  const summary = summarise(envName, {
+    lambda,
+    frontend,
+    releases,
+    drift,
+    lock: lockStatus,
+    interrupted: interruptedStatus,
+  });
   return {
     lambda,
     frontend,
@@ -120,15 +139,105 @@ export async function readDeployStatus(options: ReadDeployStatusOptions): Promis
     drift,
     lock: lockStatus,
     interrupted: interruptedStatus,
-    summary: summarise(envName, {
-      lambda,
-      frontend,
-      releases,
-      drift,
-      lock: lockStatus,
-      interrupted: interruptedStatus,
-    }),
+    ...(release ? { release } : {}),
+    summary: release ? `${releaseText(release)} ${summary}` : summary,
   };
+}
+
+/** The record of one release of the env, whatever its component; a clear error when there is none. */
+async function readReleaseById(
+  s3: S3Client,
+  bucket: string,
+  envName: string,
+  releaseId: string,
+): Promise<ReleaseRecord> {
+  if (!isReleaseId(releaseId)) {
+    throw new DeployError(
+      "INPUT_INVALID",
+      "releaseId is not a release id (they look like 20261125T130512345Z-3fa9c1). Nothing was read.",
+    );
+  }
+  const found = await Promise.all(
+    componentSchema.options.map((component) => loadReleaseRecord(s3, bucket, envName, component, releaseId)),
+  );
+  const record = found.find((r) => r !== null);
+  if (!record) {
+    throw new DeployError(
+      "AWS_NOT_FOUND",
+      `No release ${releaseId} is recorded for env ${envName} (s3://${bucket}/releases/${envName}/<component>/${releaseId}.json). Check the env and the id (deploy_status without releaseId lists the last releases).`,
+    );
+  }
+  return record;
+}
+
+function showRelease(record: ReleaseRecord, lock: LockInfo | null): ReleaseDetail {
+  const running = lock?.state === "live" && lock.releaseId === record.releaseId;
+  const state: ReleaseDetail["state"] =
+    record.status !== "in_progress" ? "finished" : running ? "running" : "interrupted";
+  const canary = canaryOf(record);
+  const pick = (key: string) =>
+    typeof record.after?.[key] === "string" ? (record.after[key] as string) : undefined;
+  const version = pick("version");
+  const codeSha256 = pick("codeSha256");
+  return {
+    releaseId: record.releaseId,
+    component: record.component,
+    tool: record.tool,
+    status: record.status,
+    phase: record.phase ?? null,
+    state,
+    outcome: outcomeOf(record, canary),
+    startedAt: record.startedAt,
+    finishedAt: record.finishedAt,
+    journal: record.journal,
+    ...(version ? { version } : {}),
+    ...(codeSha256 ? { codeSha256 } : {}),
+    ...(canary ? { canary } : {}),
+    ...(record.recovery
+      ? { recovery: { ...record.recovery, note: bounded(record.recovery.note) ?? "" } }
+      : {}),
+    ...(record.error ? { error: quote(record.error, 300) } : {}),
+  };
+}
+
+/** A canary's evidence as its schema allows it (a record is outside text); null otherwise. */
+function canaryOf(record: ReleaseRecord): CanaryEvidence | null {
+  const parsed = canaryEvidenceSchema.safeParse(record.evidence);
+  return parsed.success ? parsed.data : null;
+}
+
+function outcomeOf(record: ReleaseRecord, canary: CanaryEvidence | null): ReleaseDetail["outcome"] {
+  switch (record.status) {
+    case "in_progress":
+      return null;
+    case "succeeded":
+      return canary ? "promoted" : "succeeded";
+    default:
+      return record.status;
+  }
+}
+
+/**
+ * The asked release in the server's words: its id, statuses, phase and figures. The figures
+ * are numbers and version numbers checked by the evidence schema; reasons, errors and notes
+ * read from S3 stay in their fields.
+ */
+function releaseText(r: ReleaseDetail): string {
+  const where =
+    r.state === "running"
+      ? `running, phase ${r.phase ?? "none"}`
+      : r.state === "interrupted"
+        ? `interrupted in phase ${r.phase ?? "none"} (the next guarded call settles it)`
+        : `finished ${r.status}${r.outcome === "promoted" ? " (canary promoted)" : ""}${r.recovery ? ` (recovery: ${r.recovery.outcome})` : ""}`;
+  const c = r.canary;
+  const figures = c
+    ? ` Canary version ${c.canaryVersion} at ${c.percent}% for ${Math.round(c.elapsedSeconds)} of ${Math.round(c.bakeSeconds)} s (${c.checks} check(s), verdict ${c.verdict}): ${figuresText(c.canary)}; stable version ${c.stableVersion}: ${figuresText(c.stable)}.`
+    : "";
+  return `Release ${idOf(r.releaseId)} (${r.component}, ${r.tool}): ${where}.${figures}`;
+}
+
+function figuresText(f: CanaryEvidence["canary"]): string {
+  return `${f.invocations} invocation(s), ${f.errors} error(s) (${f.errorRatePercent}%), ${f.timeouts} timeout(s), p95 ${f.p95Ms === null ? "-" : `${f.p95Ms} ms`}`;
 }
 
 /** The env's lock; null when there is none, or when the artifact bucket does not exist yet. */
@@ -257,9 +366,11 @@ async function readLambdaLive(lambda: LambdaClient, env: EnvConfig): Promise<Lam
   };
   try {
     let qualifier: string | undefined;
+    let weights: Record<string, number> = {};
     if (alias) {
       const out = await lambda.send(new GetAliasCommand({ FunctionName: functionName, Name: alias }));
       qualifier = out.FunctionVersion;
+      weights = out.RoutingConfig?.AdditionalVersionWeights ?? {};
     }
     const config: GetFunctionConfigurationCommandOutput = await lambda.send(
       new GetFunctionConfigurationCommand({
@@ -275,6 +386,7 @@ async function readLambdaLive(lambda: LambdaClient, env: EnvConfig): Promise<Lam
       lastModified: config.LastModified ?? null,
       state: config.State ?? null,
       lastUpdateStatus: config.LastUpdateStatus ?? null,
+      ...(Object.keys(weights).length ? { weights: { ...weights } } : {}),
     };
   } catch (error) {
     if (isAwsErrorNamed(error, "ResourceNotFoundException")) {
@@ -383,6 +495,14 @@ function lambdaDrift(
       : "; it matches no release";
     drift.push(
       `Lambda ${live.functionName}: live CodeSha256 ${live.codeSha256 ?? "?"} (last modified ${live.lastModified ?? "?"}) differs from release ${idOf(expected.releaseId)} (${String(expected.after.codeSha256)})${older} — changed outside the deploy tools`,
+    );
+  }
+  if (live.weights) {
+    const shares = Object.entries(live.weights)
+      .map(([version, share]) => `${Math.round(share * 1000) / 10}% to version ${version}`)
+      .join(", ");
+    drift.push(
+      `Lambda alias ${live.alias} splits its traffic (${shares}) and no release in progress explains it — a canary left behind or a change outside the deploy tools`,
     );
   }
   const recordedVersion = expected.after.version;

@@ -51,6 +51,11 @@ export interface ToolContext {
    * (terraform). In memory for this call only.
    */
   readonly roleCredentials?: TemporaryCredentials;
+  /**
+   * True when the process keeps running after this call answers (the MCP server), so a
+   * release may continue in the background; false in the CLI, which exits after its answer.
+   */
+  readonly outlivesAnswer: boolean;
 }
 
 export interface DeployRoleSession {

@@ -9,7 +9,15 @@ import type { FinalStatus, Phase, ReleaseRecord } from "./types.js";
 export type RecordPatch = Partial<
   Pick<
     ReleaseRecord,
-    "artifacts" | "before" | "after" | "manifest" | "health" | "restoredFrom" | "recoveryFacts" | "timings"
+    | "artifacts"
+    | "before"
+    | "after"
+    | "manifest"
+    | "health"
+    | "evidence"
+    | "restoredFrom"
+    | "recoveryFacts"
+    | "timings"
   >
 >;
 

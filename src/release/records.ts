@@ -120,6 +120,9 @@ function redactOutsideText(record: ReleaseRecord): ReleaseRecord {
     ...(record.who ? { who: redactText(record.who) } : {}),
     ...(record.warnings ? { warnings: redactLines(record.warnings) } : {}),
     ...(record.health !== undefined ? { health: redactDeep(record.health) } : {}),
+    ...(record.evidence !== undefined
+      ? { evidence: redactDeep(record.evidence) as typeof record.evidence }
+      : {}),
     ...(record.recovery ? { recovery: { ...record.recovery, note: redactText(record.recovery.note) } } : {}),
   };
 }

@@ -30,6 +30,7 @@ export async function runRelease<P, S, L>(
   ctx: ToolContext,
   spec: ReleaseSpec<P, S, L>,
   recoverers: Recoverers,
+  hooks: ReleaseHooks = {},
 ): Promise<ReleaseResult<S, L>> {
   const planDigest = spec.planDigest ?? digestPlan(spec.plan);
   const confirmDigest = confirmationDigest(planDigest, spec.breakLock);
@@ -113,6 +114,7 @@ export async function runRelease<P, S, L>(
         lock,
         lockLost: () => heartbeat.lost,
         recovered,
+        onStarted: hooks.onStarted,
       }));
   } finally {
     heartbeat.stop();
@@ -132,6 +134,17 @@ export async function runRelease<P, S, L>(
   return run as ReleaseRun<S, L>;
 }
 
+/** What a caller may learn while the flow runs. */
+export interface ReleaseHooks {
+  /**
+   * Called once the release holds the lock and its record exists (phase locked), before any
+   * step: from here on the release can be followed by its id (deploy_status), so a caller may
+   * answer while the flow continues (a background continuation). Not called for a refusal,
+   * a confirmation_required answer, or a call that recovery left nothing to do.
+   */
+  onStarted?: ((releaseId: string) => void) | undefined;
+}
+
 interface JournalledInput {
   s3: S3Client;
   bucket: string;
@@ -143,6 +156,7 @@ interface JournalledInput {
   lock: HeldLock;
   lockLost: () => boolean;
   recovered: RecoveredRelease[];
+  onStarted?: ((releaseId: string) => void) | undefined;
 }
 
 async function runJournalled<P, S, L>(
@@ -172,6 +186,7 @@ async function runJournalled<P, S, L>(
   const started = performance.now();
   // Safety: the record exists before anything changes, so even a killed process leaves a trace.
   await journal.advance("locked", spec.record);
+  input.onStarted?.(input.releaseId);
   const steps = await runSteps({
     spec,
     journal,

@@ -48,6 +48,11 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
     signal,
     progress: input.progress,
     note: (patch) => journal.note(patch),
+    checkpoint: async (patch) => {
+      const phase = journal.phase;
+      if (phase) await journal.advance(phase, patch);
+      else journal.note(patch);
+    },
     warn: (message) => warnings.push(message),
   });
   const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {

@@ -81,6 +81,12 @@ export interface StepIo {
   readonly progress: ProgressReporter;
   /** Merges facts into the release record (written with the next journal write). */
   note(patch: RecordPatch): void;
+  /**
+   * Merges facts and writes the record now, in the phase it is in: for a long step that
+   * reports what it has seen so far (a canary's figures). Throws when S3 refuses; the facts
+   * then still go out with the next journal write.
+   */
+  checkpoint(patch: RecordPatch): Promise<void>;
   /** Adds a warning to the answer and the record. */
   warn(message: string): void;
 }

@@ -21,6 +21,7 @@ export type FinalStatus = Exclude<ReleaseStatus, "in_progress">;
  * Journal phases, in order. Each is written before the step that enters it, so a record found
  * in a phase says how far a dead release may have got: before `switching` nothing live was
  * touched; from `switching` on, live state may be the new release, the old one, or a mix.
+ * `baking`: the new release serves a share of the traffic while it is watched (a canary).
  */
 export const phaseSchema = z.enum([
   "locked",
@@ -28,6 +29,7 @@ export const phaseSchema = z.enum([
   "uploading",
   "switching",
   "switched",
+  "baking",
   "verifying",
   "undoing",
   "finishing",
@@ -94,6 +96,11 @@ export const releaseRecordSchema = z.object({
   /** Frontend: key → file facts; lambda: zip entry → sha256 (for "what changed"). */
   manifest: json.optional(),
   health: z.unknown().optional(),
+  /**
+   * What the release observed while it ran, written as it goes (a Lambda canary's figures per
+   * version); parsed by the component's own schema. May hold redacted log text.
+   */
+  evidence: json.optional(),
   /** Step name → milliseconds. */
   timings: z.record(z.string(), z.number()).default({}),
   error: z.string().optional(),

@@ -20,6 +20,8 @@ export interface InvocationHooks {
   askPerson?: ((request: ApprovalRequest) => Promise<ApprovalAnswer>) | null;
   /** Asks the person for an MFA code out of the model's sight; null when it cannot. */
   askCode?: AskCode;
+  /** False for a caller that exits after the answer (the CLI): no release may continue after it. */
+  outlivesAnswer?: boolean;
 }
 
 export interface ToolCallResult {
@@ -150,6 +152,7 @@ function buildContext(
     config,
     appRoot,
     configPath,
+    outlivesAnswer: hooks.outlivesAnswer ?? true,
     aws: runtime.clientsFor(envName),
     signal: hooks.signal ?? new AbortController().signal,
     progress: (message, progress, total) => hooks.progress?.(redactText(message), progress, total),

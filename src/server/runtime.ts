@@ -73,7 +73,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     loaded: options.loaded,
     configError: options.configError ?? null,
     signer: tokenSigner(secret),
-    session: { usedTokenNonces: new Set(), preflights: new Map() },
+    session: { usedTokenNonces: new Set(), preflights: new Map(), background: new Set() },
     now: options.now ?? (() => new Date()),
     run: options.run ?? runCommand,
     clientsFor(envName) {

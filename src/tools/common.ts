@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { phaseSchema } from "../release/types.js";
 
 /**
  * Input bounds. Every string, number and array a tool takes is bounded in its schema, so a
@@ -68,10 +69,7 @@ export const DESTRUCTIVE = {
 
 /** The facts every finished guarded call reports (see tools/flows/release-facts.ts). */
 export const releaseFactsFields = {
-  phase: z
-    .enum(["locked", "preparing", "uploading", "switching", "switched", "verifying", "undoing", "finishing"])
-    .optional()
-    .describe("The journal phase the release reached."),
+  phase: phaseSchema.optional().describe("The journal phase the release reached."),
   recovered: z
     .array(
       z.object({

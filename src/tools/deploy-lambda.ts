@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { shownLambdaPlanSchema } from "../deploy/lambda/plan-schema.js";
+import { canaryEvidenceSchema } from "../observe/canary-schema.js";
 import { healthReportSchema } from "../observe/health-schema.js";
 import {
   breakLockArg,
@@ -18,7 +19,7 @@ export const deployLambdaTool = defineTool({
   name: "deploy_lambda",
   title: "Deploy the Lambda API",
   description:
-    "Packages the backend deterministically, skips the deploy when the live CodeSha256 already matches, otherwise uploads the zip, updates the function, verifies the code hash, publishes a version, moves the alias, runs the health gate and rolls back automatically on failure. On protected envs the first call returns a plan and a confirmationToken.",
+    "Packages the backend deterministically, skips the deploy when the live CodeSha256 already matches, otherwise uploads the zip, updates the function, verifies the code hash, publishes a version, moves the alias, runs the health gate and rolls back automatically on failure. With strategy canary (alias only) it first sends canaryPercent of the alias's traffic to the new version for bakeMinutes, compares its errors, timeouts and p95 from its own logs with the stable version's, then promotes it or removes its share. With wait: false (or a bake longer than release.canary.maxWaitMinutes) it answers once the release started; follow it with deploy_status {releaseId}. On protected envs the first call returns a plan and a confirmationToken.",
   inputSchema: {
     env: envArg,
     dryRun: dryRunArg,
@@ -28,10 +29,50 @@ export const deployLambdaTool = defineTool({
       .describe("Deploy even when the code is unchanged. Only when the user asked."),
     confirmationToken: confirmationTokenArg,
     breakLock: breakLockArg,
+    strategy: z
+      .enum(["all_at_once", "canary"])
+      .default("all_at_once")
+      .describe(
+        "all_at_once: move the alias (or $LATEST) to the new code at once. canary (needs lambda.alias): a share of the alias first, judged against the stable version, then promoted or rolled back.",
+      ),
+    canaryPercent: z
+      .number()
+      .min(1, "canaryPercent is at least 1")
+      .max(50, "canaryPercent is at most 50: a canary is a minority of the traffic")
+      .optional()
+      .describe(
+        'Share of the alias\'s traffic the new version gets while it bakes (strategy "canary"; default 10).',
+      ),
+    bakeMinutes: z
+      .number()
+      .min(0.01, "bakeMinutes is at least 0.01")
+      .max(60, "bakeMinutes is at most 60")
+      .optional()
+      .describe(
+        'How long the canary is watched before it is promoted (strategy "canary"; default 5; fractions allowed).',
+      ),
+    wait: z
+      .boolean()
+      .default(true)
+      .describe(
+        "false: answer as soon as the release started (releaseId) and let it run on in the server; follow it with deploy_status {releaseId}. Not available from the CLI.",
+      ),
   },
   outputSchema: {
     summary: summaryField,
-    status: z.enum(["planned", "confirmation_required", "unchanged", "deployed", "rolled_back", "failed"]),
+    status: z
+      .enum([
+        "planned",
+        "confirmation_required",
+        "unchanged",
+        "deployed",
+        "rolled_back",
+        "failed",
+        "in_progress",
+      ])
+      .describe(
+        "in_progress: the release started and runs on in the server after this answer (wait: false or a long bake); deploy_status {releaseId} reports its phase, figures and outcome.",
+      ),
     plan: shownLambdaPlanSchema,
     ...confirmationOutputFields,
     codeSha256: z.string(),
@@ -51,10 +92,24 @@ export const deployLambdaTool = defineTool({
     version: z.string().optional(),
     releaseId: z.string().optional(),
     live: z
-      .object({ version: z.string(), codeSha256: z.string() })
+      .object({
+        version: z.string(),
+        codeSha256: z.string(),
+        weights: z
+          .record(z.string(), z.number())
+          .optional()
+          .describe(
+            "The alias's weighted routing read back (version → share 0..1 besides `version`); shown for a canary, and whenever the alias splits its traffic. Empty: the alias serves `version` alone.",
+          ),
+      })
       .nullable()
       .optional()
       .describe("What serves now, read back from Lambda after the release."),
+    canary: canaryEvidenceSchema
+      .optional()
+      .describe(
+        "A canary's evidence: its figures and the stable version's over the same window, the health checks, the thresholds and the verdict (also in the release record).",
+      ),
     health: healthReportSchema.optional().describe("The health gate's report."),
     failure: z.string().optional().describe("The step that failed and why (may quote AWS error text)."),
     blockedBy: z.string().optional().describe("Why the confirmed call would be refused now (tests first)."),
@@ -83,6 +138,10 @@ export const deployLambdaTool = defineTool({
       force: args.force,
       confirmationToken: args.confirmationToken,
       breakLock: args.breakLock,
+      strategy: args.strategy,
+      canaryPercent: args.canaryPercent,
+      bakeMinutes: args.bakeMinutes,
+      wait: args.wait,
     });
   },
 });

@@ -67,7 +67,7 @@ describe("CLI flags from a tool's input schema", () => {
     const error = parseError(() => parseToolFlags(deployLambdaTool, ["--dryrun"]));
     expect(error.code).toBe("INPUT_INVALID");
     expect(error.message).toBe(
-      "Unknown flag --dryrun for deploy_lambda. Known flags: --env, --dry-run, --force, --confirmation-token, --break-lock, --json.",
+      "Unknown flag --dryrun for deploy_lambda. Known flags: --env, --dry-run, --force, --confirmation-token, --break-lock, --strategy, --canary-percent, --bake-minutes, --wait, --json.",
     );
     // --no- only negates booleans.
     expect(parseError(() => parseToolFlags(deployLambdaTool, ["--no-env"])).message).toContain(

@@ -75,6 +75,7 @@ export function toolContextFor(runtime: Runtime, over: Partial<ToolContext> = {}
     config,
     appRoot,
     configPath: runtime.loaded.path,
+    outlivesAnswer: true,
     aws: runtime.clientsFor(envName),
     signal: new AbortController().signal,
     progress: () => {},

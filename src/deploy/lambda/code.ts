@@ -26,17 +26,35 @@ export interface LiveLambdaCode {
   codeSha256: string;
 }
 
+/** What serves, with the alias's weighted routing: versions that get a share besides `version`. */
+export interface LiveLambdaRouting extends LiveLambdaCode {
+  /** AdditionalVersionWeights of the alias (version → share 0..1); empty without an alias. */
+  weights: Record<string, number>;
+}
+
 /** What serves traffic now: the alias's version when one is configured, else $LATEST. */
 export async function readLiveCode(
   lambda: LambdaClient,
   functionName: string,
   alias: string | null,
 ): Promise<LiveLambdaCode> {
+  const { weights: _weights, ...live } = await readLiveRouting(lambda, functionName, alias);
+  return live;
+}
+
+/** readLiveCode plus the alias's weighted routing (one GetAlias, as readLiveCode). */
+export async function readLiveRouting(
+  lambda: LambdaClient,
+  functionName: string,
+  alias: string | null,
+): Promise<LiveLambdaRouting> {
   let version = "$LATEST";
+  let weights: Record<string, number> = {};
   if (alias) {
     try {
       const out = await lambda.send(new GetAliasCommand({ FunctionName: functionName, Name: alias }));
       version = out.FunctionVersion ?? "$LATEST";
+      weights = { ...(out.RoutingConfig?.AdditionalVersionWeights ?? {}) };
     } catch (error) {
       if (isAwsErrorNamed(error, "ResourceNotFoundException")) {
         // Safety: creating the alias here would switch traffic with no version to go back to.
@@ -53,7 +71,7 @@ export async function readLiveCode(
     const out = await lambda.send(
       new GetFunctionCommand({ FunctionName: functionName, ...(alias ? { Qualifier: version } : {}) }),
     );
-    return { functionName, alias, version, codeSha256: out.Configuration?.CodeSha256 ?? "" };
+    return { functionName, alias, version, codeSha256: out.Configuration?.CodeSha256 ?? "", weights };
   } catch (error) {
     throw mapAwsError(error, "lambda:GetFunction", functionName);
   }
@@ -203,6 +221,11 @@ export async function publishVersion(
   }
 }
 
+/**
+ * Points the alias at `version` alone. Safety: the weighted routing is cleared in the same
+ * call (UpdateAlias without RoutingConfig would keep it), so a move, an undo or a rollback
+ * never leaves a share of the traffic on another version, e.g. a canary's.
+ */
 export async function moveAlias(
   lambda: LambdaClient,
   functionName: string,
@@ -212,7 +235,40 @@ export async function moveAlias(
 ): Promise<void> {
   try {
     await lambda.send(
-      new UpdateAliasCommand({ FunctionName: functionName, Name: alias, FunctionVersion: version }),
+      new UpdateAliasCommand({
+        FunctionName: functionName,
+        Name: alias,
+        FunctionVersion: version,
+        RoutingConfig: { AdditionalVersionWeights: {} },
+      }),
+      signal ? { abortSignal: signal } : {},
+    );
+  } catch (error) {
+    throw mapAwsError(error, "lambda:UpdateAlias", `${functionName}:${alias}`);
+  }
+}
+
+/**
+ * A canary: the alias stays on `stableVersion` and sends `share` (0..1) of its traffic to
+ * `canaryVersion` (RoutingConfig.AdditionalVersionWeights).
+ */
+export async function splitAlias(
+  lambda: LambdaClient,
+  functionName: string,
+  alias: string,
+  stableVersion: string,
+  canaryVersion: string,
+  share: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  try {
+    await lambda.send(
+      new UpdateAliasCommand({
+        FunctionName: functionName,
+        Name: alias,
+        FunctionVersion: stableVersion,
+        RoutingConfig: { AdditionalVersionWeights: { [canaryVersion]: share } },
+      }),
       signal ? { abortSignal: signal } : {},
     );
   } catch (error) {

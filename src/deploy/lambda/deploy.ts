@@ -6,14 +6,14 @@ import { DeployError } from "../../core/errors.js";
 import { type CommandRunner, runCommand } from "../../core/run-command.js";
 import { type InterruptedRelease, readInterruptedFor } from "../../release/interrupted.js";
 import { listReleaseRecords } from "../../release/records.js";
-import type { ReleaseSpec } from "../../release/spec.js";
 import type { ReleaseRecord } from "../../release/types.js";
 import { codeLocationOf } from "./artifact.js";
-import { type LiveLambdaCode, readLiveCode } from "./code.js";
+import { type CanarySettings, canaryPlanOf } from "./canary.js";
+import { type LiveLambdaCode, readLiveRouting } from "./code.js";
 import type { LambdaDeps } from "./deps.js";
 import { buildLambdaPackage, formatBytes, type LambdaPackage } from "./package.js";
 import { type LambdaDeployPlan, type LambdaPlanDetails, planLambdaDeploy } from "./plan.js";
-import { type LambdaDeployState, lambdaDeploySpec, noWayBackWarning } from "./release.js";
+import { type LambdaDeploySpec, lambdaDeploySpec, noWayBackWarning } from "./release.js";
 import { inspectPackagedTree, type PackagedTree, treeDigestOf, treeRefusal } from "./tree.js";
 
 export interface DeployLambdaRequest {
@@ -24,9 +24,11 @@ export interface DeployLambdaRequest {
   breakLock: boolean;
   /** Runs git for the tree check; the real runner when omitted. */
   run?: CommandRunner | undefined;
+  /** Strategy canary: publish, send a share of the alias to the new version, bake, promote or roll back. */
+  canary?: CanarySettings | undefined;
 }
 
-export type LambdaDeploySpec = ReleaseSpec<LambdaDeployPlan, LambdaDeployState, LiveLambdaCode>;
+export type { LambdaDeploySpec } from "./release.js";
 
 export interface PreparedLambdaDeploy {
   pkg: LambdaPackage;
@@ -65,6 +67,7 @@ export async function prepareLambdaDeploy(
   deps: LambdaDeps,
   request: DeployLambdaRequest,
 ): Promise<PreparedLambdaDeploy> {
+  if (request.canary) assertCanCanary(deps);
   const workDir = await mkdtemp(join(tmpdir(), "vyaparai-lambda-"));
   const dispose = () => rm(workDir, { recursive: true, force: true });
   try {
@@ -80,9 +83,10 @@ export async function prepareLambdaDeploy(
     assertPackageIsTree(tree, pkg);
     deps.progress("Reading the live function and release history");
     const [planned, interrupted] = await Promise.all([
-      planFor(deps, pkg, tree, request.force),
+      planFor(deps, pkg, tree, request.force, request.canary),
       readInterruptedFor(deps.s3, deps.env.lambda.artifactBucket, deps.envName, deps.now),
     ]);
+    if (request.canary && planned.plan.rollback) assertAliasWhole(planned.plan, planned.weights, interrupted);
     const planText = describeLambdaPlan(planned.plan, planned.details, pkg, planned.warnings);
     const specFor = (p: typeof planned): LambdaDeploySpec =>
       lambdaDeploySpec(deps, {
@@ -93,9 +97,10 @@ export async function prepareLambdaDeploy(
         approvalText: p.plan.rollback
           ? describeLambdaPlan(p.plan, p.details, pkg, p.warnings)
           : recoveryOnlyText(interrupted),
+        canary: request.canary,
         // After a recovery changed what is live, the same package is planned against it again.
         replan: async () => {
-          const again = await planFor(deps, pkg, tree, request.force);
+          const again = await planFor(deps, pkg, tree, request.force, request.canary);
           return again.plan.rollback ? specFor(again) : null;
         },
       });
@@ -142,10 +147,16 @@ function assertPackageIsTree(tree: PackagedTree, pkg: LambdaPackage): void {
   );
 }
 
-async function planFor(deps: LambdaDeps, pkg: LambdaPackage, tree: PackagedTree, force: boolean) {
+async function planFor(
+  deps: LambdaDeps,
+  pkg: LambdaPackage,
+  tree: PackagedTree,
+  force: boolean,
+  canary: CanarySettings | undefined,
+) {
   const { functionName, alias, artifactBucket } = deps.env.lambda;
-  const [live, records] = await Promise.all([
-    readLiveCode(deps.lambda, functionName, alias),
+  const [{ weights, ...live }, records] = await Promise.all([
+    readLiveRouting(deps.lambda, functionName, alias),
     listReleaseRecords(deps.s3, artifactBucket, deps.envName, "lambda", { limit: 20 }),
   ]);
   const { plan, details } = await planLambdaDeploy({
@@ -156,8 +167,64 @@ async function planFor(deps: LambdaDeps, pkg: LambdaPackage, tree: PackagedTree,
     s3: deps.s3,
     force,
     treeDigest: tree.digest,
+    canary: canary ? canaryPlanOf(canary) : undefined,
   });
-  return { plan, details, live, records, warnings: await wayBackWarnings(deps, plan) };
+  if (canary && plan.rollback && plan.fromCodeSha256 === plan.codeSha256) {
+    // Safety: a canary of the code already live would compare a version with itself.
+    throw new DeployError(
+      "PRECONDITION",
+      `The package (CodeSha256 ${plan.codeSha256}) is already live on ${describeTarget(plan)}: a canary would compare it with itself. Deploy without strategy "canary" to force it, or change the code. Nothing was changed.`,
+    );
+  }
+  const warnings = await wayBackWarnings(deps, plan);
+  const shares = sharesText(weights);
+  if (shares && plan.rollback && !canary) {
+    warnings.push(
+      `Alias ${plan.alias} of ${plan.functionName} splits its traffic now (${shares} besides version ${plan.fromVersion}); this deploy moves the whole alias to the new version, so that split ends.`,
+    );
+  }
+  return { plan, details, live, weights, records, warnings };
+}
+
+function sharesText(weights: Record<string, number>): string | null {
+  const shares = Object.entries(weights);
+  if (shares.length === 0) return null;
+  return shares.map(([version, share]) => `version ${version} ${Math.round(share * 1000) / 10}%`).join(", ");
+}
+
+/** A canary splits an alias: refused in $LATEST mode and without the logs it is judged by. */
+function assertCanCanary(deps: LambdaDeps): void {
+  if (!deps.env.lambda.alias) {
+    throw new DeployError(
+      "PRECONDITION",
+      `strategy "canary" needs an alias: $LATEST mode has no alias to split (environments.${deps.envName}.lambda.alias is null). Configure lambda.alias, or deploy without strategy "canary". Nothing was changed.`,
+    );
+  }
+  if (!deps.logs) {
+    throw new DeployError(
+      "PRECONDITION",
+      `strategy "canary" judges the new version by its logs, and this call has no logs client. Nothing was changed.`,
+    );
+  }
+}
+
+/**
+ * Safety: a canary replaces the alias's weighted routing; a split it did not make (another
+ * tool's canary, a hand-made one) is not overwritten. One left by an interrupted release of
+ * this tool is settled by this call's recovery first, so it is not a reason to refuse.
+ */
+function assertAliasWhole(
+  plan: LambdaDeployPlan,
+  weights: Record<string, number>,
+  interrupted: InterruptedRelease[],
+): void {
+  if (interrupted.some((i) => i.record.component === "lambda")) return;
+  const text = sharesText(weights);
+  if (!text) return;
+  throw new DeployError(
+    "PRECONDITION",
+    `Alias ${plan.alias} of ${plan.functionName} already splits its traffic (${text} besides version ${plan.fromVersion}) and no interrupted release of this tool explains it. Settle that split first (the rollback tool, or aws lambda update-alias … --routing-config AdditionalVersionWeights={}). Nothing was changed.`,
+  );
 }
 
 /**
@@ -229,8 +296,11 @@ export function describeLambdaPlan(
   const upload = details.uploadNeeded
     ? `upload ${formatBytes(pkg.bytes)} to s3://${plan.artifactBucket}/${plan.artifactKey}`
     : `reuse s3://${plan.artifactBucket}/${plan.artifactKey}`;
+  const canary = plan.canary;
   const way = plan.alias
-    ? `publish a version and move alias ${plan.alias} from version ${plan.fromVersion}`
+    ? canary
+      ? `publish a version, send ${canary.percent}% of alias ${plan.alias}'s traffic to it for ${canary.bakeMinutes} min while version ${plan.fromVersion} keeps the rest, and compare its errors, timeouts and p95 from its own logs with version ${plan.fromVersion}'s (it fails at more than +${canary.thresholds.maxErrorRatePoints} points of error rate, +${canary.thresholds.maxTimeoutRatePoints} points of timeout rate or +${canary.thresholds.maxP95IncreasePercent}% p95, fewer than ${canary.thresholds.minInvocations} invocations, or unhealthy health targets); if it passes, move the alias to it alone, else remove its share`
+      : `publish a version and move alias ${plan.alias} from version ${plan.fromVersion}`
     : "publish a version of it for the record ($LATEST is what serves)";
   const keep =
     plan.rollback?.mode === "artifact" && plan.rollback.saveFromLambda

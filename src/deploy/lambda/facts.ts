@@ -18,9 +18,14 @@ export const lambdaRecoveryFactsSchema = z.object({
   next: z.object({
     codeSha256: z.string(),
     artifactKey: z.string().nullable(),
-    /** The version to point the alias at, when it already exists (rollback). */
+    /** The version to point the alias at, when it already exists (rollback), or once published (canary). */
     version: z.string().nullable(),
   }),
+  /**
+   * Set for a canary: the alias stays on the previous version and sends `percent` of its
+   * traffic to the new one while it bakes. A recovery removes that share; it never promotes.
+   */
+  canary: z.object({ percent: z.number(), bakeMinutes: z.number() }).optional(),
 });
 export type LambdaRecoveryFacts = z.infer<typeof lambdaRecoveryFactsSchema>;
 
@@ -29,5 +34,9 @@ export function recoveryPlanText(facts: LambdaRecoveryFacts, phase: string): str
   if (phase === "locked" || phase === "preparing" || phase === "uploading") {
     return `Nothing live was changed yet: the next guarded call checks that ${where} still runs ${facts.previous.codeSha256} and closes this release.`;
   }
-  return `The next guarded call reads what ${where} runs: if it is the new code ${facts.next.codeSha256}, it runs the health gate and keeps it when it passes, else puts back ${facts.alias ? `version ${facts.previous.version}` : `the previous code ${facts.previous.codeSha256}`}.`;
+  const gate = `if it is the new code ${facts.next.codeSha256}, it runs the health gate and keeps it when it passes, else puts back ${facts.alias ? `version ${facts.previous.version}` : `the previous code ${facts.previous.codeSha256}`}.`;
+  if (facts.canary && facts.alias) {
+    return `The next guarded call reads alias ${where}: while it still sends a share of its traffic to the canary (new code ${facts.next.codeSha256}), it removes that share so version ${facts.previous.version} serves everything again, whatever the figures recorded so far (a cut-short bake never promotes); if the alias serves the new code alone, ${gate}`;
+  }
+  return `The next guarded call reads what ${where} runs: ${gate}`;
 }

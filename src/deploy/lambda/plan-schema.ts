@@ -12,6 +12,23 @@ export const lambdaRollbackPathSchema = z.discriminatedUnion("mode", [
 ]);
 
 /**
+ * A canary (strategy "canary", alias mode only): publish the new version, send `percent` of
+ * the alias's traffic to it for `bakeMinutes`, judge it against the stable version with
+ * these thresholds, then promote it or remove its share. Part of the plan, so the person
+ * approves the share, the bake and the bar it must clear.
+ */
+export const lambdaCanaryPlanSchema = z.object({
+  percent: z.number().describe("Share of the alias's traffic the new version gets while it bakes."),
+  bakeMinutes: z.number(),
+  thresholds: z.object({
+    maxErrorRatePoints: z.number(),
+    maxTimeoutRatePoints: z.number(),
+    maxP95IncreasePercent: z.number(),
+    minInvocations: z.number(),
+  }),
+});
+
+/**
  * The canonical, timestamp-free plan a confirmation token confirms: planning the same tree
  * against the same live state twice gives the same digest.
  */
@@ -41,6 +58,8 @@ export const lambdaDeployPlanSchema = z.object({
   /** Null when nothing will change (unchanged code, no force). */
   rollback: lambdaRollbackPathSchema.nullable(),
   force: z.boolean(),
+  /** Only for strategy "canary" (absent otherwise, so an all-at-once plan's digest is as before). */
+  canary: lambdaCanaryPlanSchema.optional(),
 });
 
 /** What the tool shows next to the plan (not part of the digest). */

@@ -6,6 +6,7 @@ import { artifactExists, artifactKeyFor, artifactKeyForCodeSha256 } from "./arti
 import type { LiveLambdaCode } from "./code.js";
 import type { LambdaPackage } from "./package.js";
 import type {
+  lambdaCanaryPlanSchema,
   lambdaDeployPlanSchema,
   lambdaPlanDetailsSchema,
   lambdaRollbackPathSchema,
@@ -14,6 +15,7 @@ import type {
 export type LambdaRollbackPath = z.infer<typeof lambdaRollbackPathSchema>;
 export type LambdaDeployPlan = z.infer<typeof lambdaDeployPlanSchema>;
 export type LambdaPlanDetails = z.infer<typeof lambdaPlanDetailsSchema>;
+export type LambdaCanaryPlan = z.infer<typeof lambdaCanaryPlanSchema>;
 
 const MAX_LISTED_FILES = 50;
 
@@ -27,6 +29,8 @@ export interface PlanLambdaDeployInput {
   force: boolean;
   /** The checked tree's digest (tree.ts), bound into the plan a token confirms. */
   treeDigest: string;
+  /** Strategy canary: the share, the bake and the thresholds (alias mode only). */
+  canary?: LambdaCanaryPlan | undefined;
 }
 
 export async function planLambdaDeploy(
@@ -67,6 +71,7 @@ export async function planLambdaDeploy(
     },
     rollback,
     force: input.force,
+    ...(input.canary ? { canary: input.canary } : {}),
   };
   const details: LambdaPlanDetails = {
     unchanged,

@@ -1,9 +1,18 @@
+import type { CanaryEvidence } from "../../observe/canary-schema.js";
 import { checkHealth, type HealthReport } from "../../observe/health.js";
 import { resolveLogGroup } from "../../observe/log-group.js";
 import { type LogEventOut, queryLogs } from "../../observe/logs.js";
 import type { ReleaseSpec, ReleaseStep, StepIo } from "../../release/spec.js";
 import { artifactExists, savePreviousCode, uploadArtifact } from "./artifact.js";
-import { type LiveLambdaCode, moveAlias, publishVersion, readLiveCode, updateCodeFromS3 } from "./code.js";
+import { bakeCanary, type CanarySettings } from "./canary.js";
+import {
+  type LiveLambdaRouting,
+  moveAlias,
+  publishVersion,
+  readLiveRouting,
+  splitAlias,
+  updateCodeFromS3,
+} from "./code.js";
 import type { LambdaDeps } from "./deps.js";
 import { type LambdaRecoveryFacts, recoveryPlanText } from "./facts.js";
 import type { LambdaPackage } from "./package.js";
@@ -20,7 +29,11 @@ export interface LambdaDeployState {
    * impossible): why; a rollback or undo then has no way back to it.
    */
   noWayBack: string | null;
+  /** Strategy canary: the figures as last recorded (null before the bake starts). */
+  canary: CanaryEvidence | null;
 }
+
+export type LambdaDeploySpec = ReleaseSpec<LambdaDeployPlan, LambdaDeployState, LiveLambdaRouting>;
 
 export interface LambdaSpecInput {
   plan: LambdaDeployPlan;
@@ -28,11 +41,16 @@ export interface LambdaSpecInput {
   confirmationToken?: string | undefined;
   breakLock: boolean;
   approvalText: string;
-  replan?: () => Promise<ReleaseSpec<LambdaDeployPlan, LambdaDeployState, LiveLambdaCode> | null>;
+  /** Strategy canary (alias mode): the plan's canary plus the check pace. */
+  canary?: CanarySettings | undefined;
+  replan?: () => Promise<LambdaDeploySpec | null>;
 }
 
 function lambdaFactsOf(plan: LambdaDeployPlan): LambdaRecoveryFacts {
   return {
+    ...(plan.canary && plan.alias
+      ? { canary: { percent: plan.canary.percent, bakeMinutes: plan.canary.bakeMinutes } }
+      : {}),
     functionName: plan.functionName,
     alias: plan.alias,
     bucket: plan.artifactBucket,
@@ -72,17 +90,17 @@ export function noWayBackWarning(
 
 /**
  * deploy_lambda as a release: keep a way back → upload → switch (code, version, alias) →
- * health gate; the undo puts the previous code back. A plan without a change (unchanged
+ * health gate; the undo puts the previous code back. A canary switches in two moves: a share
+ * of the alias to the new version, a bake that watches it, then the whole alias (or, when the
+ * bake fails or is cancelled, the undo removes the share). A plan without a change (unchanged
  * code) has no steps: the flow then only settles interrupted releases.
  */
-export function lambdaDeploySpec(
-  deps: LambdaDeps,
-  input: LambdaSpecInput,
-): ReleaseSpec<LambdaDeployPlan, LambdaDeployState, LiveLambdaCode> {
+export function lambdaDeploySpec(deps: LambdaDeps, input: LambdaSpecInput): LambdaDeploySpec {
   const { plan, pkg } = input;
   const fn = plan.functionName;
   const facts = lambdaFactsOf(plan);
-  const state: LambdaDeployState = { version: null, health: null, noWayBack: null };
+  const state: LambdaDeployState = { version: null, health: null, noWayBack: null, canary: null };
+  const canary = plan.alias && plan.canary && input.canary ? input.canary : null;
   const changes = plan.rollback !== null;
   return {
     component: "lambda",
@@ -113,7 +131,7 @@ export function lambdaDeploySpec(
     },
     recoveryPlan: (phase) => recoveryPlanText(facts, phase),
     ...(input.replan ? { replan: input.replan } : {}),
-    steps: changes ? deploySteps(deps, plan, pkg, facts) : [],
+    steps: changes ? deploySteps(deps, plan, pkg, facts, canary) : [],
     ...(changes
       ? {
           verify: {
@@ -131,14 +149,18 @@ export function lambdaDeploySpec(
             },
           },
           undo: {
-            name: plan.alias ? `move alias ${plan.alias} back` : "restore the previous code",
+            name: plan.alias
+              ? canary
+                ? `remove the canary's share: alias ${plan.alias} back on version ${plan.fromVersion} alone`
+                : `move alias ${plan.alias} back`
+              : "restore the previous code",
             run: (_s: LambdaDeployState, io: StepIo) =>
               restorePreviousCode({ ...deps, progress: io.progress }, facts, io.signal),
             fixCommand: () => restoreCommand(facts, deps.env.region),
           },
         }
       : {}),
-    readLive: () => readLiveCode(deps.lambda, fn, plan.alias),
+    readLive: () => readLiveRouting(deps.lambda, fn, plan.alias),
     recordLive: (live, s, status) => ({
       after: {
         // Without an alias the release is known by the version published from its code.
@@ -156,6 +178,7 @@ function deploySteps(
   plan: LambdaDeployPlan,
   pkg: LambdaPackage,
   facts: LambdaRecoveryFacts,
+  canary: CanarySettings | null,
 ): Array<ReleaseStep<LambdaDeployState>> {
   const fn = plan.functionName;
   const steps: Array<ReleaseStep<LambdaDeployState>> = [];
@@ -242,12 +265,20 @@ function deploySteps(
           `deploy_lambda release ${io.releaseId} git ${io.gitSha ?? "unknown"}`,
           io.signal,
         );
+        if (canary) {
+          // Recovery then knows the canary's version from the record written before the split.
+          facts.next.version = s.version;
+          io.note({ after: { publishedVersion: s.version }, recoveryFacts: { ...facts } });
+          return;
+        }
         io.note({ after: { publishedVersion: s.version } });
       },
     },
   );
   const alias = plan.alias;
-  if (alias) {
+  if (alias && canary) {
+    steps.push(...canarySteps(deps, plan, alias, canary));
+  } else if (alias) {
     steps.push({
       name: "move-alias",
       phase: "switching",
@@ -259,6 +290,65 @@ function deploySteps(
     });
   }
   return steps;
+}
+
+/**
+ * The canary's moves, alias mode: split (the record says `baking` before the share is set),
+ * bake, promote. The undo of any failure from the split on removes the share.
+ */
+function canarySteps(
+  deps: LambdaDeps,
+  plan: LambdaDeployPlan,
+  alias: string,
+  canary: CanarySettings,
+): Array<ReleaseStep<LambdaDeployState>> {
+  const fn = plan.functionName;
+  const stable = plan.fromVersion;
+  let routedAtMs = 0;
+  return [
+    {
+      name: "route-canary",
+      phase: "baking",
+      touchesLive: true,
+      async run(s, io) {
+        const version = s.version as string;
+        io.progress(
+          `Routing ${canary.percent}% of alias ${alias} to version ${version} for ${canary.bakeMinutes} min (version ${stable} keeps the rest)`,
+        );
+        routedAtMs = Date.now();
+        await splitAlias(deps.lambda, fn, alias, stable, version, canary.percent / 100, io.signal);
+      },
+    },
+    {
+      name: "bake-canary",
+      phase: "baking",
+      // The bake's own length, plus room for its last log read and record write.
+      deadlineMs: Math.round(canary.bakeMinutes * 60_000) + 5 * 60_000,
+      async run(s, io) {
+        s.canary = await bakeCanary({
+          deps,
+          functionName: fn,
+          canaryVersion: s.version as string,
+          stableVersion: stable,
+          settings: canary,
+          routedAtMs,
+          io,
+          onEvidence: (evidence) => {
+            s.canary = evidence;
+          },
+        });
+      },
+    },
+    {
+      name: "promote-canary",
+      phase: "switching",
+      touchesLive: true,
+      async run(s, io) {
+        io.progress(`Canary passed: moving alias ${alias} to version ${s.version} alone`);
+        await moveAlias(deps.lambda, fn, alias, s.version as string, io.signal);
+      },
+    },
+  ];
 }
 
 /** The env's health targets plus the function's own state, as one verdict. */
