@@ -115,7 +115,8 @@ export function renderReleaseReport(record: ReleaseRecord, options: ReportOption
   const timings = Object.entries(record.timings);
   if (timings.length > 0) {
     lines.push("### Steps", "", "| step | took |", "|---|---|");
-    for (const [step, ms] of timings) lines.push(`| ${step} | ${seconds(ms)} |`);
+    // Timings are recorded as "<step>Ms" (and "totalMs"); the unit is in the column.
+    for (const [step, ms] of timings) lines.push(`| ${step.replace(/Ms$/, "")} | ${seconds(ms)} |`);
     lines.push("");
   }
   lines.push("## What changed", "");
