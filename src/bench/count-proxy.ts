@@ -1,60 +1,31 @@
-import { createServer, request } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Cleanup } from "./cleanup.js";
+import { startNetworkProxy } from "./network-proxy.js";
 
 /**
- * A pass-through HTTP proxy in front of moto that records every request line. State read
- * back afterwards cannot see a write that was undone (a lock PUT then DELETE) or an
- * overwrite with identical bytes; the request log can.
+ * A pass-through proxy in front of moto that records every request line (the network proxy
+ * of network-proxy.ts at loopback shape). State read back afterwards cannot see a write that
+ * was undone (a lock PUT then DELETE) or an overwrite with identical bytes; the request log can.
  */
 export interface CountingProxy {
   endpoint: string;
   /** `METHOD /path` of every request since the last `reset()`. */
-  requests: string[];
+  readonly requests: string[];
   reset(): void;
   stop(): Promise<void>;
 }
 
 export async function startCountingProxy(target: string, cleanup: Cleanup): Promise<CountingProxy> {
-  const upstream = new URL(target);
-  const requests: string[] = [];
-  const server = createServer((incoming, outgoing) => {
-    requests.push(`${incoming.method} ${incoming.url}`);
-    const forward = request(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: incoming.method,
-        path: incoming.url,
-        headers: incoming.headers,
-      },
-      (answer) => {
-        outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(outgoing);
-      },
-    );
-    forward.on("error", (error) => {
-      outgoing.writeHead(502);
-      outgoing.end(String(error));
-    });
-    incoming.pipe(forward);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  const stop = cleanup.add(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
+  const proxy = await startNetworkProxy(target, cleanup);
+  let from = 0;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
-    requests,
-    reset: () => {
-      requests.length = 0;
+    endpoint: proxy.endpoint,
+    get requests() {
+      return proxy.log.slice(from).map((record) => record.line);
     },
-    stop,
+    reset: () => {
+      from = proxy.log.length;
+    },
+    stop: proxy.stop,
   };
 }
 

@@ -60,3 +60,24 @@ export function findPrerequisites(projectDir: string): Prerequisites {
     motoServer: throughShim(found.motoServer as string),
   };
 }
+
+/**
+ * An aws CLI v2 for `aws logs tail` (v1 has no tail): the CLI on PATH when it is v2, else a
+ * v2 in the usual system places (Debian's awscli package is v2). null when there is none.
+ */
+export function findAwsV2(primary: string): string | null {
+  for (const candidate of [...new Set([primary, "/usr/local/bin/aws", "/usr/bin/aws"])]) {
+    if (!existsSync(candidate)) continue;
+    try {
+      const version = execFileSync(candidate, ["--version"], {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", AWS_CONFIG_FILE: "/dev/null" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      if (/^aws-cli\/2\./.test(version.trim())) return candidate;
+    } catch {
+      // not a working CLI
+    }
+  }
+  return null;
+}

@@ -5,17 +5,26 @@ export type Target = { kind: "ratio"; max: number } | { kind: "absolute"; max: n
 
 export interface Row {
   id: ScenarioId;
+  /** The network the row was measured through: "loopback", "40ms", "100ms". */
+  column: string;
   unit: "ms" | "MB";
   /** Medians of the measured runs; null when the side was not measured. */
   ours: number | null;
   baseline: number | null;
-  target: Target;
+  /** null: no target for this scenario in this column, the row is for reading (info). */
+  target: Target | null;
   /** Extra conditions of the target (uploads, PUTs, output size), already judged. */
   checks: Array<{ what: string; ok: boolean }>;
   /** Facts worth reading next to the numbers: files uploaded, sizes. */
   notes: string[];
   /** Why there is no number ("not available: deploy_frontend not built", an error). */
   unavailable?: string;
+  /** AWS requests per run through the proxy (medians); null: the side makes none or was not counted. */
+  requests: { ours: number | null; baseline: number | null };
+  /** moto's busy time per run (medians, ms): the emulator's share of each figure. */
+  motoBusyMs: { ours: number | null; baseline: number | null };
+  /** Our server's peak RSS (VmHWM) at the end of the row's runs, MB. */
+  peakRssMb: number | null;
   runs: { ours: number[]; baseline: number[] };
 }
 
@@ -33,17 +42,36 @@ export function ratioOf(row: Row): number | null {
   return row.ours / row.baseline;
 }
 
-/** A row passes only with a number that meets its target and every extra check. */
-export function passes(row: Row): boolean {
-  if (row.unavailable !== undefined || row.ours === null) return false;
+export type Verdict = "pass" | "FAIL" | "info";
+
+/**
+ * A row with a target passes only with a number that meets it and every extra check. A row
+ * without a target is for reading, but a failed check (a write a no-op must not make) or a
+ * missing number still fails it.
+ */
+export function verdictOf(row: Row): Verdict {
+  if (row.unavailable !== undefined || row.ours === null) return "FAIL";
+  if (!row.checks.every((check) => check.ok)) return "FAIL";
+  if (row.target === null) return "info";
   const value = row.target.kind === "ratio" ? ratioOf(row) : row.ours;
-  if (value === null || value > row.target.max) return false;
-  return row.checks.every((check) => check.ok);
+  if (value === null || value > row.target.max) return "FAIL";
+  return "pass";
 }
 
-export function unavailableRow(id: ScenarioId, unit: Row["unit"], target: Target, why: string): Row {
+export function passes(row: Row): boolean {
+  return verdictOf(row) !== "FAIL";
+}
+
+export function unavailableRow(
+  id: ScenarioId,
+  column: string,
+  unit: Row["unit"],
+  target: Target | null,
+  why: string,
+): Row {
   return {
     id,
+    column,
     unit,
     ours: null,
     baseline: null,
@@ -51,26 +79,48 @@ export function unavailableRow(id: ScenarioId, unit: Row["unit"], target: Target
     checks: [],
     notes: [],
     unavailable: why,
+    requests: { ours: null, baseline: null },
+    motoBusyMs: { ours: null, baseline: null },
+    peakRssMb: null,
     runs: { ours: [], baseline: [] },
   };
+}
+
+export interface RowExtra {
+  checks?: Row["checks"];
+  notes?: string[];
+  requests?: { ours: number[]; baseline: number[] };
+  motoBusyMs?: { ours: number[]; baseline: number[] };
+  peakRssMb?: number | null;
 }
 
 /** Builds a measured row from the raw runs. */
 export function measuredRow(
   id: ScenarioId,
+  column: string,
   unit: Row["unit"],
-  target: Target,
+  target: Target | null,
   runs: { ours: number[]; baseline: number[] },
-  extra: { checks?: Row["checks"]; notes?: string[] } = {},
+  extra: RowExtra = {},
 ): Row {
   return {
     id,
+    column,
     unit,
     ours: median(runs.ours),
     baseline: median(runs.baseline),
     target,
     checks: extra.checks ?? [],
     notes: extra.notes ?? [],
+    requests: {
+      ours: median(extra.requests?.ours ?? []),
+      baseline: median(extra.requests?.baseline ?? []),
+    },
+    motoBusyMs: {
+      ours: median(extra.motoBusyMs?.ours ?? []),
+      baseline: median(extra.motoBusyMs?.baseline ?? []),
+    },
+    peakRssMb: extra.peakRssMb ?? null,
     runs,
   };
 }

@@ -32,3 +32,15 @@ export async function timedProgram(
     );
   return { ms, stdout: String(value.stdout) };
 }
+
+/** The aws CLI through the bench's network proxy: the same link our server goes through. */
+export async function awsCli(
+  ctx: { programs: { aws: string }; proxy: { endpoint: string }; env: Record<string, string> },
+  args: string[],
+  options: { cwd?: string; binary?: string } = {},
+): Promise<{ ms: number; stdout: string }> {
+  return timedProgram(options.binary ?? ctx.programs.aws, [...args, "--endpoint-url", ctx.proxy.endpoint], {
+    env: ctx.env,
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+}

@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BenchContext } from "../context.js";
 import { writeAppRoot } from "../fixtures/app-root.js";
+import { createBucket, createFunction, resetLiveCode } from "../fixtures/aws-world.js";
 import { type BackendSummary, writeBackend } from "../fixtures/backend-tree.js";
 
 export const BENCH_FUNCTION = "bench-api-dev";
@@ -18,6 +19,28 @@ export interface BackendApp {
 }
 
 const made = new WeakMap<BenchContext, BackendApp>();
+const functions = new WeakMap<BenchContext, Promise<void>>();
+
+const ARTIFACT = { bucket: BENCH_ARTIFACTS, prefix: BENCH_ARTIFACT_PREFIX };
+
+/** The artifact bucket and the function, created once per run (be-first and lambda-noop share them). */
+export function ensureFunction(ctx: BenchContext): Promise<void> {
+  let pending = functions.get(ctx);
+  if (!pending) {
+    pending = (async () => {
+      await createBucket(await ctx.clients.s3(), BENCH_ARTIFACTS);
+      await createFunction(ctx.clients, ctx.moto.endpoint, BENCH_FUNCTION, ARTIFACT);
+    })();
+    functions.set(ctx, pending);
+  }
+  return pending;
+}
+
+/** The function back to the seed's code, the artifact bucket back to empty but for that code. */
+export async function resetFunction(ctx: BenchContext): Promise<void> {
+  await ensureFunction(ctx);
+  await resetLiveCode(ctx.clients, BENCH_FUNCTION, ARTIFACT);
+}
 
 /** One app root with the backend fixture, shared by zip, lambda-noop and logs-10k. */
 export function backendApp(ctx: BenchContext): BackendApp {

@@ -93,28 +93,61 @@ export async function headRemote(s3: S3Client, bucket: string, key: string): Pro
   }
 }
 
+export interface DiffOptions {
+  /** The manifest of the release live now (the newest that was live), if any. */
+  liveManifest: FrontendManifest | null;
+  /**
+   * When that release finished (its record's `finishedAt`). With it, any listed object whose
+   * ETag and size are its manifest entry's and that was last written before then is taken as
+   * exactly what that release left there — content and headers — without a HeadObject, entry
+   * points included: a write after it (a header change by hand keeps the ETag but not
+   * LastModified) is read. Without it, only immutable assets are taken on trust. Our clock
+   * against S3's: one running behind makes more objects look written after the finish (read,
+   * harmless); one running ahead by δ could let a header change made within δ after the finish
+   * pass unread (the ETag still vouches for the content).
+   */
+  liveFinishedAt?: string | null;
+  /** HeadObject calls in flight. */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * S3 keeps LastModified in whole seconds: a write in the same second as the release's finish
+ * (a header changed by hand right after it) would show a LastModified before `finishedAt`. So
+ * an object is taken as the release's own only when it was last written in an earlier second;
+ * what the release wrote in its last second is read (a few HeadObject calls at once, at most).
+ */
+const LAST_MODIFIED_SLACK_MS = 1_000;
+
 /**
  * Classifies every desired file as upload (new, changed content, or headers that no longer
  * match the rules) or unchanged, and every other object in the bucket as stale.
  *
- * HeadObject only where needed: an immutable asset whose listed ETag and size equal what the
- * live release's manifest recorded is exactly the object that release uploaded, so its sha256
- * and headers are known without asking (a rule change still shows: the manifest's headers
- * differ from the new rule's). Non-immutable files are few and are always read. Anything else (a first deploy over `aws s3 sync` output,
- * a multipart or SSE-KMS ETag that is not an MD5, an object changed behind our back) is read
- * with HeadObject and compared by our `sha256` metadata, falling back to the MD5 ETag.
+ * One paginated ListObjectsV2 per bucket, and HeadObject only where the listing and the live
+ * release's manifest do not answer: an object whose listed ETag (the MD5 of a single-part
+ * upload) and size equal what that manifest recorded is exactly the object that release
+ * uploaded, so its sha256 and headers are known without asking — for an immutable asset
+ * always (a rule change still shows: the manifest's headers differ from the new rule's), for
+ * any other file when the listing shows it was not written since that release finished
+ * (`liveFinishedAt`). Anything else (a first deploy over `aws s3 sync` output, a multipart or
+ * SSE-KMS ETag that is not an MD5, an object changed behind our back) is read with HeadObject
+ * and compared by our `sha256` metadata, falling back to the MD5 ETag.
  */
 export async function diffBucket(
   s3: S3Client,
   bucket: string,
   desired: FrontendManifest,
-  options: { liveManifest: FrontendManifest | null; concurrency?: number; signal?: AbortSignal },
+  options: DiffOptions,
 ): Promise<BucketDiff> {
   const remote = await listBucket(s3, bucket, options.signal);
   const remoteByKey = new Map(remote.map((object) => [object.key, object]));
   const upload: PlannedUpload[] = [];
   const unchanged: string[] = [];
   let headRequests = 0;
+  const finishedAt = options.liveFinishedAt ? Date.parse(options.liveFinishedAt) : Number.NaN;
+  const untouchedSince = (object: RemoteObject) =>
+    Number.isFinite(finishedAt) && object.lastModified.getTime() + LAST_MODIFIED_SLACK_MS <= finishedAt;
 
   await forEachBounded(
     Object.keys(desired),
@@ -128,9 +161,12 @@ export async function diffBucket(
       }
       const live = options.liveManifest?.[key];
       let facts: RemoteFacts;
-      // Only immutable assets are trusted without asking: the few others (entry points, icons)
-      // are read so a header changed behind our back is put right too.
-      if (live && live.md5 === object.etag && live.size === object.size && isImmutable(want.cacheControl)) {
+      if (
+        live &&
+        live.md5 === object.etag &&
+        live.size === object.size &&
+        (isImmutable(want.cacheControl) || untouchedSince(object))
+      ) {
         facts = {
           sha256: live.sha256,
           etag: object.etag,

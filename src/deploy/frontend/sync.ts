@@ -5,12 +5,19 @@ import {
   type PutObjectCommandInput,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import pLimit from "p-limit";
 import { mapAwsError } from "../../aws/errors.js";
 import type { ProgressReporter } from "../../core/context.js";
 import { DeployError, throwIfAborted } from "../../core/errors.js";
 import { quote } from "../../core/quote.js";
 import { approvedStream, checkApproved, checksumSha256Of, readApproved } from "./approved-bytes.js";
 import { forEachBounded } from "./bounded.js";
+import {
+  BUFFERED_BODY_BYTES,
+  FRONTEND_UPLOAD_CONCURRENCY,
+  LARGE_UPLOADS_IN_FLIGHT,
+  phaseSignal,
+} from "./concurrency.js";
 import type { BucketDiff, FrontendManifest, ManifestEntry, PlannedUpload, RemoteObject } from "./diff.js";
 import { headRemote } from "./diff.js";
 import { copySource, preserveObject, storeKey } from "./store.js";
@@ -26,7 +33,8 @@ export interface SyncContext {
   namedInConfig: (key: string) => boolean;
   sourceOf: (key: string) => ContentSource;
   desired: FrontendManifest;
-  concurrency: number;
+  /** Requests in flight (asset uploads, stale-file cleanup); FRONTEND_UPLOAD_CONCURRENCY by default. */
+  concurrency?: number;
   signal: AbortSignal;
   progress: ProgressReporter;
   /** Hashes already in the content store during this run. */
@@ -47,6 +55,13 @@ export const SINGLE_PUT_LIMIT = 32 * 1024 * 1024;
 const KEY_CHARS = 300;
 
 /**
+ * Attempts of a streamed PutObject. The SDK does not retry a request whose body is a stream
+ * (it cannot rewind it), so these uploads retry here, each attempt reading the file afresh;
+ * as many attempts as the clients' own maxAttempts.
+ */
+const STREAMED_PUT_ATTEMPTS = 4;
+
+/**
  * Phase 1: every non-entry file to every bucket, with bounded concurrency. Nothing a visitor
  * loads by a fixed name changes here, so a failure leaves the live site as it was.
  */
@@ -55,15 +70,23 @@ export async function uploadAssets(sync: SyncContext, diffs: BucketDiff[]): Prom
     diff.upload.filter((u) => !sync.isEntryPoint(u.key)).map((upload) => ({ bucket: diff.bucket, upload })),
   );
   const tracker = progressTracker(sync, "assets", work);
-  await forEachBounded(
-    work,
-    sync.concurrency,
-    async (item) => {
-      await writeObject(sync, item.bucket, item.upload);
-      tracker.done(item.upload.key);
-    },
-    sync.signal,
-  );
+  const concurrency = sync.concurrency ?? FRONTEND_UPLOAD_CONCURRENCY;
+  const phase = phaseSignal(sync.signal, concurrency);
+  const inPhase: SyncContext = { ...sync, signal: phase.signal };
+  const large = pLimit(LARGE_UPLOADS_IN_FLIGHT);
+  try {
+    await forEachBounded(
+      work,
+      concurrency,
+      async (item) => {
+        await writeObject(inPhase, item.bucket, item.upload, large);
+        tracker.done(item.upload.key);
+      },
+      sync.signal,
+    );
+  } finally {
+    phase.done();
+  }
   return tracker.stats();
 }
 
@@ -114,7 +137,12 @@ export async function publishEntryPoints(
   return tracker.stats();
 }
 
-async function writeObject(sync: SyncContext, bucket: string, upload: PlannedUpload): Promise<void> {
+async function writeObject(
+  sync: SyncContext,
+  bucket: string,
+  upload: PlannedUpload,
+  large: <T>(run: () => Promise<T>) => Promise<T> = (run) => run(),
+): Promise<void> {
   throwIfAborted(sync.signal);
   const entry = sync.desired[upload.key] as ManifestEntry;
   if (upload.reason === "changed" && upload.replacedSha256 && upload.replacedSha256 !== entry.sha256) {
@@ -160,23 +188,18 @@ async function writeObject(sync: SyncContext, bucket: string, upload: PlannedUpl
     }
     const input: PutObjectCommandInput = { Bucket: bucket, Key: upload.key, ...headers };
     if (entry.size > SINGLE_PUT_LIMIT) {
-      await putLarge(sync, input, source.path, entry);
+      await large(() => putLarge(sync, input, source.path, entry));
       return;
     }
-    const body = sync.verified.get(upload.key) ?? (await readApproved(upload.key, source.path, entry));
-    await sync.s3.send(
-      new PutObjectCommand({
-        ...input,
-        Body: body,
-        ContentLength: body.length,
-        ContentMD5: Buffer.from(entry.md5, "hex").toString("base64"),
-        // Safety: S3 refuses the PUT unless the bytes it receives have the approved SHA-256 (the
-        // algorithm header makes it keep that checksum on the object, where a read-back sees it).
-        ChecksumAlgorithm: "SHA256",
-        ChecksumSHA256: checksumSha256Of(entry),
-      }),
-      { abortSignal: sync.signal },
-    );
+    const verified = sync.verified.get(upload.key);
+    if (!verified && entry.size > BUFFERED_BODY_BYTES) {
+      await putStreamed(sync, input, source.path, entry);
+      return;
+    }
+    const body = verified ?? (await readApproved(upload.key, source.path, entry));
+    await sync.s3.send(new PutObjectCommand({ ...input, ...checkedBody(entry), Body: body }), {
+      abortSignal: sync.signal,
+    });
   } catch (error) {
     if (error instanceof DeployError) throw error;
     const named = sync.namedInConfig(upload.key);
@@ -193,6 +216,109 @@ async function writeObject(sync: SyncContext, bucket: string, upload: PlannedUpl
       detail: { ...(mapped.detail ?? {}), key: quote(upload.key, KEY_CHARS) },
     });
   }
+}
+
+/**
+ * What makes S3 take exactly the approved bytes: their length, MD5 and SHA-256, all from the
+ * hashing pass. S3 refuses the PUT unless the bytes it receives have the approved SHA-256 (the
+ * algorithm header makes it keep that checksum on the object, where a read-back sees it).
+ */
+function checkedBody(entry: ManifestEntry): Partial<PutObjectCommandInput> {
+  return {
+    ContentLength: entry.size,
+    ContentMD5: Buffer.from(entry.md5, "hex").toString("base64"),
+    ChecksumAlgorithm: "SHA256",
+    ChecksumSHA256: checksumSha256Of(entry),
+  };
+}
+
+/**
+ * A file above BUFFERED_BODY_BYTES as one PutObject whose body streams from disk through the
+ * approved-bytes hash (approvedStream), so memory does not grow with the file or with the
+ * number in flight. Two checks hold it to the approval: S3 refuses bytes whose SHA-256 is not
+ * the approved one (ChecksumSHA256), and the stream fails — and the request is aborted before
+ * it ends — when the file is longer, shorter or other than approved. The SDK cannot retry a
+ * stream, so failed attempts that a retry can fix are sent again here, from a fresh read.
+ */
+async function putStreamed(
+  sync: SyncContext,
+  input: PutObjectCommandInput,
+  path: string,
+  entry: ManifestEntry,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    throwIfAborted(sync.signal);
+    const body = approvedStream(input.Key as string, path, entry);
+    const request = new AbortController();
+    const abort = () => request.abort();
+    sync.signal.addEventListener("abort", abort, { once: true });
+    let bodyError: unknown = null;
+    // Also what keeps a read error from going unhandled: the SDK pipes the body without listening.
+    body.once("error", (error) => {
+      bodyError = error;
+      request.abort();
+    });
+    try {
+      await sync.s3.send(new PutObjectCommand({ ...input, ...checkedBody(entry), Body: body }), {
+        abortSignal: request.signal,
+      });
+      return;
+    } catch (error) {
+      if (bodyError) throw bodyError;
+      if (sync.signal.aborted || attempt >= STREAMED_PUT_ATTEMPTS || !isRetryable(error)) throw error;
+    } finally {
+      sync.signal.removeEventListener("abort", abort);
+      body.destroy();
+    }
+    await backoff(attempt, sync.signal);
+  }
+}
+
+const RETRYABLE_NAMES = new Set([
+  "InternalError",
+  "ServiceUnavailable",
+  "SlowDown",
+  "RequestTimeout",
+  "RequestTimeoutException",
+  "Throttling",
+  "ThrottlingException",
+  "TooManyRequestsException",
+  "TimeoutError",
+]);
+const RETRYABLE_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPIPE", "ETIMEDOUT"]);
+
+/** What the SDK itself would retry: throttling, 5xx, timeouts and broken connections. */
+function isRetryable(error: unknown): boolean {
+  if (error instanceof DeployError) return false;
+  const e = error as {
+    name?: string;
+    code?: string;
+    $retryable?: unknown;
+    $metadata?: { httpStatusCode?: number };
+  };
+  if (e.name === "AbortError") return false;
+  const status = e.$metadata?.httpStatusCode;
+  return (
+    Boolean(e.$retryable) ||
+    (status !== undefined && (status >= 500 || status === 429)) ||
+    RETRYABLE_NAMES.has(e.name ?? "") ||
+    RETRYABLE_CODES.has(e.code ?? "")
+  );
+}
+
+/** 100 ms, 200 ms, 400 ms … (with jitter), cut short by a cancellation. */
+async function backoff(attempt: number, signal: AbortSignal): Promise<void> {
+  const ms = Math.min(2_000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+  throwIfAborted(signal);
 }
 
 /**
@@ -243,7 +369,7 @@ export async function deleteStale(
 ): Promise<number> {
   await forEachBounded(
     objects,
-    sync.concurrency,
+    sync.concurrency ?? FRONTEND_UPLOAD_CONCURRENCY,
     async (object) => {
       const sha256 = knownSha256(object) ?? (await headRemote(sync.s3, bucket, object.key))?.sha256 ?? null;
       if (sha256)

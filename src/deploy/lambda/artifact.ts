@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { pipeline, type Readable, Transform } from "node:stream";
 import { GetFunctionCommand, type LambdaClient } from "@aws-sdk/client-lambda";
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
@@ -9,7 +10,7 @@ import { isAwsErrorNamed, mapAwsError } from "../../aws/errors.js";
 import { CancelledError, DeployError } from "../../core/errors.js";
 import { quote } from "../../core/quote.js";
 import type { CodeDownloader } from "./deps.js";
-import { codeSha256ToHex, formatBytes } from "./package.js";
+import { codeSha256ToHex, ensurePackageFile, formatBytes } from "./package.js";
 
 /**
  * Lambda zips live content-addressed in the artifact bucket: <prefix><sha256-hex>.zip. The
@@ -45,11 +46,41 @@ export interface UploadArtifactOptions {
   onProgress?: ((message: string, done?: number, total?: number) => void) | undefined;
 }
 
-/** Streams the zip from disk; lib-storage switches to multipart above 5 MB parts. */
+/**
+ * Zips up to this size go up in one PutObject whose ChecksumSHA256 is the planned hash, so S3
+ * itself refuses any other bytes; larger ones as a multipart upload with parts in parallel
+ * (one TCP stream's throughput is bounded by its window over the round trip; several parts
+ * at once are not). 16 MiB: at 100 ms round trips a part costs about what its round trip
+ * does, and the VyapaarAI zip (~37 MB) goes in one round of parts.
+ */
+export const MULTIPART_ABOVE_BYTES = 16 * 1024 * 1024;
+/** Part size of the multipart upload (S3's minimum is 5 MiB). */
+export const PART_BYTES = 8 * 1024 * 1024;
+/**
+ * Parts in flight. lib-storage holds each part in memory while it is sent, so this times
+ * PART_BYTES (40 MiB) bounds the upload's memory whatever the zip's size.
+ */
+export const PART_CONCURRENCY = 5;
+
+/**
+ * Uploads the planned zip: the file at `file` must hash to `sha256Hex` (a package the hash
+ * cache answered is written from the backend first, see ensurePackageFile). Up to
+ * MULTIPART_ABOVE_BYTES one PutObject checked by S3 against the planned SHA-256; above it, a
+ * multipart upload with PART_CONCURRENCY parts in flight, streamed through our own hash of
+ * the whole file.
+ */
 export async function uploadArtifact(options: UploadArtifactOptions): Promise<void> {
-  const { s3, bucket, key, signal } = options;
+  const { bucket, key, signal } = options;
+  try {
+    await ensurePackageFile(options.file, signal);
+  } catch (error) {
+    if (signal?.aborted)
+      throw new CancelledError("Cancelled while writing the package; the function was not changed.");
+    throw error;
+  }
+  if (options.bytes <= MULTIPART_ABOVE_BYTES) return putWhole(options);
   const upload = new Upload({
-    client: s3,
+    client: options.s3,
     params: {
       Bucket: bucket,
       Key: key,
@@ -61,8 +92,8 @@ export async function uploadArtifact(options: UploadArtifactOptions): Promise<vo
       ContentLength: options.bytes,
       Metadata: { sha256: options.sha256Hex },
     },
-    queueSize: 4,
-    partSize: 8 * 1024 * 1024,
+    queueSize: PART_CONCURRENCY,
+    partSize: PART_BYTES,
     leavePartsOnError: false,
   });
   upload.on("httpUploadProgress", (progress) => {
@@ -80,10 +111,59 @@ export async function uploadArtifact(options: UploadArtifactOptions): Promise<vo
   } catch (error) {
     if (signal?.aborted)
       throw new CancelledError("Cancelled during the artifact upload; the function was not changed.");
+    if (error instanceof DeployError) throw error;
     throw mapAwsError(error, "s3:PutObject", `s3://${bucket}/${key}`);
   } finally {
     signal?.removeEventListener("abort", abort);
   }
+}
+
+/**
+ * One PutObject of the whole zip, read once and checked against the plan before it is sent;
+ * S3 checks the same SHA-256 on arrival. A Buffer body (not a stream) so the SDK's retries
+ * can send it again.
+ */
+async function putWhole(options: UploadArtifactOptions): Promise<void> {
+  const { s3, bucket, key, signal } = options;
+  const body = await readFile(options.file);
+  if (body.length !== options.bytes || sha256Hex(body) !== options.sha256Hex) throw zipChanged();
+  options.onProgress?.(`Uploading s3://${bucket}/${key}: ${formatBytes(options.bytes)}`, 0, options.bytes);
+  try {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ContentLength: body.length,
+        ContentType: "application/zip",
+        // Safety: S3 refuses the PUT unless the bytes it receives have the planned SHA-256.
+        ChecksumAlgorithm: "SHA256",
+        ChecksumSHA256: Buffer.from(options.sha256Hex, "hex").toString("base64"),
+        Metadata: { sha256: options.sha256Hex },
+      }),
+      signal ? { abortSignal: signal } : {},
+    );
+  } catch (error) {
+    if (signal?.aborted)
+      throw new CancelledError("Cancelled during the artifact upload; the function was not changed.");
+    throw mapAwsError(error, "s3:PutObject", `s3://${bucket}/${key}`);
+  }
+  options.onProgress?.(
+    `Uploaded s3://${bucket}/${key}: ${formatBytes(options.bytes)}`,
+    options.bytes,
+    options.bytes,
+  );
+}
+
+function sha256Hex(bytes: Buffer): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+function zipChanged(): DeployError {
+  return new DeployError(
+    "PRECONDITION",
+    "The Lambda package changed on disk after it was built and planned: its bytes no longer match the planned SHA-256, so the upload was stopped and the function was not changed. Plan again.",
+  );
 }
 
 /**
@@ -233,18 +313,13 @@ function verifiedZipStream(file: string, sha256Hex: string, bytes: number): Read
     transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
       size += chunk.length;
-      done(null, chunk);
+      // Longer than planned: no reason to send another part.
+      if (size > bytes) done(zipChanged());
+      else done(null, chunk);
     },
     flush(done) {
       const matches = size === bytes && hash.digest("hex") === sha256Hex;
-      done(
-        matches
-          ? null
-          : new DeployError(
-              "PRECONDITION",
-              "The Lambda package changed on disk after it was built and planned: its bytes no longer match the planned SHA-256, so the upload was stopped and the function was not changed. Plan again.",
-            ),
-      );
+      done(matches ? null : zipChanged());
     },
   });
   return pipeline(createReadStream(file), check, () => {});

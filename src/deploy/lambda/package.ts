@@ -1,15 +1,15 @@
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { lstat, mkdir, realpath, rm, stat } from "node:fs/promises";
+import { createReadStream, createWriteStream, lstatSync, realpathSync, statSync } from "node:fs";
+import { mkdir, realpath, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import zlib from "node:zlib";
-import pLimit from "p-limit";
 import { glob } from "tinyglobby";
 import type { BackendConfig } from "../../config/schema.js";
 import { DeployError, throwIfAborted } from "../../core/errors.js";
 import { quote } from "../../core/quote.js";
+import { type FileStamp, HashCache } from "./hash-cache.js";
 import {
   type CompressedEntry,
   CompressionPool,
@@ -19,6 +19,7 @@ import {
   METHOD_DEFLATED,
   METHOD_STORED,
   nativeCrc32,
+  ZIP_FORMAT_VERSION,
   type ZipResult,
   ZipWriter,
 } from "./zip-writer.js";
@@ -34,6 +35,8 @@ const MODE_PLAIN = REGULAR_FILE | 0o644;
 const MODE_EXECUTABLE = REGULAR_FILE | 0o755;
 /** Above this, a file is streamed rather than read whole. */
 const LARGE_FILE_BYTES = 8 * 1024 * 1024;
+/** Files stat'ed between two turns of the event loop by the walk (a few ms of synchronous calls). */
+const DESCRIBE_BATCH = 256;
 /** Content read ahead of the writer (compressed copies come on top, and are smaller). */
 const WINDOW_BYTES = 32 * 1024 * 1024;
 /** Files read ahead of the writer: enough to keep the thread pool busy on small files. */
@@ -59,6 +62,12 @@ export interface LambdaPackage {
   unzippedBytes: number;
   /** Sorted by name. */
   entries: PackageEntry[];
+  /**
+   * True when the hash cache answered (deferZip) and the zip at `path` is not written yet:
+   * `ensurePackageFile(path)` writes it from the files, checked against `sha256Hex`, when an
+   * upload needs it (uploadArtifact does).
+   */
+  deferred?: boolean;
 }
 
 export interface BuildLambdaPackageOptions {
@@ -69,6 +78,16 @@ export interface BuildLambdaPackageOptions {
   /** Lowered by tests; Lambda's own limit otherwise. */
   maxUnzippedBytes?: number;
   onProgress?: ((message: string) => void) | undefined;
+  /**
+   * Decide from the hash cache when it can (hash-cache.ts): when every file's stamp (size,
+   * mtime, ctime, inode) is the one its digest was read at, and a zip of exactly those
+   * contents was built here before, return that package without reading or zipping anything;
+   * its zip is written from the files (and checked against the same SHA-256) only if an
+   * upload needs it (`ensurePackageFile`, called by uploadArtifact). A no-op deploy then
+   * reads no file content. Otherwise the zip is built as always and the cache learns it.
+   * Off by default: a caller that reads `path` itself (or times the packager) gets a zip.
+   */
+  deferZip?: boolean;
 }
 
 /** One file the package will hold, as the walk found it. */
@@ -83,6 +102,8 @@ export interface SourceFile {
   source: string;
   size: number;
   executable: boolean;
+  /** The content's stat when the walk found it: what the hash cache compares. */
+  stamp: FileStamp;
 }
 
 export interface PackageFiles {
@@ -103,7 +124,9 @@ export interface PackageFiles {
  */
 export async function buildLambdaPackage(options: BuildLambdaPackageOptions): Promise<LambdaPackage> {
   const { backend, signal } = options;
-  const { backendDir, files } = await collectPackageFiles(options.appRoot, backend);
+  // Before the walk's stats: a file changed after this instant is not cached (hash-cache.ts).
+  const startedAt = Date.now();
+  const { backendDir, realBackendDir, files } = await collectPackageFiles(options.appRoot, backend);
   throwIfAborted(signal);
   const unzippedBytes = files.reduce((sum, f) => sum + f.size, 0);
   checkUnzippedSize(unzippedBytes, options.maxUnzippedBytes ?? LAMBDA_MAX_UNZIPPED_BYTES, files);
@@ -113,8 +136,37 @@ export async function buildLambdaPackage(options: BuildLambdaPackageOptions): Pr
       `No files matched the backend package rules in ${backendDir} (include ${JSON.stringify(backend.include)}, dependencyDirs ${JSON.stringify(backend.dependencyDirs)}). Check "backend" in deploy.config.json.`,
     );
   }
+  const cache = options.deferZip
+    ? await HashCache.open(realBackendDir, { now: () => startedAt })
+    : HashCache.disabled();
+  if (options.deferZip) {
+    const known = fromCache(cache, files, options, unzippedBytes, realBackendDir);
+    if (known) {
+      await cache.save();
+      options.onProgress?.(
+        `Packaging ${files.length} files (${formatBytes(unzippedBytes)} unzipped): unchanged since a package built here, taken from the hash cache`,
+      );
+      return known;
+    }
+  }
   options.onProgress?.(`Packaging ${files.length} files (${formatBytes(unzippedBytes)} unzipped)`);
+  const pkg = await writePackage(options, files, unzippedBytes);
+  if (options.deferZip) {
+    files.forEach((file, i) => {
+      cache.record(file.source, file.stamp, { sha256: (pkg.entries[i] as PackageEntry).sha256, blob: {} });
+    });
+    cache.recordPackage(packageCacheKey(pkg.entries), { sha256Hex: pkg.sha256Hex, bytes: pkg.bytes });
+    await cache.save();
+  }
+  return pkg;
+}
 
+async function writePackage(
+  options: BuildLambdaPackageOptions,
+  files: SourceFile[],
+  unzippedBytes: number,
+): Promise<LambdaPackage> {
+  const { signal } = options;
   await mkdir(dirname(options.outFile), { recursive: true });
   const entries: PackageEntry[] = files.map((f) => ({
     name: f.name,
@@ -149,6 +201,110 @@ export async function buildLambdaPackage(options: BuildLambdaPackageOptions): Pr
     unzippedBytes,
     entries,
   };
+}
+
+/**
+ * Names what decides a zip's bytes: the writer's format, zlib's version and level, and every
+ * entry's name, content hash, size and mode. Two trees with the same key zip to the same
+ * bytes on this machine, so a zip built before stands for the tree without being rebuilt.
+ */
+export function packageCacheKey(entries: readonly PackageEntry[]): string {
+  const hash = createHash("sha256").update(
+    `vyaparai-zip-v${ZIP_FORMAT_VERSION}\0zlib ${process.versions.zlib}\0level ${DEFAULT_DEFLATE_LEVEL}\0${process.arch}\0`,
+  );
+  for (const e of entries)
+    hash.update(`${e.name}\0${e.sha256}\0${e.size}\0${e.executable ? "755" : "644"}\0`);
+  return hash.digest("hex");
+}
+
+/** Zips whose writing waits for an upload that needs them: outFile → how to write and check it. */
+interface PendingZip {
+  options: BuildLambdaPackageOptions;
+  sha256Hex: string;
+  bytes: number;
+  cacheKey: string;
+  realBackendDir: string;
+  writing?: Promise<void>;
+}
+
+const pendingZips = new Map<string, PendingZip>();
+/**
+ * Deferred packages remembered at once. A no-op deploy never writes its zip, so entries go
+ * oldest-first past this; a deploy uploads within seconds of planning, long before that.
+ */
+const MAX_PENDING_ZIPS = 32;
+
+/** The package the cache stands for, or null when some file or the zip is not known. */
+function fromCache(
+  cache: HashCache,
+  files: SourceFile[],
+  options: BuildLambdaPackageOptions,
+  unzippedBytes: number,
+  realBackendDir: string,
+): LambdaPackage | null {
+  const entries: PackageEntry[] = [];
+  for (const file of files) {
+    const known = cache.lookup(file.source, file.stamp, null);
+    if (!known) return null;
+    entries.push({ name: file.name, sha256: known.sha256, size: file.size, executable: file.executable });
+  }
+  const cacheKey = packageCacheKey(entries);
+  const built = cache.packageFor(cacheKey);
+  if (!built) return null;
+  pendingZips.delete(options.outFile);
+  pendingZips.set(options.outFile, {
+    options: { ...options, deferZip: false, onProgress: undefined, signal: undefined },
+    sha256Hex: built.sha256Hex,
+    bytes: built.bytes,
+    cacheKey,
+    realBackendDir,
+  });
+  for (const path of pendingZips.keys()) {
+    if (pendingZips.size <= MAX_PENDING_ZIPS) break;
+    pendingZips.delete(path);
+  }
+  return {
+    path: options.outFile,
+    sha256Hex: built.sha256Hex,
+    codeSha256: Buffer.from(built.sha256Hex, "hex").toString("base64"),
+    bytes: built.bytes,
+    unzippedBytes,
+    entries,
+    deferred: true,
+  };
+}
+
+/**
+ * Makes sure the zip of a package is on disk at `path`: a package the hash cache answered
+ * (deferZip) is written now, from the files, and must hash to what was planned — if the tree
+ * changed since, or this machine's zlib now deflates differently, nothing is left at `path`
+ * and the caller is refused (the cache forgets that zip). Other paths are left as they are.
+ */
+export async function ensurePackageFile(path: string, signal?: AbortSignal): Promise<void> {
+  const pending = pendingZips.get(path);
+  if (!pending) return;
+  pending.writing ??= writePending(path, pending, signal).finally(() => {
+    pending.writing = undefined;
+  });
+  await pending.writing;
+}
+
+async function writePending(path: string, pending: PendingZip, signal: AbortSignal | undefined) {
+  const built = await buildLambdaPackage({ ...pending.options, signal });
+  if (built.sha256Hex === pending.sha256Hex && built.bytes === pending.bytes) {
+    pendingZips.delete(path);
+    return;
+  }
+  await rm(path, { force: true });
+  pendingZips.delete(path);
+  const cache = await HashCache.open(pending.realBackendDir);
+  cache.forgetPackage(pending.cacheKey);
+  await cache.save();
+  throw new DeployError(
+    "PRECONDITION",
+    "The backend changed after the plan was made: the package built from it now has another SHA-256 than the planned one, so nothing was uploaded and the function was not changed. Plan again.",
+    { detail: { plannedSha256: pending.sha256Hex, builtSha256: built.sha256Hex } },
+  );
 }
 
 /** Lambda's CodeSha256 (base64) as the hex the artifact keys use. */
@@ -258,19 +414,22 @@ async function collectFiles(
       });
     }
   }
-  // Thousands of small files: one await per syscall in sequence costs more than the zipping.
-  const limit = pLimit(32);
-  const folders = new Map<string, Promise<string>>();
-  const described = await Promise.all(
-    candidates.map((c) =>
-      limit(async () => {
-        const file = await describeFile(c.root, c.name, realBackendDir, folders);
-        return c.dependencyDir === null
+  // Thousands of small files: a stat is microseconds, and an async one costs a thread-pool
+  // round trip and a promise more than that (the walk ran ~4x slower with 32 async stats in
+  // flight than with synchronous ones); batches keep the event loop answering in between.
+  const folders = new Map<string, string>();
+  const described: SourceFile[] = [];
+  for (let start = 0; start < candidates.length; start += DESCRIBE_BATCH) {
+    for (const c of candidates.slice(start, start + DESCRIBE_BATCH)) {
+      const file = describeFile(c.root, c.name, realBackendDir, folders);
+      described.push(
+        c.dependencyDir === null
           ? file
-          : { ...file, path: `${c.dependencyDir}/${file.name}`, dependency: true };
-      }),
-    ),
-  );
+          : { ...file, path: `${c.dependencyDir}/${file.name}`, dependency: true },
+      );
+    }
+    if (start + DESCRIBE_BATCH < candidates.length) await new Promise<void>((r) => setImmediate(r));
+  }
   described.forEach((file, i) => {
     add(file, (candidates[i] as { origin: string }).origin);
   });
@@ -283,20 +442,20 @@ async function collectFiles(
  * Symlinks are followed and stored as regular files with the target's content (as Lambda
  * would see them after unzipping), but only when the target stays inside the backend dir.
  */
-async function describeFile(
+function describeFile(
   root: string,
   relName: string,
   realBackendDir: string,
-  folders: Map<string, Promise<string>>,
-): Promise<SourceFile> {
+  folders: Map<string, string>,
+): SourceFile {
   const path = join(root, relName);
-  const link = await lstat(path);
+  const link = lstatSync(path);
   let source = path;
   let info = link;
   if (link.isSymbolicLink()) {
     let target: string;
     try {
-      target = await realpath(path);
+      target = realpathSync(path);
     } catch (error) {
       throw new DeployError(
         "PRECONDITION",
@@ -313,15 +472,14 @@ async function describeFile(
       );
     }
     source = target;
-    info = await stat(target);
+    info = statSync(target);
   } else {
     const folder = dirname(path);
-    let pending = folders.get(folder);
-    if (!pending) {
-      pending = realpath(folder);
-      folders.set(folder, pending);
+    let parent = folders.get(folder);
+    if (parent === undefined) {
+      parent = realpathSync(folder);
+      folders.set(folder, parent);
     }
-    const parent = await pending;
     // Safety: same rule for files reached through a symlinked directory.
     if (parent !== realBackendDir && !parent.startsWith(realBackendDir + sep)) {
       throw new DeployError(
@@ -340,6 +498,7 @@ async function describeFile(
     source,
     size: info.size,
     executable: (info.mode & 0o111) !== 0,
+    stamp: { size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino, dev: info.dev },
   };
 }
 

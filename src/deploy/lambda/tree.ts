@@ -7,6 +7,7 @@ import type { BackendConfig } from "../../config/schema.js";
 import { DeployError, throwIfAborted } from "../../core/errors.js";
 import { quote } from "../../core/quote.js";
 import type { CommandRunner } from "../../core/run-command.js";
+import { type BlobAlgorithm, HashCache } from "./hash-cache.js";
 import { collectPackageFiles, type SourceFile } from "./package.js";
 
 /**
@@ -55,6 +56,11 @@ export interface InspectPackagedTreeInput {
   backend: BackendConfig;
   run: CommandRunner;
   signal?: AbortSignal | undefined;
+  /**
+   * Take digests from the user's hash cache where a file's stamp is unchanged, and remember
+   * the ones read (hash-cache.ts). Default true; false reads every file.
+   */
+  hashCache?: boolean;
 }
 
 /** What a digest is computed from; `PackageEntry` has this shape too. */
@@ -98,26 +104,37 @@ const GIT_ENV = { GIT_OPTIONAL_LOCKS: "0", LC_ALL: "C", GIT_TERMINAL_PROMPT: "0"
  * Walks the files the package would hold (the package's own walk, so the same rules and
  * refusals: a DeployError for hard links, links out of the backend, a backend.dir outside the
  * app root) and checks the sources against git HEAD. Reads git twice (`ls-files -v`,
- * `ls-tree -r HEAD`) and hashes files in parallel; never writes to the repository.
+ * `ls-tree -r HEAD`) and hashes files in parallel — a file whose stamp the hash cache knows
+ * is not read again; never writes to the repository.
  */
 export async function inspectPackagedTree(input: InspectPackagedTreeInput): Promise<PackagedTree> {
   const { appRoot, backend, run, signal } = input;
+  // Before the walk's stats: a file changed after this instant is not cached (hash-cache.ts).
+  const startedAt = Date.now();
   const walk = await collectPackageFiles(appRoot, backend);
   throwIfAborted(signal);
   const prefix = toPosix(relative(resolve(appRoot), walk.backendDir));
-  const view = await readGitView(walk.realBackendDir, run, signal);
+  const [view, cache] = await Promise.all([
+    readGitView(walk.realBackendDir, run, signal),
+    input.hashCache === false
+      ? HashCache.disabled()
+      : HashCache.open(walk.realBackendDir, { now: () => startedAt }),
+  ]);
   const problems: TreeProblem[] = [];
   if (typeof view === "string") problems.push(problemAt(view, prefix || "."));
-  const checker = new SourceChecker(walk.realBackendDir, typeof view === "string" ? null : view);
+  const checker = new SourceChecker(walk.realBackendDir, typeof view === "string" ? null : view, cache);
   const limit = pLimit(HASH_CONCURRENCY);
   const checked = await Promise.all(
     walk.files.map((file) =>
       limit(async () => {
         throwIfAborted(signal);
-        return file.dependency ? { entry: await hashEntry(file, null), problems: [] } : checker.check(file);
+        return file.dependency
+          ? { entry: await hashEntry(file, null, cache), problems: [] }
+          : checker.check(file);
       }),
     ),
   );
+  await cache.save();
   for (const c of checked)
     problems.push(...c.problems.map((p) => problemAt(p.kind, posix.join(prefix, p.path))));
   const entries = checked.map((c) => c.entry);
@@ -326,12 +343,13 @@ class SourceChecker {
   constructor(
     private readonly root: string,
     private readonly git: GitView | null,
+    private readonly cache: HashCache,
   ) {}
 
   async check(file: SourceFile): Promise<CheckedFile> {
     const git = this.git;
     const algorithm = git ? blobAlgorithm(git) : null;
-    const entry = await hashEntry(file, algorithm);
+    const entry = await hashEntry(file, algorithm, this.cache);
     if (!git) return { entry, problems: [] };
     const { real, hops } = await this.resolve(file.path);
     const problems = hops.flatMap((hop) =>
@@ -427,11 +445,11 @@ function isLink(mode: string): boolean {
 }
 
 /** Repositories in SHA-256 object format have 64-hex ids. */
-function blobAlgorithm(git: GitView): "sha1" | "sha256" {
+function blobAlgorithm(git: GitView): BlobAlgorithm {
   return git.head.length === 64 ? "sha256" : "sha1";
 }
 
-function blobId(algorithm: "sha1" | "sha256" | null, content: Buffer): string {
+function blobId(algorithm: BlobAlgorithm | null, content: Buffer): string {
   if (!algorithm) return "";
   return createHash(algorithm).update(`blob ${content.length}\0`).update(content).digest("hex");
 }
@@ -440,11 +458,22 @@ function blobId(algorithm: "sha1" | "sha256" | null, content: Buffer): string {
  * Reads a file once: its content SHA-256 for the digest and, for sources, git's blob id
  * (`<algorithm>("blob <size>\0" + bytes)`), computed here rather than by `git hash-object`
  * so no filter or eol conversion stands between the bytes that ship and the bytes compared.
+ * A file whose stamp the cache knows (with that blob id) is not read at all.
  */
 async function hashEntry(
   file: SourceFile,
-  algorithm: "sha1" | "sha256" | null,
+  algorithm: BlobAlgorithm | null,
+  cache: HashCache,
 ): Promise<DigestEntry & { blobId: string | null }> {
+  const cached = cache.lookup(file.source, file.stamp, algorithm);
+  if (cached) {
+    return {
+      name: file.name,
+      sha256: cached.sha256,
+      executable: file.executable,
+      blobId: algorithm ? (cached.blob[algorithm] ?? null) : null,
+    };
+  }
   const content = createHash("sha256");
   const blob = algorithm ? createHash(algorithm).update(`blob ${file.size}\0`) : null;
   const read =
@@ -458,12 +487,17 @@ async function hashEntry(
       { detail: { path: quote(file.path, PATH_CHARS) } },
     );
   }
-  return {
+  const entry = {
     name: file.name,
     sha256: content.digest("hex"),
     executable: file.executable,
     blobId: blob ? blob.digest("hex") : null,
   };
+  cache.record(file.source, file.stamp, {
+    sha256: entry.sha256,
+    blob: algorithm && entry.blobId ? { [algorithm]: entry.blobId } : {},
+  });
+  return entry;
 }
 
 async function readInto(path: string, hashes: Array<Hash | null>): Promise<number> {

@@ -26,6 +26,12 @@ const ZIP64_EXTRA_FIELD_ID = 0x0001;
 
 export const METHOD_STORED = 0;
 export const METHOD_DEFLATED = 8;
+/**
+ * The version of the bytes this writer produces for given entries. The hash cache remembers
+ * which zip a tree made (package.ts packageCacheKey): bump this with any change to what is
+ * written (headers, fields, order, compression choices), so no zip is taken for another's.
+ */
+export const ZIP_FORMAT_VERSION = 1;
 /** zip's default level: what `zip -r` would produce, at the same cost. */
 export const DEFAULT_DEFLATE_LEVEL = 6;
 
