@@ -231,6 +231,7 @@ const SAFE_VALID: Record<string, (node: SchemaNode) => fc.Arbitrary<Sent>> = {
   planDigest: () => fc.stringMatching(HEX64),
   // A well-formed release id: valid in shape, recorded nowhere (the call answers "not recorded").
   compareTo: () => fc.stringMatching(/^\d{8}T\d{9}Z-[0-9a-f]{6}$/),
+  releaseId: () => fc.stringMatching(/^\d{8}T\d{9}Z-[0-9a-f]{6}$/),
   since: () =>
     fc.oneof(
       fc.constantFrom("15m", "1h", "30s", "2d", "now", "2026-01-01T00:00:00Z", "1700000000000"),
@@ -274,6 +275,14 @@ function validValue(tool: string, name: string, node: SchemaNode): fc.Arbitrary<
   if (node.type === "boolean") return fc.boolean();
   if (node.enum) return fc.constantFrom(...node.enum);
   if (node.type === "integer") return fc.integer({ min: node.minimum ?? 0, max: node.maximum ?? 10 });
+  if (node.type === "number") {
+    return fc.double({
+      min: node.minimum ?? 0,
+      max: node.maximum ?? 10,
+      noNaN: true,
+      noDefaultInfinity: true,
+    });
+  }
   if (node.type === "string") {
     return fc.string({ minLength: node.minLength ?? 0, maxLength: Math.min(node.maxLength ?? 16, 16) });
   }
@@ -391,6 +400,18 @@ function brokenInteger(node: SchemaNode): fc.Arbitrary<Broken> {
   );
 }
 
+/** A number below or above its bounds, not finite in JSON's sense, or of another type. */
+function brokenNumber(node: SchemaNode): fc.Arbitrary<Broken> {
+  const min = node.minimum ?? 0;
+  const max = node.maximum ?? 10;
+  return fc.oneof(
+    fc
+      .constantFrom(min - 1, min - 0.001, max + 0.001, max + 1, -1e308, 1e308)
+      .map((value) => ({ value, kind: "bounds" as const })),
+    wrongTypeValue("number").map((value) => ({ value, kind: "type" as const })),
+  );
+}
+
 function brokenArray(tool: string, name: string, node: SchemaNode): fc.Arbitrary<Broken> {
   const item = node.items ?? {};
   const valid = validValue(tool, name, node) as fc.Arbitrary<Sent[]>;
@@ -436,6 +457,7 @@ function brokenValue(tool: string, name: string, node: SchemaNode): fc.Arbitrary
     return wrongTypeValue("boolean").map((value) => ({ value, kind: "type" as const }));
   }
   if (node.type === "integer") return brokenInteger(node);
+  if (node.type === "number") return brokenNumber(node);
   if (node.type === "array") return brokenArray(tool, name, node);
   if (node.type === "string") return brokenString(name, node);
   throw new Error(`no broken value generator for ${tool}.${name}`);
