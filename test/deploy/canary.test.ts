@@ -428,7 +428,7 @@ describe("deploy_lambda strategy canary", () => {
 
   it("(d) wait: false answers at once; deploy_status {releaseId} shows the phase, the figures, then the outcome", async () => {
     const s = await setUp();
-    const bakeMinutes = 0.1;
+    const bakeMinutes = 0.2;
     const started = performance.now();
     const answer = await invokeTool(
       deployLambdaTool,
@@ -487,8 +487,14 @@ describe("deploy_lambda strategy canary", () => {
       logInvocations(s.logs, s.functionName, s.stable, 20),
       logInvocations(s.logs, s.functionName, canaryVersion, 10),
     ]);
+    // A check may read one version's logs before the other's are written: wait for a check
+    // that saw both (the figures only grow while the bake lasts).
     const { current: midway } = await poll("the canary's figures so far", (r) =>
-      r.release.phase === "baking" && (r.release.canary?.canary.invocations ?? 0) > 0 ? true : undefined,
+      r.release.phase === "baking" &&
+      (r.release.canary?.canary.invocations ?? 0) >= 10 &&
+      (r.release.canary?.stable.invocations ?? 0) >= 20
+        ? true
+        : undefined,
     );
     expect(midway.release).toMatchObject({
       state: "running",
