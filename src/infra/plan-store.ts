@@ -12,9 +12,9 @@ import {
   rm,
   stat,
 } from "node:fs/promises";
-import { homedir } from "node:os";
-import { isAbsolute, join } from "node:path";
+import { join } from "node:path";
 import { DeployError, RefusalError } from "../core/errors.js";
+import { stateHome } from "../core/state-home.js";
 
 /**
  * Saved plan files, named by their SHA-256 (the planDigest a person reviews and a confirmation
@@ -48,15 +48,6 @@ export interface PlanStore {
   dir: string;
   /** From `<state>/vyaparai-deploy` down to `dir`: each is created 0700 and checked. */
   levels: string[];
-}
-
-/** The user's private state folder (XDG Base Directory; LOCALAPPDATA on Windows). */
-export function stateHome(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_STATE_HOME;
-  // The spec says a relative XDG path is invalid and must be ignored.
-  if (xdg && isAbsolute(xdg)) return xdg;
-  if (process.platform === "win32" && env.LOCALAPPDATA) return env.LOCALAPPDATA;
-  return join(homedir(), ".local", "state");
 }
 
 /**

@@ -26,7 +26,7 @@ describe("uploadArtifact", () => {
     await createBucket(s3, BUCKET);
     const dir = mkdtempSync(join(tmpdir(), "vyaparai-artifact-"));
     const file = join(dir, "package.zip");
-    // Over one 8 MB part, so the multipart path is the one checked.
+    // Below MULTIPART_ABOVE_BYTES: the single PutObject path (multipart: lambda-artifact-upload.test.ts).
     const planned = Buffer.alloc(9 * 1024 * 1024, 7);
     writeFileSync(file, planned);
     const sha256Hex = createHash("sha256").update(planned).digest("hex");

@@ -68,11 +68,14 @@ export async function planBuckets(
     extraDigest?: Record<string, unknown>;
   },
 ): Promise<BucketPlan> {
+  // The newest live release's manifest and finish time answer for the objects it left there
+  // untouched, so only the others are read with HeadObject (diff.ts).
   const liveManifest = options.history[0]?.manifest ?? null;
+  const liveFinishedAt = options.history[0]?.finishedAt ?? null;
   // The buckets are independent: listing them at once costs one listing's wait, not one per bucket.
   const diffs: BucketDiff[] = await Promise.all(
     env.frontend.buckets.map((bucket) =>
-      diffBucket(s3, bucket, desired, { liveManifest, signal: options.signal }),
+      diffBucket(s3, bucket, desired, { liveManifest, liveFinishedAt, signal: options.signal }),
     ),
   );
   const stale = new Map<string, StaleDecision>();

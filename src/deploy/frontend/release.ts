@@ -76,10 +76,6 @@ export interface FrontendSpecInput {
   replan?: () => Promise<ReleaseSpec<Record<string, unknown>, FrontendReleaseState, LiveFrontend> | null>;
 }
 
-// Measured against moto with the 2,000-file bench dist: 8 uploads at a time were as fast as 16
-// (the emulator, not the client, bounds the rate) and peaked ~25 MB lower in server RSS.
-const UPLOAD_CONCURRENCY = 8;
-
 /**
  * A frontend release (deploy or rollback) as the one flow runs it, in the order that keeps
  * the site whole: keep the entry points it replaces → assets → the other entry points →
@@ -122,7 +118,6 @@ export function frontendReleaseSpec(
     namedInConfig: (key) => deps.frontend.entryPoints.includes(key),
     sourceOf: input.sourceOf,
     desired: input.desired,
-    concurrency: UPLOAD_CONCURRENCY,
     signal: io.signal,
     progress: io.progress,
     kept: new Set(),

@@ -79,6 +79,9 @@ export async function prepareLambdaDeploy(
       outFile: join(workDir, "package.zip"),
       signal: deps.signal,
       onProgress: (message) => deps.progress(message),
+      // An unchanged tree is answered from the hash cache without reading it; the zip is then
+      // written (and checked against the planned SHA-256) only if the upload needs it.
+      deferZip: true,
     });
     assertPackageIsTree(tree, pkg);
     deps.progress("Reading the live function and release history");

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { chmod, lstat, mkdir, open, readFile, rename, rm } from "node:fs/promises";
-import { homedir } from "node:os";
-import { isAbsolute, join } from "node:path";
+import { join } from "node:path";
+import { stateHome } from "../../core/state-home.js";
 
 /**
  * A local cache of file digests for the backend tree, so deploy_lambda on an unchanged tree
@@ -65,15 +65,6 @@ interface CacheFile {
   root: string;
   files: Record<string, FileRow>;
   packages: Array<{ key: string } & CachedPackage>;
-}
-
-/** The user's private state folder (XDG Base Directory; LOCALAPPDATA on Windows). */
-export function stateHome(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_STATE_HOME;
-  // The spec says a relative XDG path is invalid and must be ignored.
-  if (xdg && isAbsolute(xdg)) return xdg;
-  if (process.platform === "win32" && env.LOCALAPPDATA) return env.LOCALAPPDATA;
-  return join(homedir(), ".local", "state");
 }
 
 /** Where the cache of one backend folder lives, and the folders above it that must be private. */
@@ -254,7 +245,7 @@ async function privateFolders(levels: string[]): Promise<boolean> {
     for (const level of levels) {
       const info = await lstat(level);
       if (!info.isDirectory() || !ownedByMe(info.uid)) return false;
-      if ((info.mode & 0o077) !== 0) await chmod(level, 0o700);
+      if (notPrivate(info.mode)) await chmod(level, 0o700);
     }
     return true;
   } catch {
@@ -266,11 +257,16 @@ function ownedByMe(uid: number): boolean {
   return typeof process.getuid !== "function" || uid === process.getuid();
 }
 
+/** Group or other may write or read it (Windows has no such mode bits: its ACLs decide). */
+function notPrivate(mode: number): boolean {
+  return process.platform !== "win32" && (mode & 0o077) !== 0;
+}
+
 /** The cache file when it is a private regular file of this user with the expected shape. */
 async function readCacheFile(path: string, root: string): Promise<CacheFile | null> {
   try {
     const info = await lstat(path);
-    if (!info.isFile() || !ownedByMe(info.uid) || (info.mode & 0o077) !== 0) return null;
+    if (!info.isFile() || !ownedByMe(info.uid) || notPrivate(info.mode)) return null;
     const parsed = JSON.parse(await readFile(path, "utf8")) as unknown;
     return isCacheFile(parsed, root) ? parsed : null;
   } catch {
