@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
+import { packageRoot } from "../core/package-root.js";
 
 /**
  * `vyaparai-deploy init [dir]`: installs the /deploy slash command, the MCP server entry and a
@@ -34,11 +34,6 @@ export interface InitOptions {
   force: boolean;
   /** Where the templates come from; the installed package's root by default. */
   packageRoot?: string;
-}
-
-/** src/cli/init.ts and dist/cli/init.js both sit two levels below the package root. */
-export function packageRoot(): string {
-  return fileURLToPath(new URL("../../", import.meta.url));
 }
 
 export function starterConfigText(): string {

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { DeployError } from "../core/errors.js";
+import { packageRoot } from "../core/package-root.js";
 import { envArg } from "./common.js";
 import { rollbackTool } from "./rollback.js";
 
@@ -44,13 +44,8 @@ export const CLIENT_PARAGRAPHS: ReadonlyArray<{ startsWith: string; replacement:
   },
 ];
 
-/** src/tools/prompt-text.ts and dist/tools/prompt-text.js both sit two levels below the package root. */
-export function packageRootDir(): string {
-  return fileURLToPath(new URL("../../", import.meta.url));
-}
-
 /** The shipped slash command's full text (frontmatter included). */
-export function readSlashCommand(root: string = packageRootDir()): string {
+export function readSlashCommand(root: string = packageRoot()): string {
   const path = join(root, SLASH_COMMAND_FILE);
   try {
     return readFileSync(path, "utf8");

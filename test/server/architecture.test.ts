@@ -22,7 +22,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ["cli"],
   ["entry"],
 ];
-const APPS = ["emulator", "demo", "bench", "docs"];
+const APPS = ["emulator", "demo", "bench", "docs", "build"];
 /**
  * Standalone scripts: the Claude Code plugin's hooks run as `node dist/hooks/….js` from the
  * plugin cache, where node_modules may be absent. They import only node: built-ins and their

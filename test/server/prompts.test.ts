@@ -6,6 +6,7 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
+import { packageRoot } from "../../src/core/package-root.js";
 import { createMcpServer } from "../../src/server/mcp-server.js";
 import { createRuntime } from "../../src/server/runtime.js";
 import { allTools } from "../../src/tools/index.js";
@@ -13,7 +14,6 @@ import {
   CLIENT_PARAGRAPHS,
   deployPromptText,
   incidentPromptText,
-  packageRootDir,
   REUSED_SECTIONS,
   rollbackPromptText,
   SLASH_COMMAND_FILE,
@@ -77,7 +77,7 @@ describe("one source: the deploy prompt is the /deploy slash command", () => {
   it("reads the shipped file, which the package ships", () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { files: string[] };
     expect(pkg.files).toContain(".claude/commands");
-    expect(resolve(packageRootDir())).toBe(ROOT);
+    expect(resolve(packageRoot())).toBe(ROOT);
     expect(SLASH_COMMAND_FILE).toBe(".claude/commands/deploy.md");
   });
 
