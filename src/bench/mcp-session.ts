@@ -27,12 +27,17 @@ export interface McpSession {
 /** Marks the honest error of a tool whose implementation has not landed (src/tools/common.ts). */
 export const NOT_BUILT = /is not available in this build yet/;
 
-export async function openSession(options: {
+/**
+ * Spawns a stdio MCP server script the way an MCP client does (this node, no shell) and keeps
+ * the last `stderrChars` characters of its stderr; the caller connects its client to
+ * `transport`. The bench's sessions and the demo's (src/demo/session.ts) both start here.
+ */
+export function spawnServer(options: {
   script: string;
   cwd: string;
   env: Record<string, string>;
-  cleanup: Cleanup;
-}): Promise<McpSession> {
+  stderrChars: number;
+}): { transport: StdioClientTransport; stderr(): string } {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [options.script],
@@ -42,8 +47,18 @@ export async function openSession(options: {
   });
   let stderr = "";
   transport.stderr?.on("data", (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-8000);
+    stderr = (stderr + chunk.toString()).slice(-options.stderrChars);
   });
+  return { transport, stderr: () => stderr };
+}
+
+export async function openSession(options: {
+  script: string;
+  cwd: string;
+  env: Record<string, string>;
+  cleanup: Cleanup;
+}): Promise<McpSession> {
+  const { transport, stderr } = spawnServer({ ...options, stderrChars: 8000 });
   const client = new Client({ name: "vyaparai-bench", version: "0.0.0" });
   await client.connect(transport);
   const pid = transport.pid as number;
@@ -55,7 +70,7 @@ export async function openSession(options: {
   return {
     client,
     pid,
-    stderr: () => stderr,
+    stderr,
     async call(name, args) {
       const result = await client.callTool({ name, arguments: args }, undefined, {
         timeout: 15 * 60_000,

@@ -1,5 +1,5 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { spawnServer } from "../bench/mcp-session.js";
 
 /**
  * The demo's MCP client: the built stdio server started the way Claude Code starts it, and
@@ -44,22 +44,17 @@ export async function openSession(input: {
   cwd: string;
   env: Record<string, string>;
 }): Promise<DemoSession> {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [input.server],
+  const { transport, stderr } = spawnServer({
+    script: input.server,
     cwd: input.cwd,
     env: input.env,
-    stderr: "pipe",
-  });
-  let stderr = "";
-  transport.stderr?.on("data", (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
+    stderrChars: 4000,
   });
   const client = new Client({ name: "vyaparai-deploy-demo", version: "0.1.0" });
   try {
     await client.connect(transport);
   } catch (error) {
-    throw new Error(`the MCP server did not start: ${(error as Error).message}\n${stderr}`);
+    throw new Error(`the MCP server did not start: ${(error as Error).message}\n${stderr()}`);
   }
   const { tools } = await client.listTools();
   return {

@@ -124,21 +124,10 @@ export async function readDeployStatus(options: ReadDeployStatusOptions): Promis
   const lockStatus = lock ? showLock(lock) : null;
   const interruptedStatus = interrupted.map(showInterrupted);
   const release = asked ? showRelease(asked, lock) : undefined;
-  const summary = summarise(envName, {
-    lambda,
-    frontend,
-    releases,
-    drift,
-    lock: lockStatus,
-    interrupted: interruptedStatus,
-  });
+  const report = { lambda, frontend, releases, drift, lock: lockStatus, interrupted: interruptedStatus };
+  const summary = summarise(envName, report);
   return {
-    lambda,
-    frontend,
-    releases,
-    drift,
-    lock: lockStatus,
-    interrupted: interruptedStatus,
+    ...report,
     ...(release ? { release } : {}),
     summary: release ? `${releaseText(release)} ${summary}` : summary,
   };
@@ -175,10 +164,6 @@ function showRelease(record: ReleaseRecord, lock: LockInfo | null): ReleaseDetai
   const state: ReleaseDetail["state"] =
     record.status !== "in_progress" ? "finished" : running ? "running" : "interrupted";
   const canary = canaryOf(record);
-  const pick = (key: string) =>
-    typeof record.after?.[key] === "string" ? (record.after[key] as string) : undefined;
-  const version = pick("version");
-  const codeSha256 = pick("codeSha256");
   return {
     releaseId: record.releaseId,
     component: record.component,
@@ -190,13 +175,9 @@ function showRelease(record: ReleaseRecord, lock: LockInfo | null): ReleaseDetai
     startedAt: record.startedAt,
     finishedAt: record.finishedAt,
     journal: record.journal,
-    ...(version ? { version } : {}),
-    ...(codeSha256 ? { codeSha256 } : {}),
+    ...afterFacts(record, ["version", "codeSha256"]),
     ...(canary ? { canary } : {}),
-    ...(record.recovery
-      ? { recovery: { ...record.recovery, note: bounded(record.recovery.note) ?? "" } }
-      : {}),
-    ...(record.error ? { error: quote(record.error, 300) } : {}),
+    ...recoveryAndError(record),
   };
 }
 
@@ -578,11 +559,30 @@ function bounded(text: string | undefined): string | null {
   return flat ? quote(flat, TEXT_CHARS) : null;
 }
 
+/**
+ * What a record says the release left live: its `after` strings under these keys, in this
+ * order, the absent and empty ones left out.
+ */
+function afterFacts<K extends string>(record: ReleaseRecord, keys: readonly K[]): Partial<Record<K, string>> {
+  const facts: Partial<Record<K, string>> = {};
+  for (const key of keys) {
+    const value = record.after?.[key];
+    if (typeof value === "string" && value) facts[key] = value;
+  }
+  return facts;
+}
+
+/** How a later call settled the release and the error it ended with, both bounded: the fields present. */
+function recoveryAndError(record: ReleaseRecord): Pick<ReleaseSummary, "recovery" | "error"> {
+  return {
+    ...(record.recovery
+      ? { recovery: { ...record.recovery, note: bounded(record.recovery.note) ?? "" } }
+      : {}),
+    ...(record.error ? { error: quote(record.error, 300) } : {}),
+  };
+}
+
 function summariseRecord(r: ReleaseRecord): ReleaseSummary {
-  const pick = (key: string) => (typeof r.after?.[key] === "string" ? (r.after[key] as string) : undefined);
-  const version = pick("version");
-  const codeSha256 = pick("codeSha256");
-  const indexHtmlSha256 = pick("indexHtmlSha256");
   return {
     component: r.component,
     releaseId: r.releaseId,
@@ -593,15 +593,12 @@ function summariseRecord(r: ReleaseRecord): ReleaseSummary {
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
     gitSha: r.gitSha,
-    ...(version ? { version } : {}),
-    ...(codeSha256 ? { codeSha256 } : {}),
-    ...(indexHtmlSha256 ? { indexHtmlSha256 } : {}),
+    ...afterFacts(r, ["version", "codeSha256", "indexHtmlSha256"]),
     ...(r.restoredFrom ? { restoredFrom: r.restoredFrom } : {}),
     ...(r.deployRole
       ? { deployRole: { ...r.deployRole, sourceIdentity: bounded(r.deployRole.sourceIdentity) ?? "" } }
       : {}),
-    ...(r.recovery ? { recovery: { ...r.recovery, note: bounded(r.recovery.note) ?? "" } } : {}),
-    ...(r.error ? { error: quote(r.error, 300) } : {}),
+    ...recoveryAndError(r),
   };
 }
 

@@ -74,6 +74,20 @@ async function deployWith(
   );
 }
 
+/**
+ * A function made by hand from a zip in S3 before this tool (s3://SEED_BUCKET/seedKey), whose
+ * code location the code server answers with its zip (or with `served`), and the app to deploy.
+ */
+async function seedHandMade(functionName: string, seedKey: string, served?: Buffer) {
+  const initial = await createFunctionFromS3(moto.current, functionName, {
+    bucket: SEED_BUCKET,
+    key: seedKey,
+  });
+  codeServer.serve(seedKey, served ?? initial.zip);
+  const { appRoot } = writeBackendFixture({ commit: true });
+  return { initial, appRoot, lambda: await moto.current.clients().lambda() };
+}
+
 async function s3Object(key: string) {
   const s3 = await moto.current.clients().s3();
   const out = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
@@ -185,18 +199,12 @@ describe("the first release without an alias ($LATEST)", () => {
     const functionName = "vyaparai-api-first-latest";
     const prefix = "backend/first-latest/";
     const seedKey = "by-hand/vyaparai-api.zip";
-    const initial = await createFunctionFromS3(moto.current, functionName, {
-      bucket: SEED_BUCKET,
-      key: seedKey,
-    });
-    codeServer.serve(seedKey, initial.zip);
-    const lambda = await moto.current.clients().lambda();
+    const { initial, appRoot, lambda } = await seedHandMade(functionName, seedKey);
     // The seam's premise: moto offers the S3 key's path as the code location.
     const offered = await lambda.send(new GetFunctionCommand({ FunctionName: functionName }));
     expect(new URL(offered.Code?.Location as string).pathname).toBe(`/${seedKey}`);
     expect(initial.codeSha256).toBe(createHash("sha256").update(initial.zip).digest("base64"));
 
-    const { appRoot } = writeBackendFixture({ commit: true });
     const runtime = lambdaEnv.runtimeFor(appRoot, "latest", functionName, null, prefix);
     const savedKey = artifactKeyForCodeSha256(prefix, initial.codeSha256);
     const v1 = await packageOf(appRoot);
@@ -271,14 +279,7 @@ describe("the first release without an alias ($LATEST)", () => {
   it("a first release that fails its health gate is undone from the saved code", async () => {
     const functionName = "vyaparai-api-first-undo";
     const prefix = "backend/first-undo/";
-    const seedKey = "by-hand/undo.zip";
-    const initial = await createFunctionFromS3(moto.current, functionName, {
-      bucket: SEED_BUCKET,
-      key: seedKey,
-    });
-    codeServer.serve(seedKey, initial.zip);
-    const lambda = await moto.current.clients().lambda();
-    const { appRoot } = writeBackendFixture({ commit: true });
+    const { initial, appRoot, lambda } = await seedHandMade(functionName, "by-hand/undo.zip");
     const runtime = lambdaEnv.runtimeFor(appRoot, "undo", functionName, null, prefix);
 
     lambdaEnv.health.healthy = false;
@@ -294,14 +295,7 @@ describe("the first release without an alias ($LATEST)", () => {
   it("a protected env: the confirmed deploy saves the code, the confirmed rollback puts it back", async () => {
     const functionName = "vyaparai-api-first-prod";
     const prefix = "backend/first-prod/";
-    const seedKey = "by-hand/prod.zip";
-    const initial = await createFunctionFromS3(moto.current, functionName, {
-      bucket: SEED_BUCKET,
-      key: seedKey,
-    });
-    codeServer.serve(seedKey, initial.zip);
-    const lambda = await moto.current.clients().lambda();
-    const { appRoot } = writeBackendFixture({ commit: true });
+    const { initial, appRoot, lambda } = await seedHandMade(functionName, "by-hand/prod.zip");
     // Its own protected env: release records are kept per env, and "prod" here has the alias test's.
     const runtime = testRuntime({
       moto: moto.current,
@@ -341,15 +335,12 @@ describe("a first $LATEST release whose previous code cannot be downloaded", () 
   it("deploys with a warning; the rollback refuses, naming the missing artifact", async () => {
     const functionName = "vyaparai-api-first-nodl";
     const prefix = "backend/first-nodl/";
-    const seedKey = "by-hand/nodl.zip";
-    const initial = await createFunctionFromS3(moto.current, functionName, {
-      bucket: SEED_BUCKET,
-      key: seedKey,
-    });
     // Lambda's URL answers with other bytes than the live code: they are not kept.
-    codeServer.serve(seedKey, Buffer.from("not the code"));
-    const lambda = await moto.current.clients().lambda();
-    const { appRoot } = writeBackendFixture({ commit: true });
+    const { initial, appRoot, lambda } = await seedHandMade(
+      functionName,
+      "by-hand/nodl.zip",
+      Buffer.from("not the code"),
+    );
     const runtime = lambdaEnv.runtimeFor(appRoot, "nodl", functionName, null, prefix);
     const savedKey = artifactKeyForCodeSha256(prefix, initial.codeSha256);
 
@@ -384,13 +375,7 @@ describe("a first $LATEST release whose previous code cannot be downloaded", () 
 
   it("an HTTP error is the same warning, not a failed deploy", async () => {
     const functionName = "vyaparai-api-first-403";
-    const seedKey = "by-hand/403.zip";
-    const initial = await createFunctionFromS3(moto.current, functionName, {
-      bucket: SEED_BUCKET,
-      key: seedKey,
-    });
-    codeServer.serve(seedKey, initial.zip);
-    const { appRoot } = writeBackendFixture({ commit: true });
+    const { appRoot } = await seedHandMade(functionName, "by-hand/403.zip");
     const runtime = lambdaEnv.runtimeFor(appRoot, "http", functionName, null, "backend/first-403/");
     codeServer.status = 403;
     const out = await deployWith(runtime, "http", codeServer.downloader).finally(() => {

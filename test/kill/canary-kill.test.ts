@@ -1,19 +1,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { GetAliasCommand, type LambdaClient } from "@aws-sdk/client-lambda";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import type { Progress } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalHealthServer, startHealthServer } from "../../src/demo/health-server.js";
 import { writeSampleApp } from "../../src/demo/sample-app.js";
 import { createBucket } from "../../src/emulator/seed.js";
 import { createAliasedFunction } from "../deploy/lambda-support.js";
 import { useMoto } from "../support/moto.js";
-import { BUILT_SERVER } from "../support/stdio.js";
 import {
   ARTIFACT_BUCKET,
   callAndKill,
@@ -24,6 +19,7 @@ import {
   readRecords,
   type Server,
   type Structured,
+  startServer,
   waitForLockExpiry,
 } from "./kill-support.js";
 
@@ -55,70 +51,6 @@ afterAll(async () => {
   await health?.close();
   for (const root of roots) rmSync(root, { recursive: true, force: true });
 });
-
-/** Like kill-support's startServer, for the server at `path` (dist/main.js). */
-async function startServer(cwd: string, endpoint: string, path = BUILT_SERVER): Promise<Server> {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [path],
-    cwd,
-    env: { ...(process.env as Record<string, string>), AWS_ENDPOINT_URL: endpoint },
-    stderr: "pipe",
-  });
-  let stderr = "";
-  transport.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const client = new Client({ name: "vyaparai-canary-kill-tests", version: "0.0.0" });
-  let closed = false;
-  const closedWaiters: Array<() => void> = [];
-  client.onclose = () => {
-    closed = true;
-    for (const resolve of closedWaiters.splice(0)) resolve();
-  };
-  await client.connect(transport);
-  const pid = transport.pid as number;
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  return {
-    pid,
-    client,
-    stderr: () => stderr,
-    async call(name, args, onProgress) {
-      const progress: string[] = [];
-      const result = await client.callTool({ name, arguments: args }, undefined, {
-        timeout: 120_000,
-        resetTimeoutOnProgress: true,
-        onprogress: (p: Progress) => {
-          const message = String(p.message ?? "");
-          progress.push(message);
-          onProgress?.(message);
-        },
-      });
-      return {
-        isError: Boolean(result.isError),
-        s: (result.structuredContent ?? {}) as Structured,
-        text: (result.content as Array<{ text: string }>)[0]?.text ?? "",
-        progress,
-      };
-    },
-    async kill() {
-      process.kill(pid, "SIGKILL");
-      if (!closed) await Promise.race([new Promise<void>((r) => closedWaiters.push(r)), sleep(10_000)]);
-      for (let i = 0; i < 200 && alive(); i++) await sleep(25);
-      if (alive()) throw new Error(`server ${pid} still alive after SIGKILL`);
-    },
-    async close() {
-      await client.close().catch(() => {});
-    },
-  };
-}
 
 async function routing(fn: string) {
   const alias = await lambda.send(new GetAliasCommand({ FunctionName: fn, Name: "live" }));
