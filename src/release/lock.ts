@@ -108,7 +108,7 @@ export async function acquireDeployLock(
   const held = (): HeldLock => ({
     key,
     replaced,
-    release: () => releaseLock(s3, bucket, key, body.nonce, deps.log),
+    release: () => releaseLock(s3, bucket, key, body.nonce, etag, deps.log),
     async refresh() {
       const next = { ...body, expiresAt: new Date(deps.now().getTime() + ttlSeconds * 1000).toISOString() };
       const tag = await putIfStillOurs(s3, bucket, key, next, etag);
@@ -222,7 +222,7 @@ async function createOrCleanUp(s3: S3Client, bucket: string, key: string, body: 
   } catch (error) {
     if (isConditionalWriteConflict(error)) return false;
     // The write may have landed with every answer lost: never leave our own lock behind.
-    await releaseLock(s3, bucket, key, body.nonce, () => {}).catch(() => {});
+    await releaseLock(s3, bucket, key, body.nonce, undefined, () => {}).catch(() => {});
     throw mapAwsError(error, "s3:PutObject", `s3://${bucket}/${key}`);
   }
 }
@@ -300,6 +300,17 @@ function parseLockBody(text: string): LockBody {
   };
 }
 
+/** True when the object carrying `etag` was deleted; false when the lock is not (or no longer) that object. */
+async function deleteIfStillOurs(s3: S3Client, bucket: string, key: string, etag: string): Promise<boolean> {
+  try {
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag }));
+    return true;
+  } catch (error) {
+    if (isConditionalWriteConflict(error) || isAwsErrorNamed(error, "NoSuchKey", "NotFound")) return false;
+    throw mapAwsError(error, "s3:DeleteObject", `s3://${bucket}/${key}`);
+  }
+}
+
 async function deleteLockObject(s3: S3Client, bucket: string, key: string, etag: string | undefined) {
   try {
     await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, ...(etag ? { IfMatch: etag } : {}) }));
@@ -315,8 +326,13 @@ async function releaseLock(
   bucket: string,
   key: string,
   nonce: string,
+  etag: string | undefined,
   log: (message: string) => void,
 ): Promise<void> {
+  // One request when the lock is as we last wrote it: a delete conditional on that ETag can
+  // only remove our own object. Anything else (a takeover, a refresh whose answer was lost, a
+  // delete that landed but whose answer was lost) is settled by reading the lock below.
+  if (etag && (await deleteIfStillOurs(s3, bucket, key, etag))) return;
   const current = await readLockObject(s3, bucket, key);
   if (!current) return;
   // Safety: after a takeover or break our lock may belong to someone else now; never delete theirs.

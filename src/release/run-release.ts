@@ -118,19 +118,20 @@ export async function runRelease<P, S, L>(
       }));
   } finally {
     heartbeat.stop();
+    // The report is written while the lock is released (it never throws): it must not hold
+    // the next deploy back, and neither needs to wait for the other.
+    const reportWrite = record ? storeReleaseReport(s3, bucket, record) : null;
     const released = await retryWithin(() => lock.release(), { budgetMs: LOCK_RELEASE_BUDGET_MS });
     if (!released.ok) {
       const warning = `The deploy lock ${lock.key} could not be released (${describeError(released.error)}); it expires on its own within ${ctx.config.release.lockTtlSeconds} s and is then taken over.`;
       ctx.log("error", warning);
       run?.warnings.push(warning);
     }
+    const report = await reportWrite;
+    if (report && !report.ok) run?.warnings.push(report.warning);
   }
-  // After the unlock: a report or a slow webhook must not hold the next deploy back. Never throw.
-  if (record) {
-    const report = await storeReleaseReport(s3, bucket, record);
-    if (!report.ok) run?.warnings.push(report.warning);
-    await notifyRelease(ctx, record);
-  }
+  // After the unlock: a slow webhook must not hold the next deploy back. Never throws.
+  if (record) await notifyRelease(ctx, record);
   return run as ReleaseRun<S, L>;
 }
 

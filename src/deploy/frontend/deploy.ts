@@ -4,7 +4,7 @@ import type { ReleaseSpec } from "../../release/spec.js";
 import { readApproved } from "./approved-bytes.js";
 import { type BuildResult, buildFrontend } from "./build.js";
 import type { FrontendDeps } from "./deps.js";
-import type { FrontendManifest, ManifestEntry } from "./diff.js";
+import { type FrontendManifest, listBucket, type ManifestEntry, type RemoteObject } from "./diff.js";
 import { checkDistDir, checkFrontendDir } from "./dist-dir.js";
 import { type LocalFile, walkDist } from "./files.js";
 import { headersFor } from "./headers.js";
@@ -65,6 +65,10 @@ export async function prepareFrontendDeploy(
   await checkFrontendDir(deps.appRoot, frontend);
   const build = request.skipBuild ? null : await buildFrontend(deps);
   const distDir = await checkDistDir(deps.appRoot, frontend);
+  const s3 = deps.s3;
+  // What S3 holds does not depend on the build output: its round trips (the release history,
+  // one listing per bucket) run while the files are hashed, not after.
+  const early = readRemoteEarly(s3, deps);
   deps.progress("Hashing the build output");
   const { files, skippedDotfiles } = await walkDist(distDir, {
     uploadDotfiles: frontend.uploadDotfiles,
@@ -79,10 +83,10 @@ export async function prepareFrontendDeploy(
   }
   const desired = manifestOf(files, frontend);
   const pathOf = new Map(files.map((file) => [file.key, file.path]));
-  const s3 = deps.s3;
-  const { live: history } = await loadLiveHistory(s3, deps.env.lambda.artifactBucket, deps.envName);
+  const { live: history } = await early.history;
   deps.progress(`Comparing ${files.length} files with ${deps.env.frontend.buckets.join(", ")}`);
-  const planAgainst = () =>
+  // The early listings serve the first plan only; a plan made again (after a recovery) lists afresh.
+  const planAgainst = (listings?: ReadonlyMap<string, Promise<RemoteObject[]>>) =>
     planBuckets(s3, deps.env, desired, {
       history,
       now: deps.now(),
@@ -95,8 +99,9 @@ export async function prepareFrontendDeploy(
         prune: request.prune,
         distributionId: deps.env.frontend.distributionId,
       },
+      ...(listings ? { listings } : {}),
     });
-  const planned = await planAgainst();
+  const planned = await planAgainst(early.listings);
   const { plan } = planned;
   const planText = describePlan(plan);
   const specFor = (p: typeof planned): FrontendSpec =>
@@ -135,6 +140,20 @@ export async function prepareFrontendDeploy(
     });
   const spec = specFor(planned);
   return { plan, build, unchanged: plan.upload === 0 && plan.delete === 0, planText, spec };
+}
+
+/**
+ * Starts the reads of S3 a plan needs (the live release history, one listing per bucket).
+ * Each promise has a handler attached at once, so a read that fails while the files are still
+ * being hashed is not an unhandled rejection; awaiting it later still throws its error.
+ */
+function readRemoteEarly(s3: FrontendDeps["s3"], deps: FrontendDeps) {
+  const history = loadLiveHistory(s3, deps.env.lambda.artifactBucket, deps.envName);
+  const listings = new Map(
+    deps.env.frontend.buckets.map((bucket) => [bucket, listBucket(s3, bucket, deps.signal)] as const),
+  );
+  for (const pending of [history, ...listings.values()]) pending.catch(() => {});
+  return { history, listings };
 }
 
 export function describePlan(plan: FrontendPlan): string {

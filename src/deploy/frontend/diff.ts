@@ -107,6 +107,8 @@ export interface DiffOptions {
    * pass unread (the ETag still vouches for the content).
    */
   liveFinishedAt?: string | null;
+  /** The bucket's listing, when the caller started it early (it is fetched here otherwise). */
+  listing?: Promise<RemoteObject[]>;
   /** HeadObject calls in flight. */
   concurrency?: number;
   signal?: AbortSignal;
@@ -140,7 +142,7 @@ export async function diffBucket(
   desired: FrontendManifest,
   options: DiffOptions,
 ): Promise<BucketDiff> {
-  const remote = await listBucket(s3, bucket, options.signal);
+  const remote = await (options.listing ?? listBucket(s3, bucket, options.signal));
   const remoteByKey = new Map(remote.map((object) => [object.key, object]));
   const upload: PlannedUpload[] = [];
   const unchanged: string[] = [];

@@ -56,21 +56,23 @@ export async function snapshotEntryPoints(
   writes: Array<{ bucket: string; key: string; nextSha256: string }>,
 ): Promise<EntryPointSnapshot[]> {
   const kept = new Set<string>();
-  const snapshot: EntryPointSnapshot[] = [];
-  for (const write of writes) {
-    const previousSha256 = await contentSha256(s3, write.bucket, write.key);
-    if (previousSha256 && previousSha256 !== write.nextSha256) {
-      // Safety: the bytes a visitor gets today are copied before anything can overwrite them.
-      await preserveObject(
-        s3,
-        artifactBucket,
-        { bucket: write.bucket, key: write.key, sha256: previousSha256 },
-        kept,
-      );
-    }
-    snapshot.push({ ...write, previousSha256 });
-  }
-  return snapshot;
+  // All at once: each costs two or three round trips, and they are independent (copying the
+  // same content twice to its content-addressed key is harmless).
+  return Promise.all(
+    writes.map(async (write): Promise<EntryPointSnapshot> => {
+      const previousSha256 = await contentSha256(s3, write.bucket, write.key);
+      if (previousSha256 && previousSha256 !== write.nextSha256) {
+        // Safety: the bytes a visitor gets today are copied before anything can overwrite them.
+        await preserveObject(
+          s3,
+          artifactBucket,
+          { bucket: write.bucket, key: write.key, sha256: previousSha256 },
+          kept,
+        );
+      }
+      return { ...write, previousSha256 };
+    }),
+  );
 }
 
 export type EntryPointState = "previous" | "next" | "mixed" | "other";
@@ -80,14 +82,16 @@ export async function readEntryPointState(
   s3: S3Client,
   snapshot: EntryPointSnapshot[],
 ): Promise<{ state: EntryPointState; live: Array<{ bucket: string; key: string; sha256: string | null }> }> {
-  const live: Array<{ bucket: string; key: string; sha256: string | null }> = [];
-  for (const entry of snapshot) {
-    const sha256 =
-      entry.key === "index.html"
-        ? await hashedContent(s3, entry.bucket, entry.key)
-        : await contentSha256(s3, entry.bucket, entry.key);
-    live.push({ bucket: entry.bucket, key: entry.key, sha256 });
-  }
+  const live = await Promise.all(
+    snapshot.map(async (entry) => ({
+      bucket: entry.bucket,
+      key: entry.key,
+      sha256:
+        entry.key === "index.html"
+          ? await hashedContent(s3, entry.bucket, entry.key)
+          : await contentSha256(s3, entry.bucket, entry.key),
+    })),
+  );
   const isPrevious = snapshot.every((e, i) => live[i]?.sha256 === e.previousSha256);
   const isNext = snapshot.every((e, i) => live[i]?.sha256 === e.nextSha256);
   const known = snapshot.every(

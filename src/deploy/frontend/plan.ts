@@ -66,6 +66,8 @@ export async function planBuckets(
     skippedDotfiles?: readonly string[];
     signal: AbortSignal;
     extraDigest?: Record<string, unknown>;
+    /** Listings started early, by bucket (each used once; a bucket without one is listed here). */
+    listings?: ReadonlyMap<string, Promise<RemoteObject[]>>;
   },
 ): Promise<BucketPlan> {
   // The newest live release's manifest and finish time answer for the objects it left there
@@ -75,7 +77,12 @@ export async function planBuckets(
   // The buckets are independent: listing them at once costs one listing's wait, not one per bucket.
   const diffs: BucketDiff[] = await Promise.all(
     env.frontend.buckets.map((bucket) =>
-      diffBucket(s3, bucket, desired, { liveManifest, liveFinishedAt, signal: options.signal }),
+      diffBucket(s3, bucket, desired, {
+        liveManifest,
+        liveFinishedAt,
+        signal: options.signal,
+        ...(options.listings?.has(bucket) ? { listing: options.listings.get(bucket) } : {}),
+      }),
     ),
   );
   const stale = new Map<string, StaleDecision>();

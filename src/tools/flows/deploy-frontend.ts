@@ -40,10 +40,16 @@ export async function deployFrontend(
   request: DeployFrontendRequest & { dryRun: boolean },
 ): Promise<DeployFrontendOutput> {
   const deps = await frontendDepsOf(ctx);
-  const prepared = await prepareFrontendDeploy(deps, request);
+  const readInterrupted = () =>
+    readInterruptedFor(deps.s3, ctx.env.lambda.artifactBucket, ctx.envName, ctx.now);
+  // Independent reads: without a build, interrupted releases are looked for while the files are
+  // hashed and compared. After a build (minutes, maybe) they are read once it is done, so the
+  // answer does not miss one that appeared meanwhile.
+  const [prepared, interrupted] = request.skipBuild
+    ? await Promise.all([prepareFrontendDeploy(deps, request), readInterrupted()])
+    : [await prepareFrontendDeploy(deps, request), await readInterrupted()];
   const { plan, planText } = prepared;
   const where = `${ctx.envName} (${plan.buckets.join(", ")})`;
-  const interrupted = await readInterruptedFor(deps.s3, ctx.env.lambda.artifactBucket, ctx.envName, ctx.now);
   const pending = pendingOf(interrupted);
   const base = { plan, ...(pending.length ? { interrupted: pending } : {}) };
   if (prepared.unchanged && pending.length === 0) {
