@@ -9,6 +9,7 @@ import pLimit from "p-limit";
 import { mapAwsError } from "../../aws/errors.js";
 import type { ProgressReporter } from "../../core/context.js";
 import { DeployError, throwIfAborted } from "../../core/errors.js";
+import { HeapBudget } from "../../core/heap-budget.js";
 import { quote } from "../../core/quote.js";
 import { approvedStream, checkApproved, checksumSha256Of, readApproved } from "./approved-bytes.js";
 import { forEachBounded } from "./bounded.js";
@@ -17,6 +18,7 @@ import {
   FRONTEND_UPLOAD_CONCURRENCY,
   LARGE_UPLOADS_IN_FLIGHT,
   phaseSignal,
+  UPLOAD_HEAP_BUDGET_BYTES,
 } from "./concurrency.js";
 import type { BucketDiff, FrontendManifest, ManifestEntry, PlannedUpload, RemoteObject } from "./diff.js";
 import { headRemote } from "./diff.js";
@@ -74,6 +76,7 @@ export async function uploadAssets(sync: SyncContext, diffs: BucketDiff[]): Prom
   const phase = phaseSignal(sync.signal, concurrency);
   const inPhase: SyncContext = { ...sync, signal: phase.signal };
   const large = pLimit(LARGE_UPLOADS_IN_FLIGHT);
+  const heap = new HeapBudget(UPLOAD_HEAP_BUDGET_BYTES);
   try {
     await forEachBounded(
       work,
@@ -81,6 +84,7 @@ export async function uploadAssets(sync: SyncContext, diffs: BucketDiff[]): Prom
       async (item) => {
         await writeObject(inPhase, item.bucket, item.upload, large);
         tracker.done(item.upload.key);
+        heap.check();
       },
       sync.signal,
     );

@@ -39,6 +39,8 @@ export async function deployFrontend(
   ctx: ToolContext,
   request: DeployFrontendRequest & { dryRun: boolean },
 ): Promise<DeployFrontendOutput> {
+  // Who is calling is asked once the release starts; asked now, the answer is in by then.
+  if (!request.dryRun) ctx.identity().catch(() => {});
   const deps = await frontendDepsOf(ctx);
   const readInterrupted = () =>
     readInterruptedFor(deps.s3, ctx.env.lambda.artifactBucket, ctx.envName, ctx.now);

@@ -77,6 +77,8 @@ export async function deployLambda(
   request: DeployLambdaRequest,
   tuning: LambdaTuning = {},
 ): Promise<DeployLambdaOutput> {
+  // Who is calling is asked once the release starts; asked now, the answer is in by then.
+  if (!request.dryRun) ctx.identity().catch(() => {});
   const canary = canaryOf(ctx, request);
   const background = backgroundOf(ctx, request, canary);
   // Once the call answered and the release runs on, nobody waits for its progress: the
