@@ -9,6 +9,7 @@ import {
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
 import { DeployError } from "../core/errors.js";
 import { redactDeep, redactLines, redactText } from "../core/redact.js";
+import { type ObjectIdentity, recentRecordText, rememberRecordText } from "./record-texts.js";
 import { type Component, RELEASE_ID, type ReleaseRecord, releaseRecordSchema } from "./types.js";
 
 /**
@@ -90,15 +91,18 @@ async function loadByKey(
   s3: S3Client,
   bucket: string,
   key: string,
-  options: { skipCorrupt?: boolean } = {},
+  options: { skipCorrupt?: boolean; listed?: ObjectIdentity } = {},
 ): Promise<ReleaseRecord | null> {
-  let text: string;
-  try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    text = (await out.Body?.transformToString("utf8")) ?? "";
-  } catch (error) {
-    if (isAwsErrorNamed(error, "NoSuchKey", "NotFound")) return null;
-    throw mapAwsError(error, "s3:GetObject", `s3://${bucket}/${key}`);
+  let text = options.listed ? recentRecordText(s3, bucket, key, options.listed) : null;
+  if (text === null) {
+    try {
+      const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      text = (await out.Body?.transformToString("utf8")) ?? "";
+      rememberRecordText(s3, bucket, key, { etag: out.ETag, size: out.ContentLength }, text);
+    } catch (error) {
+      if (isAwsErrorNamed(error, "NoSuchKey", "NotFound")) return null;
+      throw mapAwsError(error, "s3:GetObject", `s3://${bucket}/${key}`);
+    }
   }
   const parsed = parseReleaseRecord(text);
   if ("record" in parsed) return parsed.record;
@@ -153,6 +157,7 @@ export async function listReleaseRecords(
   const limit = Math.max(1, Math.min(options.limit ?? DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT));
   const prefix = releasePrefix(env, component);
   const ids: string[] = [];
+  const listed = new Map<string, ObjectIdentity>();
   let token: string | undefined;
   for (let page = 0; page < MAX_LIST_PAGES; page++) {
     let out: ListObjectsV2CommandOutput;
@@ -171,7 +176,9 @@ export async function listReleaseRecords(
     for (const object of out.Contents ?? []) {
       const name = object.Key?.slice(prefix.length) ?? "";
       const id = name.endsWith(".json") ? name.slice(0, -".json".length) : "";
-      if (isReleaseId(id)) ids.push(id);
+      if (!isReleaseId(id)) continue;
+      ids.push(id);
+      if (object.ETag && object.Size !== undefined) listed.set(id, { etag: object.ETag, size: object.Size });
     }
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
     if (!token) break;
@@ -180,7 +187,13 @@ export async function listReleaseRecords(
   // One corrupt object must not blind deploy_status and rollback to every other release;
   // loadReleaseRecord still reports it when asked for by id.
   const records = await Promise.all(
-    newest.map((id) => loadByKey(s3, bucket, `${prefix}${id}.json`, { skipCorrupt: true })),
+    newest.map((id) => {
+      const known = listed.get(id);
+      return loadByKey(s3, bucket, `${prefix}${id}.json`, {
+        skipCorrupt: true,
+        ...(known ? { listed: known } : {}),
+      });
+    }),
   );
   return records
     .filter((record): record is ReleaseRecord => record !== null)

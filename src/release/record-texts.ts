@@ -1,0 +1,79 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+
+/**
+ * The text of release records read lately, so a listing that shows a record unchanged does not
+ * fetch it again. One deploy lists the same records up to three times — the release history for
+ * the plan, the interrupted-release scan, and recovery after taking the lock — and a frontend
+ * record holds a 2,000-entry manifest: at 100 ms a round trip, each re-read costs a round trip
+ * and the bytes.
+ *
+ * Safety: an entry is used only when the listing shows the object with the same ETag and size
+ * as the GetObject that read it; any write gives the object a new ETag (an MD5 for single-part
+ * uploads, a new opaque value otherwise), so a changed record is always read again. Texts are
+ * kept, not parsed records: every caller parses its own copy and may change it. Entries expire
+ * a minute after they were read, and there are at most MAX_ENTRIES per client, so the memory
+ * they hold is bounded and returned soon after a deploy.
+ */
+const MAX_ENTRIES = 48;
+const TTL_MS = 60_000;
+
+export interface ObjectIdentity {
+  etag: string;
+  size: number;
+}
+
+interface Entry extends ObjectIdentity {
+  text: string;
+  timer: NodeJS.Timeout;
+}
+
+const byClient = new WeakMap<S3Client, Map<string, Entry>>();
+
+function entriesOf(s3: S3Client): Map<string, Entry> {
+  let entries = byClient.get(s3);
+  if (!entries) {
+    entries = new Map();
+    byClient.set(s3, entries);
+  }
+  return entries;
+}
+
+const keyOf = (bucket: string, key: string) => `${bucket}/${key}`;
+
+/** The text last read for this object, if the listing shows it unchanged since. */
+export function recentRecordText(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  listed: ObjectIdentity,
+): string | null {
+  const entry = byClient.get(s3)?.get(keyOf(bucket, key));
+  return entry && entry.etag === listed.etag && entry.size === listed.size ? entry.text : null;
+}
+
+/** Remembers a record's text as GetObject returned it, with that answer's ETag and length. */
+export function rememberRecordText(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  read: Partial<ObjectIdentity>,
+  text: string,
+): void {
+  if (!read.etag || read.size === undefined) return;
+  const entries = entriesOf(s3);
+  const id = keyOf(bucket, key);
+  const previous = entries.get(id);
+  if (previous) {
+    clearTimeout(previous.timer);
+    entries.delete(id);
+  }
+  const timer = setTimeout(() => entries.delete(id), TTL_MS);
+  // Never keeps the process alive (a CLI exits when its call is done).
+  timer.unref();
+  entries.set(id, { etag: read.etag, size: read.size, text, timer });
+  for (const [oldest, entry] of entries) {
+    if (entries.size <= MAX_ENTRIES) break;
+    clearTimeout(entry.timer);
+    entries.delete(oldest);
+  }
+}
