@@ -1,7 +1,13 @@
-import { rm, writeFile } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { loadConfig } from "../config/load.js";
+import { liveToolList } from "../server/live-tool-list.js";
+import { TOOL_LIST_FILE, type ToolListFile } from "../server/prebuilt-tool-list.js";
+import { createRuntime } from "../server/runtime.js";
 
 /**
  * Bundles the two programs people run — the MCP server (dist/main.js) and the CLI
@@ -24,6 +30,8 @@ export const METAFILE = resolve(DIST, "bundle-meta.json");
 
 export async function bundlePrograms(): Promise<void> {
   await rm(resolve(DIST, "chunks"), { recursive: true, force: true });
+  // Ties the bundle to the tools/list answer written below (server/prebuilt-tool-list.ts).
+  const buildId = randomUUID();
   const result = await build({
     entryPoints: { main: resolve(ROOT, "src/main.ts"), cli: resolve(ROOT, "src/cli.ts") },
     absWorkingDir: ROOT,
@@ -42,7 +50,11 @@ export async function bundlePrograms(): Promise<void> {
     sourcemap: "linked",
     sourcesContent: false,
     metafile: true,
+    define: { __VYAPARAI_BUILD_ID__: JSON.stringify(buildId) },
     legalComments: "none",
+    // Fewer bytes for V8 to parse at every start (the start-up chunks hold zod and the SDK);
+    // the linked source map turns stack traces back into src/ lines (--enable-source-maps).
+    minify: true,
     logLevel: "warning",
     // CommonJS dependencies (yazl, parts of the AWS SDK) call require() for node built-ins;
     // ESM output has none, so each file gets one bound to its own URL.
@@ -51,6 +63,21 @@ export async function bundlePrograms(): Promise<void> {
     },
   });
   await writeFile(METAFILE, `${JSON.stringify(result.metafile)}\n`);
+  await writeToolList(buildId);
+}
+
+/** The SDK's tools/list answer for every tool, from tsc's output, beside the bundle it serves. */
+async function writeToolList(buildId: string): Promise<void> {
+  // Built-in defaults only: no deploy.config.json of this repo (or above it) takes part.
+  const emptyDir = await mkdtemp(resolve(tmpdir(), "vyaparai-build-"));
+  const runtime = createRuntime({ loaded: loadConfig({ cwd: emptyDir, env: {} }), env: {} });
+  try {
+    const file: ToolListFile = { buildId, tools: await liveToolList(runtime) };
+    await writeFile(resolve(ROOT, TOOL_LIST_FILE), `${JSON.stringify(file)}\n`);
+  } finally {
+    runtime.close();
+    await rm(emptyDir, { recursive: true, force: true });
+  }
 }
 
 await bundlePrograms();

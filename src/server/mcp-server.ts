@@ -8,6 +8,7 @@ import type { AnyToolDefinition } from "../tools/definition.js";
 import { allTools } from "../tools/index.js";
 import { strictInputOf } from "../tools/strict-input.js";
 import { errorResult, type InvocationHooks, invokeTool, parseArguments } from "./invoke.js";
+import { prebuiltToolList, servePrebuiltToolList } from "./prebuilt-tool-list.js";
 import { registerPrompts } from "./prompts.js";
 import { selectTools } from "./registry.js";
 import { registerResources } from "./resources.js";
@@ -39,7 +40,8 @@ export function createMcpServer(options: CreateServerOptions): McpServer {
   // Prompts and resources only read: read-only mode lists them too.
   registerPrompts(server);
   registerResources(server, runtime);
-  for (const tool of selectTools(options.tools ?? allTools, { readOnly })) {
+  const selected = selectTools(options.tools ?? allTools, { readOnly });
+  for (const tool of selected) {
     server.registerTool(
       tool.name,
       {
@@ -66,6 +68,9 @@ export function createMcpServer(options: CreateServerOptions): McpServer {
       },
     );
   }
+  // The full product's tools only: a server made with other tools (tests) converts as usual.
+  const prebuilt = options.tools ? null : prebuiltToolList(selected.map((tool) => tool.name));
+  if (prebuilt) servePrebuiltToolList(server, prebuilt);
   return server;
 }
 
