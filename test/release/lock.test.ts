@@ -255,6 +255,40 @@ describe("deploy lock on moto", () => {
     expect(logs.some((m) => /now belongs to release OURS; left in place/.test(m))).toBe(true);
   });
 
+  it("release is one delete conditional on the ETag last written, also after a refresh", async () => {
+    const sent: string[] = [];
+    const counting = interceptS3(s3, (command) => {
+      sent.push(`${command.name} ${command.input.IfMatch ? "if-match" : ""}`.trim());
+      return undefined;
+    });
+    const lock = await acquire("ONE", { deps: deps({ s3: counting }) });
+    expect(await lock.refresh()).toBe(true);
+    sent.length = 0;
+    await lock.release();
+    expect(sent).toEqual(["DeleteObjectCommand if-match"]);
+    expect(await lockObject()).toBeNull();
+  });
+
+  it("a release whose delete landed but whose answer was lost reads the lock, finds it gone, and succeeds", async () => {
+    let dropped = 0;
+    const sent: string[] = [];
+    const losing = interceptS3(s3, (command, send) => {
+      sent.push(command.name);
+      if (command.name !== "DeleteObjectCommand" || dropped++ > 0) return undefined;
+      return send().then(() => Promise.reject(internalError()));
+    });
+    const lock = await acquire("LOST", { deps: deps({ s3: losing }) });
+    await lock.release();
+    expect(dropped).toBe(1);
+    expect(await lockObject()).toBeNull();
+    // The fallback read saw nothing to delete, so no second delete was sent.
+    expect(sent.filter((name) => name === "DeleteObjectCommand")).toHaveLength(1);
+    expect(sent.at(-1)).toBe("GetObjectCommand");
+    // The env is free for the next caller.
+    const next = await acquire("NEXT");
+    await next.release();
+  });
+
   it("refresh pushes the expiry forward (read back) while ours, so a long release never expires", async () => {
     const lock = await acquire("LONG");
     for (let i = 0; i < 10; i++) {

@@ -5,6 +5,7 @@ import {
 } from "@aws-sdk/client-cloudfront";
 import { mapAwsError } from "../../aws/errors.js";
 import { CancelledError, DeployError } from "../../core/errors.js";
+import { sleep } from "../../core/sleep.js";
 import { isImmutable } from "./headers.js";
 
 export interface InvalidationResult {
@@ -96,16 +97,4 @@ export async function waitForInvalidation(
       );
     await sleep(pollMs, options.signal);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -11,6 +11,7 @@ import type { ProgressReporter } from "../../core/context.js";
 import { DeployError, throwIfAborted } from "../../core/errors.js";
 import { HeapBudget } from "../../core/heap-budget.js";
 import { quote } from "../../core/quote.js";
+import { sleep } from "../../core/sleep.js";
 import { approvedStream, checkApproved, checksumSha256Of, readApproved } from "./approved-bytes.js";
 import { forEachBounded } from "./bounded.js";
 import {
@@ -313,15 +314,7 @@ function isRetryable(error: unknown): boolean {
 /** 100 ms, 200 ms, 400 ms … (with jitter), cut short by a cancellation. */
 async function backoff(attempt: number, signal: AbortSignal): Promise<void> {
   const ms = Math.min(2_000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
+  await sleep(ms, signal);
   throwIfAborted(signal);
 }
 

@@ -226,33 +226,21 @@ export async function publishVersion(
  * call (UpdateAlias without RoutingConfig would keep it), so a move, an undo or a rollback
  * never leaves a share of the traffic on another version, e.g. a canary's.
  */
-export async function moveAlias(
+export function moveAlias(
   lambda: LambdaClient,
   functionName: string,
   alias: string,
   version: string,
   signal?: AbortSignal,
 ): Promise<void> {
-  try {
-    await lambda.send(
-      new UpdateAliasCommand({
-        FunctionName: functionName,
-        Name: alias,
-        FunctionVersion: version,
-        RoutingConfig: { AdditionalVersionWeights: {} },
-      }),
-      signal ? { abortSignal: signal } : {},
-    );
-  } catch (error) {
-    throw mapAwsError(error, "lambda:UpdateAlias", `${functionName}:${alias}`);
-  }
+  return routeAlias(lambda, functionName, alias, version, {}, signal);
 }
 
 /**
  * A canary: the alias stays on `stableVersion` and sends `share` (0..1) of its traffic to
  * `canaryVersion` (RoutingConfig.AdditionalVersionWeights).
  */
-export async function splitAlias(
+export function splitAlias(
   lambda: LambdaClient,
   functionName: string,
   alias: string,
@@ -261,13 +249,24 @@ export async function splitAlias(
   share: number,
   signal?: AbortSignal,
 ): Promise<void> {
+  return routeAlias(lambda, functionName, alias, stableVersion, { [canaryVersion]: share }, signal);
+}
+
+async function routeAlias(
+  lambda: LambdaClient,
+  functionName: string,
+  alias: string,
+  version: string,
+  weights: Record<string, number>,
+  signal?: AbortSignal,
+): Promise<void> {
   try {
     await lambda.send(
       new UpdateAliasCommand({
         FunctionName: functionName,
         Name: alias,
-        FunctionVersion: stableVersion,
-        RoutingConfig: { AdditionalVersionWeights: { [canaryVersion]: share } },
+        FunctionVersion: version,
+        RoutingConfig: { AdditionalVersionWeights: weights },
       }),
       signal ? { abortSignal: signal } : {},
     );
