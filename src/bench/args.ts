@@ -29,10 +29,13 @@ export interface BenchArgs {
   shapes: NetworkShape[];
   bandwidthMbit: number;
   write: boolean;
+  /** Also append every measured window's request log to this file (JSON lines); null: none. */
+  trace: string | null;
 }
 
 export const USAGE = `Usage: npm run bench -- [--only ${SCENARIO_IDS.join(",")}] [--runs N] [--shaped-runs N]
                        [--shape loopback,40,100] [--bandwidth-mbit 40] [--size small|full] [--write]
+                       [--trace FILE]
   --only            scenarios to run (default: all)
   --runs            measured runs per scenario on loopback after one warm-up (default 5)
   --shaped-runs     measured runs per shaped column (default 3 but at most --runs; 1 with --size small)
@@ -40,7 +43,9 @@ export const USAGE = `Usage: npm run bench -- [--only ${SCENARIO_IDS.join(",")}]
                     (default loopback,40,100; with --size small loopback,40)
   --bandwidth-mbit  upload cap of the shaped columns, shared by all connections (default 40)
   --size            fixture size: full (the issue's sizes) or small (a CI smoke run)
-  --write           also write bench/RESULTS.md with the table, the machine and the date`;
+  --write           also write bench/RESULTS.md with the table, the machine and the date
+  --trace           append each measured side's requests (arrival, moto's start and end, new
+                    connection, 100-continue, bytes up) to FILE as JSON lines: the critical path`;
 
 export class UsageError extends Error {}
 
@@ -78,6 +83,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     shapes: [],
     bandwidthMbit: 40,
     write: false,
+    trace: null,
   };
   let shapeIds: Array<"loopback" | number> | null = null;
   let shapedRuns: number | null = null;
@@ -133,6 +139,9 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       }
       case "--write":
         args.write = true;
+        break;
+      case "--trace":
+        args.trace = value();
         break;
       case "--help":
       case "-h":

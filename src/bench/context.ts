@@ -1,3 +1,4 @@
+import { appendFileSync } from "node:fs";
 import type { AwsClients } from "../aws/clients.js";
 import type { MotoServer } from "../emulator/moto.js";
 import type { BenchArgs, ScenarioId } from "./args.js";
@@ -193,7 +194,27 @@ export async function measured<T>(
   const started = performance.now();
   const value = await work();
   const ms = performance.now() - started;
-  return { ms, value, traffic: window.end() };
+  const traffic = window.end();
+  if (ctx.args.trace) appendTrace(ctx.args.trace, { column: ctx.proxy.shape().id, ms, started, traffic });
+  return { ms, value, traffic };
+}
+
+/** One measured window as a line of the --trace file; times relative to the window's start. */
+function appendTrace(
+  file: string,
+  run: { column: string; ms: number; started: number; traffic: Traffic },
+): void {
+  const at = (t: number) => Math.round((t - run.started) * 10) / 10;
+  const requests = run.traffic.records.map((r) => ({
+    line: r.line,
+    arrived: at(r.arrived),
+    upstreamStart: at(r.upstreamStart),
+    upstreamEnd: at(r.upstreamEnd),
+    newConnection: r.newConnection,
+    expectContinue: r.expectContinue,
+    bytesUp: r.bytesUp,
+  }));
+  appendFileSync(file, `${JSON.stringify({ column: run.column, ms: Math.round(run.ms), requests })}\n`);
 }
 
 export const seconds = (ms: number | null) => (ms === null ? "—" : `${(ms / 1000).toFixed(1)} s`);

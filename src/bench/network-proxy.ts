@@ -51,6 +51,12 @@ export interface RequestRecord {
   /** When the request went to moto and when moto's answer ended (performance.now()). */
   upstreamStart: number;
   upstreamEnd: number;
+  /** When the request's headers reached the proxy (performance.now()). */
+  arrived: number;
+  /** The first request on its connection: it paid the handshake's round trips. */
+  newConnection: boolean;
+  /** It waited for `100 Continue`: one more round trip before its body. */
+  expectContinue: boolean;
 }
 
 /** What one side of one measured run sent through the proxy. */
@@ -212,6 +218,9 @@ export async function startNetworkProxy(
       bytesUp: 0,
       upstreamStart: 0,
       upstreamEnd: 0,
+      arrived: performance.now(),
+      newConnection: fresh.has(incoming.socket),
+      expectContinue: expectsContinue,
     };
     log.push(record);
     try {

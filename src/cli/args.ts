@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 import { kebab } from "../core/cli-command.js";
 import { DeployError } from "../core/errors.js";
 import type { AnyToolDefinition } from "../tools/definition.js";

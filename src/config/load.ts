@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import type { z } from "zod";
+import type * as z from "zod";
 import { ConfigError, DeployError } from "../core/errors.js";
 import { quote } from "../core/quote.js";
 import { builtInDefaults, conventionalEnv } from "./defaults.js";

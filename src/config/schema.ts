@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The configuration schema (DESIGN.md §4). Objects are strict so a misspelt key is an error

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The health report as one zod schema: the type the health code returns, and the output schema

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { componentSchema, phaseSchema, recoverySchema, releaseStatusSchema } from "../release/types.js";
 import { canaryEvidenceSchema } from "./canary-schema.js";
 

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import type { StoredPreflight } from "../core/context.js";
 import { quote } from "../core/quote.js";
 import type { ToolContext } from "./context.js";

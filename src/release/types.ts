@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The release record and its journal: releases/<env>/<component>/<releaseId>.json in the env's

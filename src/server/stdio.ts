@@ -10,7 +10,7 @@ import {
   JSONRPCRequestSchema,
   type RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
-import type { z } from "zod";
+import type * as z from "zod";
 import { quote } from "../core/quote.js";
 
 /**

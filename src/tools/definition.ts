@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 import type { ToolContext } from "../release/context.js";
 
 /** Flat MCP tool annotations; every tool sets all four explicitly. */

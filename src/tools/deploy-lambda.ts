@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { shownLambdaPlanSchema } from "../deploy/lambda/plan-schema.js";
 import { canaryEvidenceSchema } from "../observe/canary-schema.js";
 import { healthReportSchema } from "../observe/health-schema.js";

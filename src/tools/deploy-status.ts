@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { deployStatusOutputFields } from "../observe/status-schema.js";
 import { RELEASE_ID } from "../release/types.js";
 import { envArg, READ_ONLY, summaryField } from "./common.js";

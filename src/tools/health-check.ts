@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { CONFIG_FILE_NAME } from "../config/load.js";
 import { type EnvConfig, type HealthTarget, healthTargetSchema } from "../config/schema.js";
 import { DeployError } from "../core/errors.js";

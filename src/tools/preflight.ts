@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { PreflightDeps } from "../preflight/deps.js";
 import { envArg, READ_ONLY, summaryField } from "./common.js";
 import { defineTool } from "./definition.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { quote } from "../core/quote.js";
 import type { AnyToolDefinition } from "./definition.js";
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { DeployError } from "../core/errors.js";
 import type { ReleaseComparison, WindowFigures } from "../observe/log-compare.js";
 import type { LogEventOut, LogQueryResult } from "../observe/logs.js";

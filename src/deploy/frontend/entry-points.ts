@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { z } from "zod";
+import * as z from "zod";
 import { isAwsErrorNamed, mapAwsError } from "../../aws/errors.js";
 import { headRemote } from "./diff.js";
 import { copySource, preserveObject, storeKey } from "./store.js";

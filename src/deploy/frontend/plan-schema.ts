@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The frontend plan, integrity report and invalidation as zod schemas: the output schemas of

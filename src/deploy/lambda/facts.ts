@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * What a Lambda release (deploy or rollback) writes into its record before it changes

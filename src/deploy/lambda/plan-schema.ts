@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The Lambda deploy and rollback plans as zod schemas: their types, and the output schemas of

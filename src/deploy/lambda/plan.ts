@@ -1,5 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { z } from "zod";
+import type * as z from "zod";
 import type { EnvConfig } from "../../config/schema.js";
 import type { ReleaseRecord } from "../../release/types.js";
 import { artifactExists, artifactKeyFor, artifactKeyForCodeSha256 } from "./artifact.js";

@@ -1,6 +1,6 @@
 import type { LambdaClient } from "@aws-sdk/client-lambda";
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { z } from "zod";
+import type * as z from "zod";
 import { DeployError } from "../../core/errors.js";
 import type { HealthReport } from "../../observe/health.js";
 import { isReleaseId, listReleaseRecords, loadReleaseRecord } from "../../release/records.js";
