@@ -14,6 +14,7 @@ import type { LambdaDeps } from "./deps.js";
 import { buildLambdaPackage, formatBytes, type LambdaPackage } from "./package.js";
 import { type LambdaDeployPlan, type LambdaPlanDetails, planLambdaDeploy } from "./plan.js";
 import { type LambdaDeploySpec, lambdaDeploySpec, noWayBackWarning } from "./release.js";
+import { STAGE_ABOVE_UNZIPPED_BYTES, type StagedUpload, startStagedUpload } from "./staged-upload.js";
 import { inspectPackagedTree, type PackagedTree, treeDigestOf, treeRefusal } from "./tree.js";
 
 export interface DeployLambdaRequest {
@@ -26,6 +27,11 @@ export interface DeployLambdaRequest {
   run?: CommandRunner | undefined;
   /** Strategy canary: publish, send a share of the alias to the new version, bake, promote or roll back. */
   canary?: CanarySettings | undefined;
+  /**
+   * The call will deploy (not a dry run, nor a protected env's call without its token): a
+   * large package then goes up while it is zipped (staged-upload.ts).
+   */
+  stageUpload?: boolean | undefined;
 }
 
 export type { LambdaDeploySpec } from "./release.js";
@@ -54,7 +60,9 @@ export interface PreparedLambdaDeploy {
    * the code live before this deploy (rollback.ts resolveRollbackTarget, the same order).
    */
   rollsBackTo: string | null;
-  /** Removes the package's temp folder; call once the release is over. */
+  /** The package's upload begun while it was zipped, or null (staged-upload.ts). */
+  staged: StagedUpload | null;
+  /** Removes the package's temp folder and any staged upload; call once the release is over. */
   dispose(): Promise<void>;
 }
 
@@ -69,20 +77,53 @@ export async function prepareLambdaDeploy(
 ): Promise<PreparedLambdaDeploy> {
   if (request.canary) assertCanCanary(deps);
   const workDir = await mkdtemp(join(tmpdir(), "vyaparai-lambda-"));
-  const dispose = () => rm(workDir, { recursive: true, force: true });
+  let staged: StagedUpload | null = null;
+  const dispose = async () => {
+    // The staged upload reads the zip in workDir: it stops before the folder goes.
+    await staged?.discard();
+    await rm(workDir, { recursive: true, force: true });
+  };
+  // Packaging runs beside the tree check, not after it: both read the whole backend, and a
+  // large package's upload starts with its first bytes. Nothing is deployed before the check
+  // passed and the package was found to be exactly the checked tree (assertPackageIsTree);
+  // a refused tree stops the packaging and discards what was staged.
+  const packaging = new AbortController();
+  const stopPackaging = () => packaging.abort();
+  deps.signal.addEventListener("abort", stopPackaging, { once: true });
   try {
-    const tree = await checkTree(deps, request);
-    deps.progress("Packaging the backend");
-    const pkg = await buildLambdaPackage({
+    const outFile = join(workDir, "package.zip");
+    const { artifactBucket, artifactPrefix } = deps.env.lambda;
+    deps.progress("Checking the backend against git HEAD and packaging it");
+    const packed = buildLambdaPackage({
       appRoot: request.appRoot,
       backend: request.backend,
-      outFile: join(workDir, "package.zip"),
-      signal: deps.signal,
+      outFile,
+      signal: packaging.signal,
       onProgress: (message) => deps.progress(message),
       // An unchanged tree is answered from the hash cache without reading it; the zip is then
       // written (and checked against the planned SHA-256) only if the upload needs it.
       deferZip: true,
+      observeZip: (unzippedBytes) => {
+        if (!request.stageUpload || unzippedBytes < STAGE_ABOVE_UNZIPPED_BYTES) return null;
+        staged = startStagedUpload({
+          s3: deps.s3,
+          bucket: artifactBucket,
+          prefix: artifactPrefix,
+          file: outFile,
+        });
+        return staged.observer;
+      },
     });
+    packed.catch(() => {});
+    let tree: PackagedTree;
+    try {
+      tree = await checkTree(deps, request);
+    } catch (error) {
+      packaging.abort();
+      await packed.catch(() => {});
+      throw error;
+    }
+    const pkg = await packed;
     assertPackageIsTree(tree, pkg);
     deps.progress("Reading the live function and release history");
     const [planned, interrupted] = await Promise.all([
@@ -101,6 +142,7 @@ export async function prepareLambdaDeploy(
           ? describeLambdaPlan(p.plan, p.details, pkg, p.warnings)
           : recoveryOnlyText(interrupted),
         canary: request.canary,
+        staged,
         // After a recovery changed what is live, the same package is planned against it again.
         replan: async () => {
           const again = await planFor(deps, pkg, tree, request.force, request.canary);
@@ -117,11 +159,14 @@ export async function prepareLambdaDeploy(
       interrupted,
       spec: specFor(planned),
       planText,
+      staged,
       dispose,
     };
   } catch (error) {
     await dispose();
     throw error;
+  } finally {
+    deps.signal.removeEventListener("abort", stopPackaging);
   }
 }
 
@@ -130,7 +175,6 @@ export async function prepareLambdaDeploy(
  * an edit hidden by skip-worktree or a file kept out of `git status` never reaches Lambda.
  */
 async function checkTree(deps: LambdaDeps, request: DeployLambdaRequest): Promise<PackagedTree> {
-  deps.progress("Checking the backend against git HEAD");
   const tree = await inspectPackagedTree({
     appRoot: request.appRoot,
     backend: request.backend,

@@ -20,6 +20,7 @@ import {
   METHOD_STORED,
   nativeCrc32,
   ZIP_FORMAT_VERSION,
+  type ZipObserver,
   type ZipResult,
   ZipWriter,
 } from "./zip-writer.js";
@@ -88,6 +89,11 @@ export interface BuildLambdaPackageOptions {
    * Off by default: a caller that reads `path` itself (or times the packager) gets a zip.
    */
   deferZip?: boolean;
+  /**
+   * Asked just before a zip is written (never when the hash cache answers): an observer to
+   * follow the file as it grows (staged-upload.ts), or null.
+   */
+  observeZip?: ((unzippedBytes: number) => ZipObserver | null) | undefined;
 }
 
 /** One file the package will hold, as the walk found it. */
@@ -174,7 +180,7 @@ async function writePackage(
     size: f.size,
     executable: f.executable,
   }));
-  const writer = await ZipWriter.create(options.outFile);
+  const writer = await ZipWriter.create(options.outFile, options.observeZip?.(unzippedBytes) ?? null);
   const pool = new CompressionPool();
   let result: ZipResult;
   try {
@@ -253,7 +259,7 @@ function fromCache(
   if (!built) return null;
   pendingZips.delete(options.outFile);
   pendingZips.set(options.outFile, {
-    options: { ...options, deferZip: false, onProgress: undefined, signal: undefined },
+    options: { ...options, deferZip: false, onProgress: undefined, signal: undefined, observeZip: undefined },
     sha256Hex: built.sha256Hex,
     bytes: built.bytes,
     cacheKey,

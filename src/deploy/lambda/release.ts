@@ -17,6 +17,7 @@ import type { LambdaDeps } from "./deps.js";
 import { type LambdaRecoveryFacts, recoveryPlanText } from "./facts.js";
 import type { LambdaPackage } from "./package.js";
 import { type LambdaDeployPlan, manifestOf } from "./plan.js";
+import { promoteStaged, type StagedUpload } from "./staged-upload.js";
 import { restoreCommand, restorePreviousCode } from "./undo.js";
 
 /** What the steps of a Lambda deploy learn as they go. */
@@ -43,6 +44,8 @@ export interface LambdaSpecInput {
   approvalText: string;
   /** Strategy canary (alias mode): the plan's canary plus the check pace. */
   canary?: CanarySettings | undefined;
+  /** The package's upload begun while it was zipped: the upload step copies it into place. */
+  staged?: StagedUpload | null | undefined;
   replan?: () => Promise<LambdaDeploySpec | null>;
 }
 
@@ -131,7 +134,7 @@ export function lambdaDeploySpec(deps: LambdaDeps, input: LambdaSpecInput): Lamb
     },
     recoveryPlan: (phase) => recoveryPlanText(facts, phase),
     ...(input.replan ? { replan: input.replan } : {}),
-    steps: changes ? deploySteps(deps, plan, pkg, facts, canary) : [],
+    steps: changes ? deploySteps(deps, plan, pkg, facts, canary, input.staged ?? null) : [],
     ...(changes
       ? {
           verify: {
@@ -179,6 +182,7 @@ function deploySteps(
   pkg: LambdaPackage,
   facts: LambdaRecoveryFacts,
   canary: CanarySettings | null,
+  staged: StagedUpload | null,
 ): Array<ReleaseStep<LambdaDeployState>> {
   const fn = plan.functionName;
   const steps: Array<ReleaseStep<LambdaDeployState>> = [];
@@ -223,6 +227,21 @@ function deploySteps(
             `Artifact s3://${plan.artifactBucket}/${plan.artifactKey} already exists; not uploading`,
           );
           return;
+        }
+        if (staged) {
+          io.progress(
+            `Copying the zip uploaded while packaging to s3://${plan.artifactBucket}/${plan.artifactKey}`,
+          );
+          const promoted = await promoteStaged({
+            s3: deps.s3,
+            staged,
+            key: plan.artifactKey,
+            sha256Hex: pkg.sha256Hex,
+            bytes: pkg.bytes,
+            signal: io.signal,
+          });
+          if (promoted) return;
+          io.progress("The upload made while packaging did not complete; uploading the package file");
         }
         await uploadArtifact({
           s3: deps.s3,

@@ -118,6 +118,17 @@ export interface ZipResult {
 }
 
 /**
+ * Told how far the file on disk has grown, so a reader can follow the zip while it is written
+ * (staged-upload.ts sends it up as it grows): `written` after every flush with the bytes now on
+ * disk, then exactly one of `finished` (the whole file and its SHA-256) or `failed`.
+ */
+export interface ZipObserver {
+  written(bytesOnDisk: number): void;
+  finished(result: ZipResult): void;
+  failed(error: Error): void;
+}
+
+/**
  * Writes a zip file front to back. Entries are appended in call order (the caller sorts);
  * the file is hashed as it is written, so no second read is needed.
  */
@@ -129,12 +140,17 @@ export class ZipWriter {
   private pendingBytes = 0;
   private finished = false;
 
-  private constructor(private readonly handle: FileHandle) {}
+  private flushed = 0;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly observer: ZipObserver | null,
+  ) {}
 
   /** Creates (or truncates) `path`. */
-  static async create(path: string): Promise<ZipWriter> {
+  static async create(path: string, observer: ZipObserver | null = null): Promise<ZipWriter> {
     nativeCrc32();
-    return new ZipWriter(await open(path, "w"));
+    return new ZipWriter(await open(path, "w"), observer);
   }
 
   /** Appends an entry whose content is already compressed (or stored) as `header` says. */
@@ -182,16 +198,22 @@ export class ZipWriter {
       }
       this.queue(endOfCentralDirectory(count, centralSize, centralStart));
       await this.flush();
+    } catch (error) {
+      this.observer?.failed(error as Error);
+      throw error;
     } finally {
       await this.handle.close();
     }
-    return { bytes: this.offset, sha256: this.hash.digest(), entries: this.central.length };
+    const result = { bytes: this.offset, sha256: this.hash.digest(), entries: this.central.length };
+    this.observer?.finished(result);
+    return result;
   }
 
   /** Closes the file after a failure; the caller removes it. */
   async abandon(): Promise<void> {
     if (this.finished) return;
     this.finished = true;
+    this.observer?.failed(new Error("the zip was abandoned before it was finished"));
     await this.handle.close().catch(() => undefined);
   }
 
@@ -211,7 +233,9 @@ export class ZipWriter {
     while (remaining.length > 0) {
       const { bytesWritten } = await this.handle.writev(remaining);
       remaining = dropWritten(remaining, bytesWritten);
+      this.flushed += bytesWritten;
     }
+    this.observer?.written(this.flushed);
   }
 }
 

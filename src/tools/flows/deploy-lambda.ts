@@ -99,6 +99,9 @@ export async function deployLambda(
     confirmationToken: request.confirmationToken,
     breakLock: request.breakLock,
     canary,
+    // Only a call that will deploy sends the package while zipping it: a dry run or a
+    // protected env's first call (it answers with a token) uploads nothing.
+    stageUpload: !request.dryRun && (!ctx.env.protected || Boolean(request.confirmationToken)),
   });
   let disposeLater = false;
   try {

@@ -1,0 +1,189 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LocalHealthServer, startHealthServer } from "../../src/demo/health-server.js";
+import { artifactKeyForCodeSha256 } from "../../src/deploy/lambda/artifact.js";
+import { STAGE_ABOVE_UNZIPPED_BYTES } from "../../src/deploy/lambda/staged-upload.js";
+import { invokeTool } from "../../src/server/invoke.js";
+import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
+import { faultRuntime } from "../faults/lambda-fault-support.js";
+import { createBucket, createTestFunction } from "../support/aws-fixtures.js";
+import { writeBackendFixture } from "../support/backend-fixture.js";
+import { useFaultProxy } from "../support/fault-proxy.js";
+import { useMoto } from "../support/moto.js";
+import { INITIAL_FILES, liveCodeSha256 } from "./lambda-support.js";
+
+/**
+ * A package above STAGE_ABOVE_UNZIPPED_BYTES goes up while it is zipped, to a staging key, and
+ * the release copies it to its content address. Every verdict is read back from moto: the code
+ * Lambda serves, the bytes stored under the content address, what is left under staging/.
+ */
+const moto = useMoto();
+const proxy = useFaultProxy(moto);
+const BUCKET = `vyaparai-artifacts-staged-${process.pid}`;
+let health: LocalHealthServer;
+
+beforeAll(async () => {
+  health = await startHealthServer();
+  await createBucket(await moto.current.clients().s3(), BUCKET);
+});
+afterAll(async () => {
+  await health?.close();
+});
+
+let counter = 0;
+
+/** A function with its first code, and an app whose backend is just above the staging size. */
+async function scenario() {
+  const n = ++counter;
+  const functionName = `vyaparai-api-staged-${n}`;
+  const prefix = `backend/staged-${n}/`;
+  const lambda = await moto.current.clients().lambda();
+  const initial = await createTestFunction(moto.current, lambda, {
+    name: functionName,
+    files: INITIAL_FILES,
+  });
+  const { appRoot } = writeBackendFixture({ commit: true });
+  // Random bytes do not deflate: the zip stays above the multipart size (three parts).
+  mkdirSync(join(appRoot, "backend/lambda_deps/blob"), { recursive: true });
+  writeFileSync(
+    join(appRoot, "backend/lambda_deps/blob/data.bin"),
+    randomBytes(STAGE_ABOVE_UNZIPPED_BYTES + 1024 * 1024),
+  );
+  const runtime = faultRuntime({
+    proxy: proxy.current,
+    appRoot,
+    env: {
+      envName: "dev",
+      functionName,
+      alias: null,
+      bucket: BUCKET,
+      prefix,
+      healthUrl: health.url,
+    },
+  });
+  const mark = proxy.current.log.length;
+  return {
+    functionName,
+    prefix,
+    initial,
+    runtime,
+    deploy: (args: Record<string, unknown> = {}) =>
+      invokeTool(deployLambdaTool, { env: "dev", ...args }, runtime),
+    /** S3 operations on keys under `under` since the scenario began. */
+    operations: (under: string) =>
+      proxy.current.log
+        .slice(mark)
+        .filter((r) => r.key?.startsWith(under))
+        .map((r) => r.operation),
+  };
+}
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const s3 = await moto.current.clients().s3();
+  const out = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+  return (out.Contents ?? []).map((o) => o.Key as string);
+}
+
+async function openUploadsUnder(prefix: string): Promise<number> {
+  const s3 = await moto.current.clients().s3();
+  const out = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: prefix }));
+  return out.Uploads?.length ?? 0;
+}
+
+/** The CodeSha256 (base64 SHA-256) of the object stored under key, or null when there is none. */
+async function storedCodeSha256(key: string): Promise<string | null> {
+  const s3 = await moto.current.clients().s3();
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    const bytes = await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+    return createHash("sha256").update(bytes).digest("base64");
+  } catch {
+    return null;
+  }
+}
+
+describe("deploy_lambda: a large package goes up while it is zipped", () => {
+  it("stages the zip while packaging, copies it to its content address, and deploys exactly it", async () => {
+    const s = await scenario();
+    const answer = await s.deploy();
+    expect(answer.structured.status, answer.text).toBe("deployed");
+    const codeSha256 = answer.structured.codeSha256 as string;
+    const lambda = await moto.current.clients().lambda();
+    expect(await liveCodeSha256(lambda, s.functionName)).toBe(codeSha256);
+    expect(codeSha256).not.toBe(s.initial.codeSha256);
+    const artifactKey = artifactKeyForCodeSha256(s.prefix, codeSha256);
+    // The stored bytes are the deployed code, byte for byte.
+    expect(await storedCodeSha256(artifactKey)).toBe(codeSha256);
+    // The upload went to a staging key in parts, and only a copy wrote the content address.
+    const staged = s.operations(`${s.prefix}staging/`);
+    expect(staged.filter((op) => op === "UploadPart").length).toBeGreaterThanOrEqual(2);
+    expect(staged).toContain("CompleteMultipartUpload");
+    expect(s.operations(artifactKey)).toContain("CopyObject");
+    expect(s.operations(artifactKey)).not.toContain("UploadPart");
+    expect(s.operations(artifactKey)).not.toContain("PutObject");
+    // Nothing is left behind under staging/.
+    expect(await keysUnder(`${s.prefix}staging/`)).toEqual([]);
+    expect(await openUploadsUnder(`${s.prefix}staging/`)).toBe(0);
+    s.runtime.close();
+  });
+
+  it("a dry run stages nothing", async () => {
+    const s = await scenario();
+    const answer = await s.deploy({ dryRun: true });
+    expect(answer.structured.status, answer.text).toBe("planned");
+    expect(s.operations(`${s.prefix}staging/`)).toEqual([]);
+    expect(await keysUnder(s.prefix)).toEqual([]);
+    s.runtime.close();
+  });
+
+  it("a staged upload that fails falls back to uploading the package file, and still deploys exactly it", async () => {
+    const s = await scenario();
+    const rule = proxy.current.add({
+      match: { operation: "UploadPart", key: new RegExp(`^${s.prefix}staging/`) },
+      action: { kind: "fail", status: 500, code: "InternalError" },
+    });
+    try {
+      const answer = await s.deploy();
+      expect(answer.structured.status, answer.text).toBe("deployed");
+      const codeSha256 = answer.structured.codeSha256 as string;
+      const lambda = await moto.current.clients().lambda();
+      expect(await liveCodeSha256(lambda, s.functionName)).toBe(codeSha256);
+      const artifactKey = artifactKeyForCodeSha256(s.prefix, codeSha256);
+      expect(await storedCodeSha256(artifactKey)).toBe(codeSha256);
+      expect(s.operations(artifactKey)).toContain("UploadPart");
+      expect(s.operations(artifactKey)).not.toContain("CopyObject");
+      expect(await keysUnder(`${s.prefix}staging/`)).toEqual([]);
+      expect(await openUploadsUnder(`${s.prefix}staging/`)).toBe(0);
+    } finally {
+      rule.remove();
+      s.runtime.close();
+    }
+  });
+
+  it("a copy that fails stops the release before Lambda: the code live before stays live", async () => {
+    const s = await scenario();
+    const rule = proxy.current.add({
+      match: { operation: "CopyObject", key: new RegExp(`^${s.prefix}`) },
+      action: { kind: "fail", status: 403, code: "AccessDenied" },
+    });
+    try {
+      const answer = await s.deploy();
+      expect(answer.isError).toBe(true);
+      const lambda = await moto.current.clients().lambda();
+      expect(await liveCodeSha256(lambda, s.functionName)).toBe(s.initial.codeSha256);
+      expect(proxy.current.count({ path: `/2015-03-31/functions/${s.functionName}/code` })).toBe(0);
+      // No object under the content address, nothing under staging/.
+      expect(
+        (await keysUnder(s.prefix)).filter((k) => k.endsWith(".zip") && !k.includes("staging/")),
+      ).toEqual([]);
+      expect(await keysUnder(`${s.prefix}staging/`)).toEqual([]);
+      expect(await openUploadsUnder(`${s.prefix}staging/`)).toBe(0);
+    } finally {
+      rule.remove();
+      s.runtime.close();
+    }
+  });
+});
