@@ -63,6 +63,17 @@ export const AWS_COMMANDS: Readonly<Record<string, CommandAccess>> = {
   "s3:CopyObjectCommand": { actions: ["s3:GetObject", "s3:PutObject"], scope: "objects", kind: "deploy" },
   "s3:DeleteObjectCommand": { actions: ["s3:DeleteObject"], scope: "objects", kind: "deploy" },
   "s3:DeleteObjectsCommand": { actions: ["s3:DeleteObject"], scope: "objects", kind: "deploy" },
+  // The staging sweep (deploy/lambda/staged-upload.ts): uploads a killed process left behind.
+  "s3:ListMultipartUploadsCommand": {
+    actions: ["s3:ListBucketMultipartUploads"],
+    scope: "buckets",
+    kind: "deploy",
+  },
+  "s3:AbortMultipartUploadCommand": {
+    actions: ["s3:AbortMultipartUpload"],
+    scope: "objects",
+    kind: "deploy",
+  },
   // lib-storage's Upload: CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload.
   "lib-storage:Upload": {
     actions: ["s3:PutObject", "s3:AbortMultipartUpload"],

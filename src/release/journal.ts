@@ -32,6 +32,8 @@ export const RECORD_WRITE_BUDGET_MS = 10_000;
  */
 export class Journal {
   private record: ReleaseRecord;
+  /** The record holds a phase entered with `enter` that no write has carried out yet. */
+  private unwritten = false;
 
   constructor(
     private readonly s3: S3Client,
@@ -56,22 +58,32 @@ export class Journal {
     this.record = merge(this.record, patch);
   }
 
-  /** Enters `phase` (a no-op when already there) and writes the record; throws when S3 refuses. */
+  /**
+   * Enters `phase` in memory only: the entry (with its own time) goes out with the next write,
+   * which `advance` makes before the step that follows. A release's first phase and its first
+   * step's phase then cost one record write, not two; `flush` writes it alone when needed.
+   */
+  enter(phase: Phase, patch: RecordPatch = {}): void {
+    this.note(patch);
+    this.record = this.entered(phase);
+    this.unwritten = true;
+  }
+
+  /** Writes what `enter` left unwritten; throws when S3 refuses. */
+  async flush(): Promise<void> {
+    if (!this.unwritten || !this.record.phase) return;
+    await this.advance(this.record.phase);
+  }
+
+  /** Enters `phase` (a no-op when already there and written) and writes the record; throws when S3 refuses. */
   async advance(phase: Phase, patch: RecordPatch = {}): Promise<void> {
     this.note(patch);
-    if (this.record.phase === phase && Object.keys(patch).length === 0) return;
+    if (this.record.phase === phase && Object.keys(patch).length === 0 && !this.unwritten) return;
     const before = this.record;
-    this.record = {
-      ...this.record,
-      phase,
-      recoveryPlan: this.recoveryPlan(phase),
-      journal:
-        this.record.phase === phase
-          ? this.record.journal
-          : [...this.record.journal, { phase, at: this.now().toISOString() }],
-    };
+    this.record = this.entered(phase);
     const written = await this.write();
-    if (!written.ok) {
+    if (written.ok) this.unwritten = false;
+    else {
       // The step does not start, so the journal stays in the phase it last recorded.
       this.record = {
         ...this.record,
@@ -86,6 +98,18 @@ export class Journal {
     }
   }
 
+  private entered(phase: Phase): ReleaseRecord {
+    return {
+      ...this.record,
+      phase,
+      recoveryPlan: this.recoveryPlan(phase),
+      journal:
+        this.record.phase === phase
+          ? this.record.journal
+          : [...this.record.journal, { phase, at: this.now().toISOString() }],
+    };
+  }
+
   /** Writes the final record; false when every attempt failed. */
   async finish(status: FinalStatus, patch: RecordPatch & { error?: string; warnings?: string[] }) {
     const { error, warnings, ...facts } = patch;
@@ -96,7 +120,9 @@ export class Journal {
       ...(error !== undefined ? { error } : {}),
       ...(warnings?.length ? { warnings } : {}),
     };
-    return await this.write();
+    const written = await this.write();
+    if (written.ok) this.unwritten = false;
+    return written;
   }
 
   private async write(): Promise<{ ok: boolean; error?: string }> {

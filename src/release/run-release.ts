@@ -186,8 +186,13 @@ async function runJournalled<P, S, L>(
   const journal = new Journal(input.s3, input.bucket, initial, ctx.now, (phase) => spec.recoveryPlan(phase));
   const started = performance.now();
   // Safety: the record exists before anything changes, so even a killed process leaves a trace.
-  await journal.advance("locked", spec.record);
-  input.onStarted?.(input.releaseId);
+  // It goes out with the first step's phase (runSteps advances before every step): one write
+  // fewer. A detached release writes it at once: its answer names the release.
+  journal.enter("locked", spec.record);
+  if (input.onStarted) {
+    await journal.flush();
+    input.onStarted(input.releaseId);
+  }
   const steps = await runSteps({
     spec,
     journal,

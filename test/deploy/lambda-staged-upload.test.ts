@@ -1,7 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import {
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalHealthServer, startHealthServer } from "../../src/demo/health-server.js";
 import { artifactKeyForCodeSha256 } from "../../src/deploy/lambda/artifact.js";
@@ -36,7 +42,7 @@ afterAll(async () => {
 let counter = 0;
 
 /** A function with its first code, and an app whose backend is just above the staging size. */
-async function scenario() {
+async function scenario(options: { now?: () => Date } = {}) {
   const n = ++counter;
   const functionName = `vyaparai-api-staged-${n}`;
   const prefix = `backend/staged-${n}/`;
@@ -63,6 +69,7 @@ async function scenario() {
       prefix,
       healthUrl: health.url,
     },
+    ...(options.now ? { now: options.now } : {}),
   });
   const mark = proxy.current.log.length;
   return {
@@ -185,5 +192,46 @@ describe("deploy_lambda: a large package goes up while it is zipped", () => {
       rule.remove();
       s.runtime.close();
     }
+  });
+
+  describe("what a killed process left under staging/", () => {
+    /** An abandoned multipart upload and a staged object, as a process killed mid-stage leaves them. */
+    async function leaveBehind(prefix: string) {
+      const s3 = await moto.current.clients().s3();
+      await s3.send(
+        new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: `${prefix}staging/killed-mid-upload.zip` }),
+      );
+      await s3.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}staging/killed-before-copy.zip`, Body: "zip" }),
+      );
+    }
+
+    it("a staged object under an hour old is kept: it could still belong to a running call", async () => {
+      const s = await scenario();
+      await leaveBehind(s.prefix);
+      const answer = await s.deploy();
+      expect(answer.structured.status, answer.text).toBe("deployed");
+      expect(await keysUnder(`${s.prefix}staging/`)).toEqual([`${s.prefix}staging/killed-before-copy.zip`]);
+      // Not checked for the multipart upload: moto's ListMultipartUploads reports every upload
+      // as initiated on 2010-11-10, so on moto any abandoned upload is old enough to go.
+      s.runtime.close();
+    });
+
+    it("is reclaimed by the next call that stages, once older than an hour; that call's own upload is not", async () => {
+      // The runtime's clock two hours on: what moto stamped now is two hours old to the sweep.
+      const s = await scenario({ now: () => new Date(Date.now() + 2 * 60 * 60 * 1000) });
+      await leaveBehind(s.prefix);
+      const answer = await s.deploy();
+      expect(answer.structured.status, answer.text).toBe("deployed");
+      expect(s.operations(`${s.prefix}staging/killed-mid-upload.zip`)).toContain("AbortMultipartUpload");
+      expect(await keysUnder(`${s.prefix}staging/`)).toEqual([]);
+      expect(await openUploadsUnder(`${s.prefix}staging/`)).toBe(0);
+      // The call's own staged upload was copied, not swept: the content address holds the code.
+      const codeSha256 = answer.structured.codeSha256 as string;
+      const artifactKey = artifactKeyForCodeSha256(s.prefix, codeSha256);
+      expect(s.operations(artifactKey)).toContain("CopyObject");
+      expect(await storedCodeSha256(artifactKey)).toBe(codeSha256);
+      s.runtime.close();
+    });
   });
 });

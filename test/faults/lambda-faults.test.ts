@@ -309,11 +309,11 @@ describe.concurrent("deploy_lambda under AWS faults (unprotected env)", () => {
 
   it("6. the final record write fails: deployed with a warning naming the record; the next call settles it as recovered", async (t) => {
     const s = await scenario(t, "f6");
-    // Record writes: locked, uploading, switching, verifying — then the final one fails.
+    // Record writes: locked with uploading (one write), switching, verifying — then the final one fails.
     const rule = s.fault({
       match: { service: "s3", operation: "PutObject", bucket: BUCKET, key: /^releases\/f6\/lambda\// },
       action: { kind: "fail", status: 500, code: "InternalError" },
-      skip: 4,
+      skip: 3,
     });
     const result = await s.deploy();
     const out = outOf(result);

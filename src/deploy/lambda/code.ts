@@ -156,8 +156,9 @@ export async function updateCodeFromS3(options: CodeUpdateOptions): Promise<void
     throw mapAwsError(error, "lambda:UpdateFunctionCode", functionName);
   });
   options.onProgress?.(`Waiting for ${functionName} to finish updating`);
-  await waitForUpdate(lambda, functionName, options.maxWaitSeconds ?? 300, signal);
-  const live = await readVersionCodeSha256(lambda, functionName, "$LATEST");
+  const settled = await waitForUpdate(lambda, functionName, options.maxWaitSeconds ?? 300, signal);
+  // The waiter's last GetFunction already shows the settled code: no second read for it.
+  const live = settled ?? (await readVersionCodeSha256(lambda, functionName, "$LATEST"));
   if (live !== options.expectedCodeSha256) {
     throw new DeployError(
       "AWS_ERROR",
@@ -167,14 +168,15 @@ export async function updateCodeFromS3(options: CodeUpdateOptions): Promise<void
   }
 }
 
+/** Waits for LastUpdateStatus Successful; returns the CodeSha256 of $LATEST the last poll saw. */
 export async function waitForUpdate(
   lambda: LambdaClient,
   functionName: string,
   maxWaitSeconds: number,
   signal: AbortSignal | undefined,
-): Promise<void> {
+): Promise<string | null> {
   try {
-    await waitUntilFunctionUpdatedV2(
+    const result = await waitUntilFunctionUpdatedV2(
       {
         client: lambda,
         maxWaitTime: maxWaitSeconds,
@@ -184,6 +186,9 @@ export async function waitForUpdate(
       },
       { FunctionName: functionName },
     );
+    // The CodeSha256 of $LATEST as the successful poll read it (null when the answer lacks it).
+    const reason = result.reason as { Configuration?: { CodeSha256?: string } } | undefined;
+    return reason?.Configuration?.CodeSha256 || null;
   } catch (error) {
     if (signal?.aborted) throw new CancelledError("Cancelled while Lambda was applying the code update.");
     const reason = (error as { reason?: { LastUpdateStatusReason?: string } })?.reason

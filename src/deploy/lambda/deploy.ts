@@ -14,7 +14,12 @@ import type { LambdaDeps } from "./deps.js";
 import { buildLambdaPackage, formatBytes, type LambdaPackage } from "./package.js";
 import { type LambdaDeployPlan, type LambdaPlanDetails, planLambdaDeploy } from "./plan.js";
 import { type LambdaDeploySpec, lambdaDeploySpec, noWayBackWarning } from "./release.js";
-import { STAGE_ABOVE_UNZIPPED_BYTES, type StagedUpload, startStagedUpload } from "./staged-upload.js";
+import {
+  STAGE_ABOVE_UNZIPPED_BYTES,
+  type StagedUpload,
+  startStagedUpload,
+  sweepStaging,
+} from "./staged-upload.js";
 import { inspectPackagedTree, type PackagedTree, treeDigestOf, treeRefusal } from "./tree.js";
 
 export interface DeployLambdaRequest {
@@ -78,9 +83,11 @@ export async function prepareLambdaDeploy(
   if (request.canary) assertCanCanary(deps);
   const workDir = await mkdtemp(join(tmpdir(), "vyaparai-lambda-"));
   let staged: StagedUpload | null = null;
+  let swept: Promise<unknown> | null = null;
   const dispose = async () => {
     // The staged upload reads the zip in workDir: it stops before the folder goes.
     await staged?.discard();
+    await swept;
     await rm(workDir, { recursive: true, force: true });
   };
   // Packaging runs beside the tree check, not after it: both read the whole backend, and a
@@ -105,13 +112,22 @@ export async function prepareLambdaDeploy(
       deferZip: true,
       observeZip: (unzippedBytes) => {
         if (!request.stageUpload || unzippedBytes < STAGE_ABOVE_UNZIPPED_BYTES) return null;
-        staged = startStagedUpload({
+        const own = startStagedUpload({
           s3: deps.s3,
           bucket: artifactBucket,
           prefix: artifactPrefix,
           file: outFile,
         });
-        return staged.observer;
+        staged = own;
+        // What a killed process left under staging/ is reclaimed while this upload runs.
+        swept = sweepStaging({
+          s3: deps.s3,
+          bucket: artifactBucket,
+          prefix: artifactPrefix,
+          now: deps.now(),
+          keep: own.key,
+        });
+        return own.observer;
       },
     });
     packed.catch(() => {});

@@ -1,11 +1,18 @@
 import { createHash, randomUUID } from "node:crypto";
 import { open } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { CopyObjectCommand, DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  AbortMultipartUploadCommand,
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { mapAwsError } from "../../aws/errors.js";
 import { DeployError } from "../../core/errors.js";
-import { PART_BYTES, PART_CONCURRENCY } from "./artifact.js";
+import { PART_CONCURRENCY } from "./artifact.js";
 import type { ZipObserver, ZipResult } from "./zip-writer.js";
 
 /**
@@ -32,10 +39,13 @@ import type { ZipObserver, ZipResult } from "./zip-writer.js";
  * and only above STAGE_ABOVE_UNZIPPED_BYTES: for a small package the copy and the delete cost
  * more round trips than the overlap saves. The staging object is deleted after the copy or
  * when the call ends; a process killed mid-upload leaves an incomplete multipart upload (or a
- * staging object) under `<prefix>staging/`, which never goes live — a lifecycle rule on that
- * prefix (AbortIncompleteMultipartUpload, Expiration) reclaims it.
+ * staging object) under `<prefix>staging/`, which never goes live, and which the next call that
+ * stages reclaims once it is STALE_STAGING_MS old (sweepStaging).
  */
 export const STAGE_ABOVE_UNZIPPED_BYTES = 16 * 1024 * 1024;
+
+/** Parts of a staged upload: S3's minimum, so sending starts as soon as 5 MiB are zipped. */
+export const STAGED_PART_BYTES = 5 * 1024 * 1024;
 
 /** Bytes read from the growing file at a time. */
 const READ_BYTES = 1024 * 1024;
@@ -58,7 +68,7 @@ export interface StagedUpload {
 }
 
 export function stagingKeyFor(prefix: string): string {
-  return `${prefix}staging/${randomUUID()}.zip`;
+  return `${stagingPrefixOf(prefix)}${randomUUID()}.zip`;
 }
 
 /** The zip as the writer flushes it: its chunks, in order, ending once the writer finished. */
@@ -159,7 +169,8 @@ export function startStagedUpload(options: {
       ChecksumAlgorithm: "SHA256",
     },
     queueSize: PART_CONCURRENCY,
-    partSize: PART_BYTES,
+    // S3's smallest part: the first one is ready, and the uplink busy, soonest.
+    partSize: STAGED_PART_BYTES,
     leavePartsOnError: false,
   });
   const done = upload.done().then(async (out) => {
@@ -251,4 +262,57 @@ export async function promoteStaged(options: {
   // The staging object is garbage now: deleted while the release goes on (its dispose awaits it).
   void staged.discard();
   return true;
+}
+
+/** Staged uploads and objects this old were left by a process that died: no call stages for so long. */
+export const STALE_STAGING_MS = 60 * 60 * 1000;
+
+export function stagingPrefixOf(prefix: string): string {
+  return `${prefix}staging/`;
+}
+
+/**
+ * Reclaims what killed processes left under `<prefix>staging/`: multipart uploads begun and
+ * objects written more than `olderThanMs` before `now`, except `keep` (this call's own). One
+ * page of each per call; what is left waits for the next. Best effort: a failure is returned,
+ * never thrown — nothing of a release depends on it.
+ */
+export async function sweepStaging(options: {
+  s3: S3Client;
+  bucket: string;
+  prefix: string;
+  now: Date;
+  keep?: string | undefined;
+  olderThanMs?: number;
+}): Promise<{ aborted: number; deleted: number; error?: string }> {
+  const { s3, bucket } = options;
+  const stagingPrefix = stagingPrefixOf(options.prefix);
+  const cutoff = options.now.getTime() - (options.olderThanMs ?? STALE_STAGING_MS);
+  const stale = (at: Date | undefined, key: string | undefined) =>
+    Boolean(key?.startsWith(stagingPrefix)) &&
+    key !== options.keep &&
+    at !== undefined &&
+    at.getTime() < cutoff;
+  try {
+    const [uploads, objects] = await Promise.all([
+      s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: stagingPrefix })),
+      s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: stagingPrefix })),
+    ]);
+    const abandoned = (uploads.Uploads ?? []).filter((u) => stale(u.Initiated, u.Key));
+    const leftOver = (objects.Contents ?? []).filter((o) => stale(o.LastModified, o.Key));
+    const outcomes = await Promise.allSettled([
+      ...abandoned.map((u) =>
+        s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId })),
+      ),
+      ...leftOver.map((o) => s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key }))),
+    ]);
+    const failed = outcomes.find((o) => o.status === "rejected");
+    return {
+      aborted: outcomes.slice(0, abandoned.length).filter((o) => o.status === "fulfilled").length,
+      deleted: outcomes.slice(abandoned.length).filter((o) => o.status === "fulfilled").length,
+      ...(failed ? { error: String((failed as PromiseRejectedResult).reason?.name ?? "Error") } : {}),
+    };
+  } catch (error) {
+    return { aborted: 0, deleted: 0, error: String((error as Error)?.name ?? "Error") };
+  }
 }
