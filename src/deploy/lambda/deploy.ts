@@ -20,7 +20,13 @@ import {
   startStagedUpload,
   sweepStaging,
 } from "./staged-upload.js";
-import { inspectPackagedTree, type PackagedTree, treeDigestOf, treeRefusal } from "./tree.js";
+import {
+  type DigestEntry,
+  inspectPackagedTree,
+  type PackagedTree,
+  treeDigestOf,
+  treeRefusal,
+} from "./tree.js";
 
 export interface DeployLambdaRequest {
   appRoot: string;
@@ -133,7 +139,11 @@ export async function prepareLambdaDeploy(
     packed.catch(() => {});
     let tree: PackagedTree;
     try {
-      tree = await checkTree(deps, request);
+      tree = await checkTree(
+        deps,
+        request,
+        packed.then((pkg) => new Map(pkg.entries.map((entry) => [entry.name, entry]))),
+      );
     } catch (error) {
       packaging.abort();
       await packed.catch(() => {});
@@ -190,12 +200,17 @@ export async function prepareLambdaDeploy(
  * Safety: on every env, protected or not, only a tree git HEAD vouches for is packaged —
  * an edit hidden by skip-worktree or a file kept out of `git status` never reaches Lambda.
  */
-async function checkTree(deps: LambdaDeps, request: DeployLambdaRequest): Promise<PackagedTree> {
+async function checkTree(
+  deps: LambdaDeps,
+  request: DeployLambdaRequest,
+  dependencyEntries: Promise<ReadonlyMap<string, DigestEntry>>,
+): Promise<PackagedTree> {
   const tree = await inspectPackagedTree({
     appRoot: request.appRoot,
     backend: request.backend,
     run: request.run ?? runCommand,
     signal: deps.signal,
+    dependencyEntries,
   });
   if (tree.problems.length > 0) throw treeRefusal(tree);
   return tree;

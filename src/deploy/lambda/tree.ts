@@ -61,6 +61,14 @@ export interface InspectPackagedTreeInput {
    * the ones read (hash-cache.ts). Default true; false reads every file.
    */
   hashCache?: boolean;
+  /**
+   * The dependency-dir files' digests from a package built of this very walk, when one is being
+   * built anyway (deploy.ts packages beside this check): the packager hashes every file it zips,
+   * so reading them a second time here would only compete with it. Dependency files are not
+   * compared with git, only digested, and the digest is then that of exactly what ships. A
+   * file missing from the package is hashed here as usual.
+   */
+  dependencyEntries?: Promise<ReadonlyMap<string, DigestEntry>> | undefined;
 }
 
 /** What a digest is computed from; `PackageEntry` has this shape too. */
@@ -123,14 +131,16 @@ export async function inspectPackagedTree(input: InspectPackagedTreeInput): Prom
   const problems: TreeProblem[] = [];
   if (typeof view === "string") problems.push(problemAt(view, prefix || "."));
   const checker = new SourceChecker(walk.realBackendDir, typeof view === "string" ? null : view, cache);
+  // A packaging failure is the packager's to report: the check then hashes as it would alone.
+  const packagedDependencies = input.dependencyEntries?.catch(() => null) ?? null;
   const limit = pLimit(HASH_CONCURRENCY);
   const checked = await Promise.all(
     walk.files.map((file) =>
       limit(async () => {
         throwIfAborted(signal);
-        return file.dependency
-          ? { entry: await hashEntry(file, null, cache), problems: [] }
-          : checker.check(file);
+        if (!file.dependency) return checker.check(file);
+        const packaged = (await packagedDependencies)?.get(file.name);
+        return { entry: packaged ?? (await hashEntry(file, null, cache)), problems: [] };
       }),
     ),
   );
