@@ -84,6 +84,48 @@ describe("inspectPackagedTree on a committed tree", () => {
     expect(treeDigestOf(first.headSha, pkg.entries)).toBe(first.digest);
   });
 
+  it("takes dependency files' digests from a package built beside it, and only theirs", async () => {
+    const { appRoot } = writeBackendFixture({ commit: true });
+    const alone = await inspect(appRoot);
+    const pkg = await buildLambdaPackage({ appRoot, backend, outFile: outFile() });
+    const entries = new Map(pkg.entries.map((entry) => [entry.name, entry]));
+    const beside = await inspectPackagedTree({
+      appRoot,
+      backend,
+      run: runCommand,
+      dependencyEntries: Promise.resolve(entries),
+    });
+    expect(beside).toEqual(alone);
+
+    // What the package says of a dependency file is what the digest is made of (it was not read
+    // again); a source file is still read and checked against git, whatever the package says.
+    const dependency = "pydantic/main.py";
+    const source = "app/main.py";
+    expect(entries.has(dependency) && entries.has(source)).toBe(true);
+    const claimed = new Map(entries);
+    for (const name of [dependency, source])
+      claimed.set(name, { ...(entries.get(name) as (typeof pkg.entries)[number]), sha256: "0".repeat(64) });
+    const told = await inspectPackagedTree({
+      appRoot,
+      backend,
+      run: runCommand,
+      dependencyEntries: Promise.resolve(claimed),
+    });
+    expect(told.problems).toEqual([]);
+    const expected = pkg.entries.map((e) => (e.name === dependency ? { ...e, sha256: "0".repeat(64) } : e));
+    expect(told.digest).toBe(treeDigestOf(alone.headSha, expected));
+    expect(told.digest).not.toBe(alone.digest);
+
+    // A package that failed leaves the check to hash everything itself.
+    const failed = await inspectPackagedTree({
+      appRoot,
+      backend,
+      run: runCommand,
+      dependencyEntries: Promise.reject(new Error("packaging failed")),
+    });
+    expect(failed).toEqual(alone);
+  });
+
   it("reads git with one ls-files and one ls-tree", async () => {
     const { appRoot } = writeBackendFixture({ commit: true, extraDependencyFiles: 30 });
     const commands: string[] = [];

@@ -117,6 +117,9 @@ const GIT_ENV = { GIT_OPTIONAL_LOCKS: "0", LC_ALL: "C", GIT_TERMINAL_PROMPT: "0"
  */
 export async function inspectPackagedTree(input: InspectPackagedTreeInput): Promise<PackagedTree> {
   const { appRoot, backend, run, signal } = input;
+  // A packaging failure is the packager's to report: the check then hashes as it would alone.
+  // Handled before the first await, so an early failure is never an unhandled rejection.
+  const packagedDependencies = input.dependencyEntries?.catch(() => null) ?? null;
   // Before the walk's stats: a file changed after this instant is not cached (hash-cache.ts).
   const startedAt = Date.now();
   const walk = await collectPackageFiles(appRoot, backend);
@@ -131,8 +134,6 @@ export async function inspectPackagedTree(input: InspectPackagedTreeInput): Prom
   const problems: TreeProblem[] = [];
   if (typeof view === "string") problems.push(problemAt(view, prefix || "."));
   const checker = new SourceChecker(walk.realBackendDir, typeof view === "string" ? null : view, cache);
-  // A packaging failure is the packager's to report: the check then hashes as it would alone.
-  const packagedDependencies = input.dependencyEntries?.catch(() => null) ?? null;
   const limit = pLimit(HASH_CONCURRENCY);
   const checked = await Promise.all(
     walk.files.map((file) =>
