@@ -11,6 +11,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalHealthServer, startHealthServer } from "../../src/demo/health-server.js";
 import { artifactKeyForCodeSha256 } from "../../src/deploy/lambda/artifact.js";
+import { RACY_MARGIN_MS } from "../../src/deploy/lambda/hash-cache.js";
 import { STAGE_ABOVE_UNZIPPED_BYTES } from "../../src/deploy/lambda/staged-upload.js";
 import { invokeTool } from "../../src/server/invoke.js";
 import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
@@ -134,6 +135,24 @@ describe("deploy_lambda: a large package goes up while it is zipped", () => {
     // Nothing is left behind under staging/.
     expect(await keysUnder(`${s.prefix}staging/`)).toEqual([]);
     expect(await openUploadsUnder(`${s.prefix}staging/`)).toBe(0);
+    s.runtime.close();
+  });
+
+  it("deploys of the same tree after it send nothing up: the hash cache answers, nothing is zipped or staged", async () => {
+    const s = await scenario();
+    // Files younger than the racy-stamp margin are never cached (hash-cache.ts): let it pass.
+    await new Promise((resolve) => setTimeout(resolve, RACY_MARGIN_MS + 200));
+    const first = await s.deploy();
+    expect(first.structured.status, first.text).toBe("deployed");
+    const mark = proxy.current.log.length;
+    for (let i = 0; i < 3; i++) {
+      const again = await s.deploy();
+      expect(again.structured.status, again.text).toBe("unchanged");
+    }
+    const writes = proxy.current.log
+      .slice(mark)
+      .filter((r) => r.service === "s3" && (r.method === "PUT" || r.method === "POST"));
+    expect(writes.map((r) => `${r.operation} ${r.key}`)).toEqual([]);
     s.runtime.close();
   });
 

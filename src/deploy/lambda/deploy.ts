@@ -11,6 +11,7 @@ import { codeLocationOf } from "./artifact.js";
 import { type CanarySettings, canaryPlanOf } from "./canary.js";
 import { type LiveLambdaCode, readLiveRouting } from "./code.js";
 import type { LambdaDeps } from "./deps.js";
+import { type HashCacheOpener, sharedHashCache } from "./hash-cache.js";
 import { buildLambdaPackage, formatBytes, type LambdaPackage } from "./package.js";
 import { type LambdaDeployPlan, type LambdaPlanDetails, planLambdaDeploy } from "./plan.js";
 import { type LambdaDeploySpec, lambdaDeploySpec, noWayBackWarning } from "./release.js";
@@ -107,6 +108,9 @@ export async function prepareLambdaDeploy(
     const outFile = join(workDir, "package.zip");
     const { artifactBucket, artifactPrefix } = deps.env.lambda;
     deps.progress("Checking the backend against git HEAD and packaging it");
+    // Both walks read and fill one hash cache, taken as of now (before either stats a file).
+    const startedAt = Date.now();
+    const openCache = sharedHashCache({ now: () => startedAt });
     const packed = buildLambdaPackage({
       appRoot: request.appRoot,
       backend: request.backend,
@@ -116,6 +120,7 @@ export async function prepareLambdaDeploy(
       // An unchanged tree is answered from the hash cache without reading it; the zip is then
       // written (and checked against the planned SHA-256) only if the upload needs it.
       deferZip: true,
+      openCache,
       observeZip: (unzippedBytes) => {
         if (!request.stageUpload || unzippedBytes < STAGE_ABOVE_UNZIPPED_BYTES) return null;
         const own = startStagedUpload({
@@ -143,6 +148,7 @@ export async function prepareLambdaDeploy(
         deps,
         request,
         packed.then((pkg) => new Map(pkg.entries.map((entry) => [entry.name, entry]))),
+        openCache,
       );
     } catch (error) {
       packaging.abort();
@@ -204,6 +210,7 @@ async function checkTree(
   deps: LambdaDeps,
   request: DeployLambdaRequest,
   dependencyEntries: Promise<ReadonlyMap<string, DigestEntry>>,
+  openCache: HashCacheOpener,
 ): Promise<PackagedTree> {
   const tree = await inspectPackagedTree({
     appRoot: request.appRoot,
@@ -211,6 +218,7 @@ async function checkTree(
     run: request.run ?? runCommand,
     signal: deps.signal,
     dependencyEntries,
+    openCache,
   });
   if (tree.problems.length > 0) throw treeRefusal(tree);
   return tree;

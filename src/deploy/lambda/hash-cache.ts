@@ -85,12 +85,34 @@ export interface HashCacheOptions {
   now?: () => number;
 }
 
+/** Opens the cache of a backend folder; sharedHashCache gives every caller the same instance. */
+export type HashCacheOpener = (realBackendDir: string) => Promise<HashCache>;
+
+/**
+ * One cache instance for the walks of one call: the tree check and the packager run at once
+ * over the same folder, and two instances would each save only what they saw — the last save
+ * dropping the other's files and the package it built.
+ */
+export function sharedHashCache(options: HashCacheOptions = {}): HashCacheOpener {
+  const opened = new Map<string, Promise<HashCache>>();
+  return (realBackendDir) => {
+    let cache = opened.get(realBackendDir);
+    if (!cache) {
+      cache = HashCache.open(realBackendDir, options);
+      opened.set(realBackendDir, cache);
+    }
+    return cache;
+  };
+}
+
 export class HashCache {
   /** Hits and misses of `lookup` in this session (tests, progress). */
   hits = 0;
   misses = 0;
   private readonly seen = new Map<string, FileRow>();
   private changed = false;
+  /** Saves run one after another, each writing what is known when its turn comes. */
+  private saving: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly root: string,
@@ -192,7 +214,14 @@ export class HashCache {
    * package records, atomically, mode 0600. Never throws: a cache that cannot be written is
    * only slower next time.
    */
-  async save(): Promise<void> {
+  save(): Promise<void> {
+    // One instance may serve two walks at once (the tree check and the packager, see
+    // sharedHashCache): a later save must never be overtaken by an earlier, smaller one.
+    this.saving = this.saving.then(() => this.write());
+    return this.saving;
+  }
+
+  private async write(): Promise<void> {
     if (!this.location) return;
     if (!this.changed && this.seen.size === this.stored.size) return;
     const body: CacheFile = {

@@ -9,7 +9,7 @@ import { glob } from "tinyglobby";
 import type { BackendConfig } from "../../config/schema.js";
 import { DeployError, throwIfAborted } from "../../core/errors.js";
 import { quote } from "../../core/quote.js";
-import { type FileStamp, HashCache } from "./hash-cache.js";
+import { type FileStamp, HashCache, type HashCacheOpener } from "./hash-cache.js";
 import {
   type CompressedEntry,
   CompressionPool,
@@ -94,6 +94,8 @@ export interface BuildLambdaPackageOptions {
    * follow the file as it grows (staged-upload.ts), or null.
    */
   observeZip?: ((unzippedBytes: number) => ZipObserver | null) | undefined;
+  /** Where the hash cache comes from with deferZip (a call's walks share one: sharedHashCache). */
+  openCache?: HashCacheOpener | undefined;
 }
 
 /** One file the package will hold, as the walk found it. */
@@ -143,7 +145,7 @@ export async function buildLambdaPackage(options: BuildLambdaPackageOptions): Pr
     );
   }
   const cache = options.deferZip
-    ? await HashCache.open(realBackendDir, { now: () => startedAt })
+    ? await (options.openCache?.(realBackendDir) ?? HashCache.open(realBackendDir, { now: () => startedAt }))
     : HashCache.disabled();
   if (options.deferZip) {
     const known = fromCache(cache, files, options, unzippedBytes, realBackendDir);
@@ -259,7 +261,14 @@ function fromCache(
   if (!built) return null;
   pendingZips.delete(options.outFile);
   pendingZips.set(options.outFile, {
-    options: { ...options, deferZip: false, onProgress: undefined, signal: undefined, observeZip: undefined },
+    options: {
+      ...options,
+      deferZip: false,
+      onProgress: undefined,
+      signal: undefined,
+      observeZip: undefined,
+      openCache: undefined,
+    },
     sha256Hex: built.sha256Hex,
     bytes: built.bytes,
     cacheKey,

@@ -7,7 +7,7 @@ import type { BackendConfig } from "../../config/schema.js";
 import { DeployError, throwIfAborted } from "../../core/errors.js";
 import { quote } from "../../core/quote.js";
 import type { CommandRunner } from "../../core/run-command.js";
-import { type BlobAlgorithm, HashCache } from "./hash-cache.js";
+import { type BlobAlgorithm, HashCache, type HashCacheOpener } from "./hash-cache.js";
 import { collectPackageFiles, type SourceFile } from "./package.js";
 
 /**
@@ -61,6 +61,8 @@ export interface InspectPackagedTreeInput {
    * the ones read (hash-cache.ts). Default true; false reads every file.
    */
   hashCache?: boolean;
+  /** Where the cache comes from when it is used (a call's walks share one: sharedHashCache). */
+  openCache?: HashCacheOpener | undefined;
   /**
    * The dependency-dir files' digests from a package built of this very walk, when one is being
    * built anyway (deploy.ts packages beside this check): the packager hashes every file it zips,
@@ -129,7 +131,8 @@ export async function inspectPackagedTree(input: InspectPackagedTreeInput): Prom
     readGitView(walk.realBackendDir, run, signal),
     input.hashCache === false
       ? HashCache.disabled()
-      : HashCache.open(walk.realBackendDir, { now: () => startedAt }),
+      : (input.openCache?.(walk.realBackendDir) ??
+        HashCache.open(walk.realBackendDir, { now: () => startedAt })),
   ]);
   const problems: TreeProblem[] = [];
   if (typeof view === "string") problems.push(problemAt(view, prefix || "."));
