@@ -189,6 +189,30 @@ describe("deploy_lambda: a large package goes up while it is zipped", () => {
     }
   });
 
+  it("a copy whose answer is lost is sent again (the same staged object, by its ETag) and deploys exactly the package", async () => {
+    const s = await scenario();
+    const rule = proxy.current.add({
+      match: { operation: "CopyObject", key: new RegExp(`^${s.prefix}`) },
+      action: { kind: "drop-answer" },
+      times: 1,
+    });
+    try {
+      const answer = await s.deploy();
+      expect(rule.hits).toBe(1);
+      expect(answer.structured.status, answer.text).toBe("deployed");
+      const codeSha256 = answer.structured.codeSha256 as string;
+      const lambda = await moto.current.clients().lambda();
+      expect(await liveCodeSha256(lambda, s.functionName)).toBe(codeSha256);
+      const artifactKey = artifactKeyForCodeSha256(s.prefix, codeSha256);
+      expect(s.operations(artifactKey).filter((op) => op === "CopyObject").length).toBe(2);
+      expect(await storedCodeSha256(artifactKey)).toBe(codeSha256);
+      expect(await keysUnder(`${s.prefix}staging/`)).toEqual([]);
+    } finally {
+      rule.remove();
+      s.runtime.close();
+    }
+  });
+
   it("a copy that fails stops the release before Lambda: the code live before stays live", async () => {
     const s = await scenario();
     const rule = proxy.current.add({

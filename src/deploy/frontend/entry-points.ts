@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import * as z from "zod";
+import { copySource } from "../../aws/copy-source.js";
 import { isAwsErrorNamed, mapAwsError } from "../../aws/errors.js";
 import { headRemote } from "./diff.js";
-import { copySource, preserveObject, storeKey } from "./store.js";
+import { preserveObject, storeKey } from "./store.js";
 
 /**
  * The entry points (index.html, sw.js, the web manifest, …) are what make a frontend release

@@ -1,4 +1,5 @@
 import { CopyObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { copySource } from "../../aws/copy-source.js";
 import { isAwsErrorNamed, mapAwsError } from "../../aws/errors.js";
 
 /**
@@ -29,11 +30,6 @@ export async function storeHas(s3: S3Client, artifactBucket: string, sha256: str
     if (isAwsErrorNamed(error, "NotFound", "NoSuchKey")) return false;
     throw mapAwsError(error, "s3:HeadObject", `s3://${artifactBucket}/${storeKey(sha256)}`);
   }
-}
-
-/** `CopySource` wants the key URL-encoded per segment. */
-export function copySource(bucket: string, key: string): string {
-  return `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
 }
 
 /**

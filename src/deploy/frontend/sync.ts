@@ -6,6 +6,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
+import { copySource } from "../../aws/copy-source.js";
 import { mapAwsError } from "../../aws/errors.js";
 import type { ProgressReporter } from "../../core/context.js";
 import { DeployError, throwIfAborted } from "../../core/errors.js";
@@ -23,7 +24,7 @@ import {
 } from "./concurrency.js";
 import type { BucketDiff, FrontendManifest, ManifestEntry, PlannedUpload, RemoteObject } from "./diff.js";
 import { headRemote } from "./diff.js";
-import { copySource, preserveObject, storeKey } from "./store.js";
+import { preserveObject, storeKey } from "./store.js";
 
 /** Where the bytes of a desired file come from: the local build, or the content store (rollback). */
 export type ContentSource = { kind: "file"; path: string } | { kind: "store" };

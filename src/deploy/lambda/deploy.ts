@@ -72,8 +72,6 @@ export interface PreparedLambdaDeploy {
    * the code live before this deploy (rollback.ts resolveRollbackTarget, the same order).
    */
   rollsBackTo: string | null;
-  /** The package's upload begun while it was zipped, or null (staged-upload.ts). */
-  staged: StagedUpload | null;
   /** Removes the package's temp folder and any staged upload; call once the release is over. */
   dispose(): Promise<void>;
 }
@@ -191,7 +189,6 @@ export async function prepareLambdaDeploy(
       interrupted,
       spec: specFor(planned),
       planText,
-      staged,
       dispose,
     };
   } catch (error) {

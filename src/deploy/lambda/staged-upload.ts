@@ -10,6 +10,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { copySource } from "../../aws/copy-source.js";
 import { mapAwsError } from "../../aws/errors.js";
 import { DeployError } from "../../core/errors.js";
 import { PART_CONCURRENCY } from "./artifact.js";
@@ -235,7 +236,7 @@ export async function promoteStaged(options: {
       new CopyObjectCommand({
         Bucket: staged.bucket,
         Key: options.key,
-        CopySource: `${encodeURIComponent(staged.bucket)}/${staged.key.split("/").map(encodeURIComponent).join("/")}`,
+        CopySource: copySource(staged.bucket, staged.key),
         CopySourceIfMatch: object.etag,
         MetadataDirective: "REPLACE",
         ContentType: "application/zip",
