@@ -13,6 +13,7 @@ import { type LocalHealthServer, startHealthServer } from "../../src/demo/health
 import { artifactKeyForCodeSha256 } from "../../src/deploy/lambda/artifact.js";
 import { RACY_MARGIN_MS } from "../../src/deploy/lambda/hash-cache.js";
 import { STAGE_ABOVE_UNZIPPED_BYTES } from "../../src/deploy/lambda/staged-upload.js";
+import { putLiveArtifact, zipOf } from "../../src/emulator/seed.js";
 import { invokeTool } from "../../src/server/invoke.js";
 import { deployLambdaTool } from "../../src/tools/deploy-lambda.js";
 import { faultRuntime } from "../faults/lambda-fault-support.js";
@@ -23,8 +24,8 @@ import { useMoto } from "../support/moto.js";
 import { INITIAL_FILES, liveCodeSha256 } from "./lambda-support.js";
 
 /**
- * A package above STAGE_ABOVE_UNZIPPED_BYTES goes up while it is zipped, to a staging key, and
- * the release copies it to its content address. Every verdict is read back from moto: the code
+ * A package above STAGE_ABOVE_UNZIPPED_BYTES goes up while it is zipped, to a staging key; the
+ * release deploys from it and copies it to its content address beside the switch. Every verdict is read back from moto: the code
  * Lambda serves, the bytes stored under the content address, what is left under staging/.
  */
 const moto = useMoto();
@@ -114,7 +115,7 @@ async function storedCodeSha256(key: string): Promise<string | null> {
 }
 
 describe("deploy_lambda: a large package goes up while it is zipped", () => {
-  it("stages the zip while packaging, copies it to its content address, and deploys exactly it", async () => {
+  it("stages the zip while packaging, deploys exactly it, and copies it to its content address", async () => {
     const s = await scenario();
     const answer = await s.deploy();
     expect(answer.structured.status, answer.text).toBe("deployed");
@@ -213,7 +214,7 @@ describe("deploy_lambda: a large package goes up while it is zipped", () => {
     }
   });
 
-  it("a copy that fails stops the release before Lambda: the code live before stays live", async () => {
+  it("a copy that fails is replaced by an upload of the package file: the content address holds exactly the live code", async () => {
     const s = await scenario();
     const rule = proxy.current.add({
       match: { operation: "CopyObject", key: new RegExp(`^${s.prefix}`) },
@@ -221,18 +222,60 @@ describe("deploy_lambda: a large package goes up while it is zipped", () => {
     });
     try {
       const answer = await s.deploy();
-      expect(answer.isError).toBe(true);
+      expect(rule.hits).toBeGreaterThanOrEqual(1);
+      expect(answer.structured.status, answer.text).toBe("deployed");
+      const codeSha256 = answer.structured.codeSha256 as string;
       const lambda = await moto.current.clients().lambda();
-      expect(await liveCodeSha256(lambda, s.functionName)).toBe(s.initial.codeSha256);
-      expect(proxy.current.count({ path: `/2015-03-31/functions/${s.functionName}/code` })).toBe(0);
-      // No object under the content address, nothing under staging/.
-      expect(
-        (await keysUnder(s.prefix)).filter((k) => k.endsWith(".zip") && !k.includes("staging/")),
-      ).toEqual([]);
+      expect(await liveCodeSha256(lambda, s.functionName)).toBe(codeSha256);
+      const artifactKey = artifactKeyForCodeSha256(s.prefix, codeSha256);
+      expect(await storedCodeSha256(artifactKey)).toBe(codeSha256);
+      expect(s.operations(artifactKey)).toContain("CompleteMultipartUpload");
       expect(await keysUnder(`${s.prefix}staging/`)).toEqual([]);
       expect(await openUploadsUnder(`${s.prefix}staging/`)).toBe(0);
     } finally {
       rule.remove();
+      s.runtime.close();
+    }
+  });
+
+  it("a copy and a file upload that both fail fail the release: its undo puts the code live before back", async () => {
+    const s = await scenario();
+    // The way back: the code live now, stored at its content address (the undo restores from it).
+    const wayBack = await putLiveArtifact(
+      await moto.current.clients().s3(),
+      { bucket: BUCKET, prefix: s.prefix },
+      await zipOf(INITIAL_FILES),
+    );
+    expect(wayBack).toBe(artifactKeyForCodeSha256(s.prefix, s.initial.codeSha256));
+    const rules = [
+      proxy.current.add({
+        match: { operation: "CopyObject", key: new RegExp(`^${s.prefix}`) },
+        action: { kind: "fail", status: 403, code: "AccessDenied" },
+      }),
+      // The file upload (multipart for a package this size, or one PUT) to the content address.
+      ...(["CreateMultipartUpload", "PutObject"] as const).map((operation) =>
+        proxy.current.add({
+          match: { operation, key: new RegExp(`^${s.prefix}[0-9a-f]{64}\\.zip$`) },
+          action: { kind: "fail", status: 403, code: "AccessDenied" },
+        }),
+      ),
+    ];
+    try {
+      const answer = await s.deploy();
+      expect(answer.isError).toBe(true);
+      expect(answer.structured.status, answer.text).toBe("rolled_back");
+      const lambda = await moto.current.clients().lambda();
+      // The switch happened ($LATEST mode) and was undone: the code live before serves again.
+      expect(
+        proxy.current.count({ path: `/2015-03-31/functions/${s.functionName}/code` }),
+      ).toBeGreaterThanOrEqual(2);
+      expect(await liveCodeSha256(lambda, s.functionName)).toBe(s.initial.codeSha256);
+      const codeSha256 = answer.structured.codeSha256 as string;
+      expect(await storedCodeSha256(artifactKeyForCodeSha256(s.prefix, codeSha256))).toBeNull();
+      expect(await keysUnder(`${s.prefix}staging/`)).toEqual([]);
+      expect(await openUploadsUnder(`${s.prefix}staging/`)).toBe(0);
+    } finally {
+      for (const rule of rules) rule.remove();
       s.runtime.close();
     }
   });

@@ -17,7 +17,7 @@ import type { LambdaDeps } from "./deps.js";
 import { type LambdaRecoveryFacts, recoveryPlanText } from "./facts.js";
 import type { LambdaPackage } from "./package.js";
 import { type LambdaDeployPlan, manifestOf } from "./plan.js";
-import { promoteStaged, type StagedUpload } from "./staged-upload.js";
+import { copyStagedToArtifact, type StagedUpload, stagedPackage } from "./staged-upload.js";
 import { restoreCommand, restorePreviousCode } from "./undo.js";
 
 /** What the steps of a Lambda deploy learn as they go. */
@@ -129,7 +129,9 @@ export function lambdaDeploySpec(deps: LambdaDeps, input: LambdaSpecInput): Lamb
         codeSha256: plan.fromCodeSha256,
         ...(plan.alias ? {} : { artifactKey: previousArtifactKey(plan) }),
       },
-      manifest: manifestOf(pkg),
+      // The manifest (2,000+ entries, ~300 KB for a large backend) goes out with the final
+      // record only, as the frontend's does: every journal write before it would carry it
+      // again, on the release's critical path. Plans compare with succeeded records' alone.
       recoveryFacts: facts,
     },
     recoveryPlan: (phase) => recoveryPlanText(facts, phase),
@@ -165,6 +167,7 @@ export function lambdaDeploySpec(deps: LambdaDeps, input: LambdaSpecInput): Lamb
       : {}),
     readLive: () => readLiveRouting(deps.lambda, fn, plan.alias),
     recordLive: (live, s, status) => ({
+      ...(status === "succeeded" || live.codeSha256 === pkg.codeSha256 ? { manifest: manifestOf(pkg) } : {}),
       after: {
         // Without an alias the release is known by the version published from its code.
         version: plan.alias ? live.version : status === "succeeded" && s.version ? s.version : live.version,
@@ -217,6 +220,21 @@ function deploySteps(
       },
     });
   }
+  // Where Lambda takes the code from: the content address, or the staged upload while it is
+  // copied there beside the switch (the copy of a large zip is the slowest request left).
+  let codeKey = plan.artifactKey;
+  let keeping: Promise<void> | null = null;
+  const uploadFile = (io: StepIo) =>
+    uploadArtifact({
+      s3: deps.s3,
+      bucket: plan.artifactBucket,
+      key: plan.artifactKey,
+      file: pkg.path,
+      bytes: pkg.bytes,
+      sha256Hex: pkg.sha256Hex,
+      signal: io.signal,
+      onProgress: io.progress,
+    });
   steps.push(
     {
       name: "upload-artifact",
@@ -228,31 +246,28 @@ function deploySteps(
           );
           return;
         }
-        if (staged) {
+        const object = staged
+          ? await stagedPackage({ staged, sha256Hex: pkg.sha256Hex, bytes: pkg.bytes, signal: io.signal })
+          : null;
+        if (staged && object) {
           io.progress(
-            `Copying the zip uploaded while packaging to s3://${plan.artifactBucket}/${plan.artifactKey}`,
+            `Deploying the zip uploaded while packaging; copying it to s3://${plan.artifactBucket}/${plan.artifactKey} meanwhile`,
           );
-          const promoted = await promoteStaged({
+          codeKey = staged.key;
+          keeping = copyStagedToArtifact({
             s3: deps.s3,
             staged,
+            object,
             key: plan.artifactKey,
-            sha256Hex: pkg.sha256Hex,
-            bytes: pkg.bytes,
             signal: io.signal,
           });
-          if (promoted) return;
-          io.progress("The upload made while packaging did not complete; uploading the package file");
+          // Awaited by keep-artifact; a failure before then is not an unhandled rejection.
+          keeping.catch(() => {});
+          return;
         }
-        await uploadArtifact({
-          s3: deps.s3,
-          bucket: plan.artifactBucket,
-          key: plan.artifactKey,
-          file: pkg.path,
-          bytes: pkg.bytes,
-          sha256Hex: pkg.sha256Hex,
-          signal: io.signal,
-          onProgress: io.progress,
-        });
+        if (staged)
+          io.progress("The upload made while packaging did not complete; uploading the package file");
+        await uploadFile(io);
       },
     },
     {
@@ -265,7 +280,7 @@ function deploySteps(
           lambda: deps.lambda,
           functionName: fn,
           bucket: plan.artifactBucket,
-          key: plan.artifactKey,
+          key: codeKey,
           expectedCodeSha256: pkg.codeSha256,
           signal: io.signal,
           onProgress: io.progress,
@@ -294,6 +309,28 @@ function deploySteps(
       },
     },
   );
+  if (staged) {
+    steps.push({
+      name: "keep-artifact",
+      phase: "switching",
+      // Safety: a release ends with its code at its content address, where a later rollback
+      // ($LATEST mode) and the next deploy's way back look for it. A copy that failed is
+      // replaced by an upload of the package file; if that fails too, the release fails and
+      // its undo puts the previous code back.
+      async run(_s, io) {
+        if (!keeping) return;
+        try {
+          await keeping;
+        } catch (error) {
+          if (io.signal.aborted) throw error;
+          io.progress(
+            `The copy to the content address failed (${(error as Error).message}); uploading the package file`,
+          );
+          await uploadFile(io);
+        }
+      },
+    });
+  }
   const alias = plan.alias;
   if (alias && canary) {
     steps.push(...canarySteps(deps, plan, alias, canary));

@@ -23,8 +23,9 @@ import type { ZipObserver, ZipResult } from "./zip-writer.js";
  * they overlap.
  *
  * The zip's SHA-256 (its content address, the key it is stored under) is only known once it
- * is finished, so it goes to a staging key first and is copied to `<prefix><sha256>.zip` by
- * the release's upload step — a server-side copy, no bytes sent again.
+ * is finished, so it goes to a staging key first. The release deploys from that key and, beside
+ * the switch, copies it to `<prefix><sha256>.zip` (a server-side copy, no bytes sent again);
+ * the release only ends once the content address holds it (release.ts, keep-artifact).
  *
  * Safety, the same bindings as the upload from the finished file (artifact.ts):
  * - the bytes sent are read back from the file as the writer flushes them and hashed as they
@@ -32,14 +33,16 @@ import type { ZipObserver, ZipResult } from "./zip-writer.js";
  *   exists — unless their length and SHA-256 are exactly those the writer computed, which are
  *   the package's (the plan's) own;
  * - every part carries its SHA-256, which S3 checks on arrival;
+ * - Lambda takes the staging object only once its upload completed with exactly those bytes,
+ *   and the code it then holds must have the plan's CodeSha256 before a version is published
+ *   (updateCodeFromS3, as for the content address, which is no less writable);
  * - the copy names the staging object by the ETag its upload returned (CopySourceIfMatch), so
- *   no other object can be copied into the content address;
- * - nothing reaches Lambda before the copy: the staging key is never deployed from.
+ *   no other object can be copied into the content address, and S3's SHA-256 of the copy must
+ *   be the plan's.
  *
  * Only for calls that will deploy (not a dry run, not a protected env without its token),
  * and only above STAGE_ABOVE_UNZIPPED_BYTES: for a small package the copy and the delete cost
- * more round trips than the overlap saves. The staging object is deleted after the copy or
- * when the call ends; a process killed mid-upload leaves an incomplete multipart upload (or a
+ * more round trips than the overlap saves. The staging object is deleted when the call ends; a process killed mid-upload leaves an incomplete multipart upload (or a
  * staging object) under `<prefix>staging/`, which never goes live, and which the next call that
  * stages reclaims once it is STALE_STAGING_MS old (sweepStaging).
  */
@@ -199,22 +202,18 @@ export function startStagedUpload(options: {
 }
 
 /**
- * Copies the staged zip to its content address, for exactly the planned package: the staged
- * object's own SHA-256 and length must be the plan's, and the copy takes that object only
- * (by its ETag). Returns false when the staged upload failed — the caller uploads from the
- * file instead; throws when the copy itself fails. The staging object is deleted either way
- * (after a copy, in the background).
+ * The staged object, once its upload completed, if it is exactly the planned package: its own
+ * SHA-256 and length (those of the bytes sent) must be the plan's. Null when the staged upload
+ * failed or holds other bytes — the staging object is then gone and the caller uploads from
+ * the file instead. A cancelled call stops the upload at once.
  */
-export async function promoteStaged(options: {
-  s3: S3Client;
+export async function stagedPackage(options: {
   staged: StagedUpload;
-  key: string;
   sha256Hex: string;
   bytes: number;
   signal?: AbortSignal | undefined;
-}): Promise<boolean> {
-  const { s3, staged, signal } = options;
-  // A cancelled call stops the upload at once; the caller then sees the cancellation.
+}): Promise<StagedObject | null> {
+  const { staged, signal } = options;
   const stop = () => void staged.discard();
   signal?.addEventListener("abort", stop, { once: true });
   let object: StagedObject;
@@ -222,15 +221,33 @@ export async function promoteStaged(options: {
     object = await staged.done;
   } catch {
     await staged.discard();
-    return false;
+    return null;
   } finally {
     signal?.removeEventListener("abort", stop);
   }
   if (object.sha256Hex !== options.sha256Hex || object.bytes !== options.bytes) {
     await staged.discard();
-    return false;
+    return null;
   }
-  const planned = Buffer.from(options.sha256Hex, "hex").toString("base64");
+  return object;
+}
+
+/**
+ * Copies the staged zip to its content address, for exactly the planned package: the copy
+ * takes the staged object only (by its ETag), and S3's whole-object SHA-256 of the copy must
+ * be the plan's, or the copy is deleted and this throws. The staging object is left in place:
+ * Lambda may still be reading it; the call's dispose deletes it.
+ */
+export async function copyStagedToArtifact(options: {
+  s3: S3Client;
+  staged: StagedUpload;
+  object: StagedObject;
+  key: string;
+  signal?: AbortSignal | undefined;
+}): Promise<void> {
+  const { s3, staged, object, signal } = options;
+  const planned = Buffer.from(object.sha256Hex, "hex").toString("base64");
+  let copied: string | undefined;
   try {
     const out = await s3.send(
       new CopyObjectCommand({
@@ -240,29 +257,24 @@ export async function promoteStaged(options: {
         CopySourceIfMatch: object.etag,
         MetadataDirective: "REPLACE",
         ContentType: "application/zip",
-        Metadata: { sha256: options.sha256Hex },
+        Metadata: { sha256: object.sha256Hex },
         // The copy gets a whole-object SHA-256 of its own (the staged multipart object has only
         // a composite of its parts'), computed by S3 from the bytes it copied: it must be the plan's.
         ChecksumAlgorithm: "SHA256",
       }),
       { abortSignal: signal },
     );
-    const copied = out.CopyObjectResult?.ChecksumSHA256;
-    if (copied !== planned) {
-      await s3.send(new DeleteObjectCommand({ Bucket: staged.bucket, Key: options.key })).catch(() => {});
-      throw new DeployError(
-        "PRECONDITION",
-        `The artifact copied to s3://${staged.bucket}/${options.key} does not have the planned SHA-256 (S3 computed ${copied ?? "none"}); it was deleted and the function was not changed.`,
-      );
-    }
+    copied = out.CopyObjectResult?.ChecksumSHA256;
   } catch (error) {
-    await staged.discard();
-    if (error instanceof DeployError) throw error;
     throw mapAwsError(error, "s3:CopyObject", `s3://${staged.bucket}/${options.key}`);
   }
-  // The staging object is garbage now: deleted while the release goes on (its dispose awaits it).
-  void staged.discard();
-  return true;
+  if (copied !== planned) {
+    await s3.send(new DeleteObjectCommand({ Bucket: staged.bucket, Key: options.key })).catch(() => {});
+    throw new DeployError(
+      "PRECONDITION",
+      `The artifact copied to s3://${staged.bucket}/${options.key} does not have the planned SHA-256 (S3 computed ${copied ?? "none"}); it was deleted.`,
+    );
+  }
 }
 
 /** Staged uploads and objects this old were left by a process that died: no call stages for so long. */
