@@ -122,6 +122,7 @@ export async function prepareLambdaDeploy(
       observeZip: (unzippedBytes) => {
         if (!request.stageUpload || unzippedBytes < STAGE_ABOVE_UNZIPPED_BYTES) return null;
         const own = startStagedUpload({
+          unzippedBytes,
           s3: deps.s3,
           bucket: artifactBucket,
           prefix: artifactPrefix,

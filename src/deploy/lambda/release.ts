@@ -3,7 +3,7 @@ import { checkHealth, type HealthReport } from "../../observe/health.js";
 import { resolveLogGroup } from "../../observe/log-group.js";
 import { type LogEventOut, queryLogs } from "../../observe/logs.js";
 import type { ReleaseSpec, ReleaseStep, StepIo } from "../../release/spec.js";
-import { artifactExists, savePreviousCode, uploadArtifact } from "./artifact.js";
+import { savePreviousCode } from "./artifact.js";
 import { bakeCanary, type CanarySettings } from "./canary.js";
 import {
   type LiveLambdaRouting,
@@ -16,8 +16,9 @@ import {
 import type { LambdaDeps } from "./deps.js";
 import { type LambdaRecoveryFacts, recoveryPlanText } from "./facts.js";
 import type { LambdaPackage } from "./package.js";
+import { type ArtifactPlacement, artifactPlacement } from "./placement.js";
 import { type LambdaDeployPlan, manifestOf } from "./plan.js";
-import { copyStagedToArtifact, type StagedUpload, stagedPackage } from "./staged-upload.js";
+import type { StagedUpload } from "./staged-upload.js";
 import { restoreCommand, restorePreviousCode } from "./undo.js";
 
 /** What the steps of a Lambda deploy learn as they go. */
@@ -105,6 +106,7 @@ export function lambdaDeploySpec(deps: LambdaDeps, input: LambdaSpecInput): Lamb
   const state: LambdaDeployState = { version: null, health: null, noWayBack: null, canary: null };
   const canary = plan.alias && plan.canary && input.canary ? input.canary : null;
   const changes = plan.rollback !== null;
+  const placement = artifactPlacement(deps, plan, pkg, input.staged ?? null);
   return {
     component: "lambda",
     plan,
@@ -136,21 +138,36 @@ export function lambdaDeploySpec(deps: LambdaDeps, input: LambdaSpecInput): Lamb
     },
     recoveryPlan: (phase) => recoveryPlanText(facts, phase),
     ...(input.replan ? { replan: input.replan } : {}),
-    steps: changes ? deploySteps(deps, plan, pkg, facts, canary, input.staged ?? null) : [],
+    steps: changes ? deploySteps(deps, plan, pkg, facts, canary, placement) : [],
     ...(changes
       ? {
           verify: {
             name: "health-gate",
             async run(s: LambdaDeployState, io: StepIo) {
-              s.health = await runHealthGate(
-                { ...deps, signal: io.signal },
-                fn,
-                plan.alias ?? s.version ?? "$LATEST",
-              );
+              // Safety: a release also ends with its code at its content address, where a later
+              // rollback ($LATEST mode) and the next deploy's way back look for it; a staged
+              // package's copy there finishes while the gate runs. Stored neither by the copy
+              // nor by an upload of the file, the release fails and its undo runs.
+              const [health, kept] = await Promise.allSettled([
+                runHealthGate({ ...deps, signal: io.signal }, fn, plan.alias ?? s.version ?? "$LATEST"),
+                placement.keep(io),
+              ]);
+              if (health.status === "rejected") throw health.reason;
+              s.health = health.value;
               // Only unhealthy rolls back: degraded (slow, flaky) is reported and stays live.
-              return s.health.verdict === "unhealthy"
-                ? { ok: false, reason: `health gate failed: ${failingChecks(s.health)}`, report: s.health }
-                : { ok: true, report: s.health };
+              if (s.health.verdict === "unhealthy")
+                return {
+                  ok: false,
+                  reason: `health gate failed: ${failingChecks(s.health)}`,
+                  report: s.health,
+                };
+              if (kept.status === "rejected")
+                return {
+                  ok: false,
+                  reason: `the package could not be stored at s3://${plan.artifactBucket}/${plan.artifactKey}: ${(kept.reason as Error)?.message ?? String(kept.reason)}`,
+                  report: s.health,
+                };
+              return { ok: true, report: s.health };
             },
           },
           undo: {
@@ -185,7 +202,7 @@ function deploySteps(
   pkg: LambdaPackage,
   facts: LambdaRecoveryFacts,
   canary: CanarySettings | null,
-  staged: StagedUpload | null,
+  placement: ArtifactPlacement,
 ): Array<ReleaseStep<LambdaDeployState>> {
   const fn = plan.functionName;
   const steps: Array<ReleaseStep<LambdaDeployState>> = [];
@@ -220,55 +237,11 @@ function deploySteps(
       },
     });
   }
-  // Where Lambda takes the code from: the content address, or the staged upload while it is
-  // copied there beside the switch (the copy of a large zip is the slowest request left).
-  let codeKey = plan.artifactKey;
-  let keeping: Promise<void> | null = null;
-  const uploadFile = (io: StepIo) =>
-    uploadArtifact({
-      s3: deps.s3,
-      bucket: plan.artifactBucket,
-      key: plan.artifactKey,
-      file: pkg.path,
-      bytes: pkg.bytes,
-      sha256Hex: pkg.sha256Hex,
-      signal: io.signal,
-      onProgress: io.progress,
-    });
   steps.push(
     {
       name: "upload-artifact",
       phase: "uploading",
-      async run(_s, io) {
-        if (await artifactExists(deps.s3, plan.artifactBucket, plan.artifactKey)) {
-          io.progress(
-            `Artifact s3://${plan.artifactBucket}/${plan.artifactKey} already exists; not uploading`,
-          );
-          return;
-        }
-        const object = staged
-          ? await stagedPackage({ staged, sha256Hex: pkg.sha256Hex, bytes: pkg.bytes, signal: io.signal })
-          : null;
-        if (staged && object) {
-          io.progress(
-            `Deploying the zip uploaded while packaging; copying it to s3://${plan.artifactBucket}/${plan.artifactKey} meanwhile`,
-          );
-          codeKey = staged.key;
-          keeping = copyStagedToArtifact({
-            s3: deps.s3,
-            staged,
-            object,
-            key: plan.artifactKey,
-            signal: io.signal,
-          });
-          // Awaited by keep-artifact; a failure before then is not an unhandled rejection.
-          keeping.catch(() => {});
-          return;
-        }
-        if (staged)
-          io.progress("The upload made while packaging did not complete; uploading the package file");
-        await uploadFile(io);
-      },
+      run: (_s, io) => placement.upload(io),
     },
     {
       name: "update-code",
@@ -280,7 +253,7 @@ function deploySteps(
           lambda: deps.lambda,
           functionName: fn,
           bucket: plan.artifactBucket,
-          key: codeKey,
+          key: placement.codeKey,
           expectedCodeSha256: pkg.codeSha256,
           signal: io.signal,
           onProgress: io.progress,
@@ -309,28 +282,6 @@ function deploySteps(
       },
     },
   );
-  if (staged) {
-    steps.push({
-      name: "keep-artifact",
-      phase: "switching",
-      // Safety: a release ends with its code at its content address, where a later rollback
-      // ($LATEST mode) and the next deploy's way back look for it. A copy that failed is
-      // replaced by an upload of the package file; if that fails too, the release fails and
-      // its undo puts the previous code back.
-      async run(_s, io) {
-        if (!keeping) return;
-        try {
-          await keeping;
-        } catch (error) {
-          if (io.signal.aborted) throw error;
-          io.progress(
-            `The copy to the content address failed (${(error as Error).message}); uploading the package file`,
-          );
-          await uploadFile(io);
-        }
-      },
-    });
-  }
   const alias = plan.alias;
   if (alias && canary) {
     steps.push(...canarySteps(deps, plan, alias, canary));

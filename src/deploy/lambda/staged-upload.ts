@@ -1,15 +1,17 @@
-import { createHash, randomUUID } from "node:crypto";
-import { open } from "node:fs/promises";
+import { createHash, type Hash, randomUUID } from "node:crypto";
+import { type FileHandle, open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   type S3Client,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { copySource } from "../../aws/copy-source.js";
 import { mapAwsError } from "../../aws/errors.js";
 import { DeployError } from "../../core/errors.js";
@@ -25,14 +27,22 @@ import type { ZipObserver, ZipResult } from "./zip-writer.js";
  * The zip's SHA-256 (its content address, the key it is stored under) is only known once it
  * is finished, so it goes to a staging key first. The release deploys from that key and, beside
  * the switch, copies it to `<prefix><sha256>.zip` (a server-side copy, no bytes sent again);
- * the release only ends once the content address holds it (release.ts, keep-artifact).
+ * the release only ends once the content address holds it (placement.ts, kept while the
+ * health gate runs).
+ *
+ * The upload is created at once, and each 5 MiB part is sent while its bytes are still being
+ * zipped: its request starts as soon as the part's length is known (its bytes are on disk, or
+ * the compression so far says the zip reaches well past it) and its body follows the file as
+ * the writer flushes it (an aws-chunked body with a trailing SHA-256). The uplink is then busy
+ * from the zip's first bytes, not from its first 5 MiB.
  *
  * Safety, the same bindings as the upload from the finished file (artifact.ts):
- * - the bytes sent are read back from the file as the writer flushes them and hashed as they
- *   go; the stream fails — and lib-storage aborts the multipart upload, so no staging object
- *   exists — unless their length and SHA-256 are exactly those the writer computed, which are
- *   the package's (the plan's) own;
- * - every part carries its SHA-256, which S3 checks on arrival;
+ * - each part's bytes are read back from the file and hashed as they go; the part counts only
+ *   if that hash is the one the writer computed for the same range as it wrote it, and S3's
+ *   own SHA-256 of what it received (the trailing checksum it checks) is the same again;
+ * - the writer's whole-file SHA-256 is the package's (the plan's), and the staged object's
+ *   length and SHA-256 must be the plan's before anything deploys from it (stagedPackage);
+ * - a failed upload is aborted: no staging object exists;
  * - Lambda takes the staging object only once its upload completed with exactly those bytes,
  *   and the code it then holds must have the plan's CodeSha256 before a version is published
  *   (updateCodeFromS3, as for the content address, which is no less writable);
@@ -42,17 +52,28 @@ import type { ZipObserver, ZipResult } from "./zip-writer.js";
  *
  * Only for calls that will deploy (not a dry run, not a protected env without its token),
  * and only above STAGE_ABOVE_UNZIPPED_BYTES: for a small package the copy and the delete cost
- * more round trips than the overlap saves. The staging object is deleted when the call ends; a process killed mid-upload leaves an incomplete multipart upload (or a
+ * more round trips than the overlap saves. The staging object is deleted once the release no
+ * longer needs it; a process killed mid-upload leaves an incomplete multipart upload (or a
  * staging object) under `<prefix>staging/`, which never goes live, and which the next call that
  * stages reclaims once it is STALE_STAGING_MS old (sweepStaging).
  */
 export const STAGE_ABOVE_UNZIPPED_BYTES = 16 * 1024 * 1024;
 
-/** Parts of a staged upload: S3's minimum, so sending starts as soon as 5 MiB are zipped. */
+/** Parts of a staged upload: S3's minimum, so the parts in flight cover the zip soonest. */
 export const STAGED_PART_BYTES = 5 * 1024 * 1024;
 
 /** Bytes read from the growing file at a time. */
 const READ_BYTES = 1024 * 1024;
+
+/** Tries per part: each one reads its range from the file again. */
+const PART_ATTEMPTS = 3;
+
+/**
+ * A part is sent before its bytes are all written only when the zip is expected to reach past
+ * its end by this factor (from the compression so far): a part sent as a whole 5 MiB that
+ * turns out to be the last, shorter one is sent again with its real length.
+ */
+const EARLY_MARGIN = 1.25;
 
 export interface StagedObject {
   etag: string;
@@ -75,83 +96,152 @@ export function stagingKeyFor(prefix: string): string {
   return `${stagingPrefixOf(prefix)}${randomUUID()}.zip`;
 }
 
-/** The zip as the writer flushes it: its chunks, in order, ending once the writer finished. */
+/** A part was sent as a whole STAGED_PART_BYTES and the zip ended inside it. */
+class ShortPart extends Error {}
+
+/** The zip as the writer flushes it: how far it is on disk, its range hashes, its end. */
 class FollowedZip {
-  private available = 0;
-  private result: ZipResult | null = null;
-  private error: Error | null = null;
-  private wake: (() => void) | null = null;
-  private settle: { resolve(result: ZipResult): void; reject(error: Error): void } | null = null;
+  available = 0;
+  inputBytes = 0;
+  result: ZipResult | null = null;
+  error: Error | null = null;
+  readonly rangeHashes: Buffer[] = [];
+  private waiters: Array<() => void> = [];
   /** The writer's result: the whole zip's length and SHA-256. */
-  readonly whole = new Promise<ZipResult>((resolve, reject) => {
-    this.settle = { resolve, reject };
-  });
+  readonly whole: Promise<ZipResult>;
+  private settle!: { resolve(result: ZipResult): void; reject(error: Error): void };
 
   readonly observer: ZipObserver = {
-    written: (bytes) => {
+    rangeBytes: STAGED_PART_BYTES,
+    rangeHashed: (index, sha256) => {
+      this.rangeHashes[index] = sha256;
+    },
+    written: (bytes, inputBytes) => {
       this.available = bytes;
+      this.inputBytes = inputBytes;
       this.poke();
     },
     finished: (result) => {
       this.result = result;
       this.available = result.bytes;
-      this.settle?.resolve(result);
+      this.settle.resolve(result);
       this.poke();
     },
     failed: (error) => {
       this.error = error;
-      this.settle?.reject(error);
+      this.settle.reject(error);
       this.poke();
     },
   };
 
-  constructor() {
+  constructor(private readonly unzippedBytes: number) {
+    this.whole = new Promise<ZipResult>((resolve, reject) => {
+      this.settle = { resolve, reject };
+    });
     this.whole.catch(() => {});
   }
 
   private poke(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
   }
 
-  /** Resolves at the writer's next event. Set up synchronously after a check: no event is missed. */
-  private next(): Promise<void> {
+  /** Resolves at the writer's next event (or when `signal` aborts). Set up synchronously after a check. */
+  next(signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      this.wake = resolve;
+      if (signal.aborted) return resolve();
+      const wake = () => {
+        signal.removeEventListener("abort", wake);
+        resolve();
+      };
+      this.waiters.push(wake);
+      signal.addEventListener("abort", wake, { once: true });
     });
   }
 
-  async *chunks(file: string): AsyncGenerator<Buffer> {
-    while (this.available === 0 && !this.result && !this.error) await this.next();
-    if (this.error) throw this.error;
-    const handle = await open(file, "r");
-    const hash = createHash("sha256");
-    let offset = 0;
+  /** The zip's final length as the compression so far predicts it. */
+  private estimatedBytes(): number {
+    if (this.inputBytes === 0) return 0;
+    return this.available + (this.unzippedBytes - this.inputBytes) * (this.available / this.inputBytes);
+  }
+
+  /**
+   * The length of the part starting at `offset`, as soon as it can be told: the whole part
+   * once its bytes are on disk or the zip is expected to reach well past it, the rest of the
+   * zip once it finished; 0 when the zip ended before `offset`.
+   */
+  async partLength(offset: number, signal: AbortSignal): Promise<number> {
+    for (;;) {
+      if (this.error) throw this.error;
+      if (signal.aborted) throw new Error("the staged upload was stopped");
+      if (this.result) return Math.max(0, Math.min(STAGED_PART_BYTES, this.result.bytes - offset));
+      const end = offset + STAGED_PART_BYTES;
+      if (this.available >= end) return STAGED_PART_BYTES;
+      if (this.available > offset && this.estimatedBytes() >= end * EARLY_MARGIN) return STAGED_PART_BYTES;
+      await this.next(signal);
+    }
+  }
+
+  /**
+   * The file's bytes [offset, offset + length) as they reach the disk, hashed into `hash`.
+   * It never throws into the request it feeds (a piped body's error would be nobody's): a
+   * failure — the zip ending before `offset + length` (ShortPart), a failed read, the writer
+   * failing — goes to `fail`, which ends the request, and the stream just ends.
+   */
+  async *range(
+    file: string,
+    offset: number,
+    length: number,
+    hash: Hash,
+    signal: AbortSignal,
+    fail: (error: Error) => void,
+  ): AsyncGenerator<Buffer> {
+    const end = offset + length;
+    let handle: FileHandle | null = null;
     try {
-      for (;;) {
-        if (this.error) throw this.error;
-        if (offset < this.available) {
-          const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, this.available - offset));
-          const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
-          if (bytesRead === 0) throw new Error("the zip on disk is shorter than the writer wrote");
+      handle = await open(file, "r");
+      let at = offset;
+      while (at < end && !signal.aborted) {
+        if (this.error) return fail(this.error);
+        if (at < this.available) {
+          const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, this.available - at, end - at));
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, at);
+          if (bytesRead === 0) return fail(new Error("the zip on disk is shorter than the writer wrote"));
           const chunk = buffer.subarray(0, bytesRead);
           hash.update(chunk);
-          offset += bytesRead;
+          at += bytesRead;
           yield chunk;
           continue;
         }
-        if (this.result) {
-          if (offset !== this.result.bytes || !hash.digest().equals(this.result.sha256))
-            throw new Error("the bytes read back from the zip are not those the writer wrote and hashed");
-          return;
-        }
-        await this.next();
+        if (this.result) return fail(new ShortPart("the zip ended inside this part"));
+        await this.next(signal);
       }
+    } catch (error) {
+      fail(error as Error);
     } finally {
-      await handle.close();
+      await handle?.close();
     }
   }
+}
+
+/**
+ * A part's body is read once, as the zip grows: the SDK's own retry would send it again from a
+ * stream already read. Inside the retry step, any failure of a try is made one the SDK does not
+ * retry (a plain error, no status, code or cause), and sendPart tries again with the range read
+ * anew from the file.
+ */
+class PartTryFailed extends Error {
+  constructor(readonly original: unknown) {
+    super(`${(original as Error)?.name ?? "Error"}: ${(original as Error)?.message ?? String(original)}`);
+    this.name = "PartTryFailed";
+  }
+}
+
+interface SentPart {
+  PartNumber: number;
+  ETag: string;
+  ChecksumSHA256: string;
 }
 
 export function startStagedUpload(options: {
@@ -159,29 +249,143 @@ export function startStagedUpload(options: {
   bucket: string;
   prefix: string;
   file: string;
+  /** The package's uncompressed size: with the compression so far, it predicts the zip's. */
+  unzippedBytes: number;
 }): StagedUpload {
-  const { s3, bucket } = options;
+  const { s3, bucket, file } = options;
   const key = stagingKeyFor(options.prefix);
-  const followed = new FollowedZip();
-  const upload = new Upload({
-    client: s3,
-    params: {
+  const followed = new FollowedZip(options.unzippedBytes);
+  const stop = new AbortController();
+  // Created at once: the first part then goes out with the zip's first bytes, not after them.
+  const created = s3.send(
+    new CreateMultipartUploadCommand({
       Bucket: bucket,
       Key: key,
-      Body: Readable.from(followed.chunks(options.file)),
       ContentType: "application/zip",
       ChecksumAlgorithm: "SHA256",
-    },
-    queueSize: PART_CONCURRENCY,
-    // S3's smallest part: the first one is ready, and the uplink busy, soonest.
-    partSize: STAGED_PART_BYTES,
-    leavePartsOnError: false,
-  });
-  const done = upload.done().then(async (out) => {
-    const whole = await followed.whole;
-    if (!out.ETag) throw new Error("the staged upload's answer carries no ETag");
-    return { etag: out.ETag, sha256Hex: whole.sha256.toString("hex"), bytes: whole.bytes };
-  });
+    }),
+    { abortSignal: stop.signal },
+  );
+  created.catch(() => {});
+
+  /**
+   * One part, streamed from the file as it is written, with a trailing SHA-256 that S3 checks;
+   * its bytes must hash to what the writer wrote for that range, and S3's checksum of what it
+   * received must be the same. Tried again from the file when a try fails.
+   */
+  const sendPart = async (uploadId: string, number: number, offset: number, length: number) => {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= PART_ATTEMPTS; attempt++) {
+      const hash = createHash("sha256");
+      // A body that fails (the zip ended inside the part, a read failed) ends its request at
+      // once: a piped body's error alone would leave the request waiting for bytes.
+      const thisTry = new AbortController();
+      const stopTry = () => thisTry.abort();
+      stop.signal.addEventListener("abort", stopTry, { once: true });
+      const body = Readable.from(followed.range(file, offset, length, hash, thisTry.signal, stopTry));
+      try {
+        const command = new UploadPartCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: number,
+          Body: body,
+          ContentLength: length,
+          ChecksumAlgorithm: "SHA256",
+        });
+        command.middlewareStack.add(
+          (next) => async (args) => {
+            try {
+              return await next(args);
+            } catch (error) {
+              throw new PartTryFailed(error);
+            }
+          },
+          { step: "finalizeRequest", priority: "low", name: "stagedPartTry" },
+        );
+        const out = await s3.send(command, { abortSignal: thisTry.signal });
+        const sent = hash.digest();
+        const written = followed.rangeHashes[number - 1];
+        if (!written?.equals(sent))
+          throw new Error(`part ${number}: the bytes read back are not those the writer wrote`);
+        if (out.ChecksumSHA256 !== sent.toString("base64") || !out.ETag)
+          throw new Error(`part ${number}: S3's checksum of the part is not that of the bytes sent`);
+        return { PartNumber: number, ETag: out.ETag, ChecksumSHA256: out.ChecksumSHA256 };
+      } catch (error) {
+        if (stop.signal.aborted || followed.error) throw followed.error ?? error;
+        const result = followed.result;
+        if (result && result.bytes < offset + length) throw new ShortPart("the zip ended inside this part");
+        lastError = error;
+      } finally {
+        stop.signal.removeEventListener("abort", stopTry);
+        body.destroy();
+      }
+    }
+    throw lastError;
+  };
+
+  /** Every part, PART_CONCURRENCY in flight, each started as soon as its length is known. */
+  const sendParts = async (uploadId: string): Promise<SentPart[]> => {
+    const parts: SentPart[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown = null;
+    const track = (sending: Promise<void>) => {
+      const tracked = sending.catch((error: unknown) => {
+        failure ??= error;
+        stop.abort();
+      });
+      inFlight.add(tracked);
+      void tracked.finally(() => inFlight.delete(tracked));
+    };
+    for (let number = 1; failure === null; number++) {
+      const offset = (number - 1) * STAGED_PART_BYTES;
+      const length = await followed.partLength(offset, stop.signal);
+      if (length === 0) break;
+      while (inFlight.size >= PART_CONCURRENCY && failure === null) await Promise.race(inFlight);
+      if (failure !== null) break;
+      track(
+        sendPart(uploadId, number, offset, length).then(
+          (part) => {
+            parts[number - 1] = part;
+          },
+          async (error: unknown) => {
+            if (!(error instanceof ShortPart)) throw error;
+            // The zip ended inside a part sent whole: it is the last part, with its real length.
+            const whole = await followed.whole;
+            parts[number - 1] = await sendPart(uploadId, number, offset, whole.bytes - offset);
+          },
+        ),
+      );
+      if (length < STAGED_PART_BYTES) break;
+    }
+    while (inFlight.size > 0) await Promise.race(inFlight);
+    if (failure !== null) throw failure;
+    return parts;
+  };
+
+  const done = (async (): Promise<StagedObject> => {
+    const { UploadId } = await created;
+    if (!UploadId) throw new Error("CreateMultipartUpload answered without an UploadId");
+    try {
+      const parts = await sendParts(UploadId);
+      const whole = await followed.whole;
+      const out = await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+        { abortSignal: stop.signal },
+      );
+      if (!out.ETag) throw new Error("the staged upload's answer carries no ETag");
+      return { etag: out.ETag, sha256Hex: whole.sha256.toString("hex"), bytes: whole.bytes };
+    } catch (error) {
+      // Nothing incomplete is left behind on a failure this process sees.
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId })).catch(() => {});
+      throw error;
+    }
+  })();
   // Awaited later (or never, when the call stops first): a failure is not an unhandled rejection.
   done.catch(() => {});
   let discarded: Promise<void> | null = null;
@@ -192,7 +396,7 @@ export function startStagedUpload(options: {
     done,
     discard() {
       discarded ??= (async () => {
-        await upload.abort().catch(() => {});
+        stop.abort();
         await done.catch(() => {});
         await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => {});
       })();

@@ -123,7 +123,15 @@ export interface ZipResult {
  * disk, then exactly one of `finished` (the whole file and its SHA-256) or `failed`.
  */
 export interface ZipObserver {
-  written(bytesOnDisk: number): void;
+  /**
+   * When set, the writer also hashes the file in consecutive ranges of this many bytes (the
+   * last may be shorter) and reports each SHA-256 with `rangeHashed`, from the bytes as it
+   * wrote them: a reader sending the file in parts checks each part against it.
+   */
+  readonly rangeBytes?: number;
+  rangeHashed?(index: number, sha256: Buffer): void;
+  /** `inputBytes`: the uncompressed bytes of the entries begun so far (for a size estimate). */
+  written(bytesOnDisk: number, inputBytes: number): void;
   finished(result: ZipResult): void;
   failed(error: Error): void;
 }
@@ -141,6 +149,9 @@ export class ZipWriter {
   private finished = false;
 
   private flushed = 0;
+  private inputBytes = 0;
+  /** The range being hashed for observer.rangeBytes: its index, hash and length so far. */
+  private range = { index: 0, hash: createHash("sha256"), filled: 0 };
 
   private constructor(
     private readonly handle: FileHandle,
@@ -162,6 +173,7 @@ export class ZipWriter {
     const flags = nameBytes.length === header.name.length ? 0 : FLAG_UTF8_NAME;
     const record: CentralRecord = { ...header, nameBytes, flags, offset: this.offset };
     this.central.push(record);
+    this.inputBytes += header.size;
     this.queue(localHeader(record));
     let written = 0;
     if (Buffer.isBuffer(data)) {
@@ -197,6 +209,7 @@ export class ZipWriter {
         this.queue(zip64Locator(zip64End));
       }
       this.queue(endOfCentralDirectory(count, centralSize, centralStart));
+      if (this.range.filled > 0) this.endRange();
       await this.flush();
     } catch (error) {
       this.observer?.failed(error as Error);
@@ -219,6 +232,7 @@ export class ZipWriter {
 
   private queue(buffer: Buffer): void {
     this.hash.update(buffer);
+    if (this.observer?.rangeBytes) this.hashRanges(buffer, this.observer.rangeBytes);
     this.pending.push(buffer);
     this.pendingBytes += buffer.length;
     this.offset += buffer.length;
@@ -235,7 +249,23 @@ export class ZipWriter {
       remaining = dropWritten(remaining, bytesWritten);
       this.flushed += bytesWritten;
     }
-    this.observer?.written(this.flushed);
+    this.observer?.written(this.flushed, this.inputBytes);
+  }
+
+  private hashRanges(buffer: Buffer, rangeBytes: number): void {
+    let at = 0;
+    while (at < buffer.length) {
+      const take = Math.min(rangeBytes - this.range.filled, buffer.length - at);
+      this.range.hash.update(buffer.subarray(at, at + take));
+      this.range.filled += take;
+      at += take;
+      if (this.range.filled === rangeBytes) this.endRange();
+    }
+  }
+
+  private endRange(): void {
+    this.observer?.rangeHashed?.(this.range.index, this.range.hash.digest());
+    this.range = { index: this.range.index + 1, hash: createHash("sha256"), filled: 0 };
   }
 }
 
