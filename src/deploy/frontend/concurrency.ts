@@ -24,7 +24,7 @@ export const FRONTEND_UPLOAD_CONCURRENCY = 48;
  * Used heap above which an asset upload phase asks for a full collection (core/heap-budget.ts):
  * ~35 MB is live during a 2,000-file deploy, so this leaves room for the requests in flight.
  */
-export const UPLOAD_HEAP_BUDGET_BYTES = 64 * 1024 * 1024;
+export const UPLOAD_HEAP_BUDGET_BYTES = 56 * 1024 * 1024;
 
 /** Bodies up to this are read whole; larger ones are streamed (see above). */
 export const BUFFERED_BODY_BYTES = 256 * 1024;
