@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backendSchema } from "../../src/config/schema.js";
 import {
@@ -13,7 +13,7 @@ import {
 } from "../../src/deploy/lambda/artifact.js";
 import { RACY_MARGIN_MS } from "../../src/deploy/lambda/hash-cache.js";
 import { buildLambdaPackage } from "../../src/deploy/lambda/package.js";
-import { createBucket } from "../support/aws-fixtures.js";
+import { createBucket, storedBytes } from "../support/aws-fixtures.js";
 import { writeBackendFixture } from "../support/backend-fixture.js";
 import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.js";
 import { useMoto } from "../support/moto.js";
@@ -46,15 +46,7 @@ function fileOf(bytes: Buffer): string {
 }
 
 async function objectBytes(key: string): Promise<Buffer | null> {
-  const s3 = await moto.current.clients().s3();
-  try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-    return Buffer.from(
-      await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
-    );
-  } catch {
-    return null;
-  }
+  return storedBytes(await moto.current.clients().s3(), BUCKET, key);
 }
 
 /** Uploads through the proxy; returns the S3 operations it saw for the key. */

@@ -2,14 +2,14 @@ import { createHash, randomBytes } from "node:crypto";
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { ListMultipartUploadsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   STAGED_PART_BYTES,
   type StagedUpload,
   startStagedUpload,
 } from "../../src/deploy/lambda/staged-upload.js";
-import { createBucket } from "../support/aws-fixtures.js";
+import { createBucket, storedBytes } from "../support/aws-fixtures.js";
 import { useFaultProxy } from "../support/fault-proxy.js";
 import { useMoto } from "../support/moto.js";
 
@@ -108,15 +108,7 @@ async function scenario(options: { unzippedBytes: number }) {
 }
 
 async function stored(key: string): Promise<Buffer | null> {
-  const s3 = await moto.current.clients().s3();
-  try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-    return Buffer.from(
-      await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
-    );
-  } catch {
-    return null;
-  }
+  return storedBytes(await moto.current.clients().s3(), BUCKET, key);
 }
 
 async function leftUnder(prefix: string): Promise<{ objects: number; uploads: number }> {

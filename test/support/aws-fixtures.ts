@@ -1,4 +1,5 @@
 import type { LambdaClient } from "@aws-sdk/client-lambda";
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createFunction, createLambdaRole as createRole, zipOf } from "../../src/emulator/seed.js";
 import type { Moto } from "./moto.js";
 
@@ -30,4 +31,16 @@ export async function createTestFunction(moto: Moto, lambda: LambdaClient, optio
     memorySize: options.memorySize,
   });
   return { ...created, role };
+}
+
+/** The bytes stored under `key`, read back from S3; null when there is no such object. */
+export async function storedBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer | null> {
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return Buffer.from(
+      await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+    );
+  } catch {
+    return null;
+  }
 }

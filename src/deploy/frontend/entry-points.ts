@@ -55,8 +55,9 @@ export async function snapshotEntryPoints(
   s3: S3Client,
   artifactBucket: string,
   writes: Array<{ bucket: string; key: string; nextSha256: string }>,
+  /** Contents the store is known to hold; what this keeps is added. */
+  kept: Set<string> = new Set(),
 ): Promise<EntryPointSnapshot[]> {
-  const kept = new Set<string>();
   // All at once: each costs two or three round trips, and they are independent (copying the
   // same content twice to its content-addressed key is harmless).
   return Promise.all(

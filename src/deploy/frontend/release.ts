@@ -111,6 +111,9 @@ export function frontendReleaseSpec(
   });
   // Entry points as read and checked before the switch; what the publish steps send.
   let verified: ReadonlyMap<string, Buffer> = new Map();
+  // Contents this release made sure the store holds: each is kept (read, copied) once per
+  // release, so the publish steps do not ask again what the snapshot just stored.
+  const kept = new Set<string>();
   const syncFor = (io: StepIo): SyncContext => ({
     s3: deps.s3,
     artifactBucket,
@@ -120,7 +123,7 @@ export function frontendReleaseSpec(
     desired: input.desired,
     signal: io.signal,
     progress: io.progress,
-    kept: new Set(),
+    kept,
     verified,
   });
   const count = (s: FrontendReleaseState, stats: { files: number; bytes: number }) => {
@@ -132,7 +135,7 @@ export function frontendReleaseSpec(
       name: "keep-previous-entry-points",
       phase: "preparing",
       async run(s, io) {
-        s.snapshot = await snapshotEntryPoints(deps.s3, artifactBucket, writes);
+        s.snapshot = await snapshotEntryPoints(deps.s3, artifactBucket, writes, kept);
         const index = s.snapshot.find((e) => e.key === "index.html" && e.bucket === buckets[0]);
         io.note({
           recoveryFacts: factsOf(s.snapshot),
