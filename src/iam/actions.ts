@@ -74,6 +74,10 @@ export const AWS_COMMANDS: Readonly<Record<string, CommandAccess>> = {
     scope: "objects",
     kind: "deploy",
   },
+  // The staged Lambda upload (deploy/lambda/staged-upload.ts) sends its parts itself.
+  "s3:CreateMultipartUploadCommand": { actions: ["s3:PutObject"], scope: "objects", kind: "deploy" },
+  "s3:UploadPartCommand": { actions: ["s3:PutObject"], scope: "objects", kind: "deploy" },
+  "s3:CompleteMultipartUploadCommand": { actions: ["s3:PutObject"], scope: "objects", kind: "deploy" },
   // lib-storage's Upload: CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload.
   "lib-storage:Upload": {
     actions: ["s3:PutObject", "s3:AbortMultipartUpload"],
