@@ -185,9 +185,9 @@ class FollowedZip {
 
   /**
    * The file's bytes [offset, offset + length) as they reach the disk, hashed into `hash`.
-   * It never throws into the request it feeds (a piped body's error would be nobody's): a
-   * failure — the zip ending before `offset + length` (ShortPart), a failed read, the writer
-   * failing — goes to `fail`, which ends the request, and the stream just ends.
+   * It never throws into the request it feeds (a piped body's error would be nobody's): on a
+   * failure — the zip ending before `offset + length`, a failed read, the writer failing — it
+   * calls `endTry`, which aborts the request, and ends; sendPart tells which from the state.
    */
   async *range(
     file: string,
@@ -195,7 +195,7 @@ class FollowedZip {
     length: number,
     hash: Hash,
     signal: AbortSignal,
-    fail: (error: Error) => void,
+    endTry: () => void,
   ): AsyncGenerator<Buffer> {
     const end = offset + length;
     let handle: FileHandle | null = null;
@@ -203,22 +203,22 @@ class FollowedZip {
       handle = await open(file, "r");
       let at = offset;
       while (at < end && !signal.aborted) {
-        if (this.error) return fail(this.error);
+        if (this.error) return endTry();
         if (at < this.available) {
           const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, this.available - at, end - at));
           const { bytesRead } = await handle.read(buffer, 0, buffer.length, at);
-          if (bytesRead === 0) return fail(new Error("the zip on disk is shorter than the writer wrote"));
+          if (bytesRead === 0) return endTry();
           const chunk = buffer.subarray(0, bytesRead);
           hash.update(chunk);
           at += bytesRead;
           yield chunk;
           continue;
         }
-        if (this.result) return fail(new ShortPart("the zip ended inside this part"));
+        if (this.result) return endTry();
         await this.next(signal);
       }
-    } catch (error) {
-      fail(error as Error);
+    } catch {
+      endTry();
     } finally {
       await handle?.close();
     }
@@ -226,10 +226,10 @@ class FollowedZip {
 }
 
 /**
- * A part's body is read once, as the zip grows: the SDK's own retry would send it again from a
- * stream already read. Inside the retry step, any failure of a try is made one the SDK does not
- * retry (a plain error, no status, code or cause), and sendPart tries again with the range read
- * anew from the file.
+ * A part's body is read once, as the zip grows. The SDK does not retry a streaming body (it
+ * throws after the first failure); this keeps it so whatever the SDK's version: inside the
+ * retry step every failure of a try becomes a plain error (no status, code or cause) that no
+ * retry rule matches, and sendPart tries again with the range read anew from the file.
  */
 class PartTryFailed extends Error {
   constructor(readonly original: unknown) {
