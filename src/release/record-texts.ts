@@ -29,6 +29,10 @@ interface Entry extends ObjectIdentity {
 
 const byClient = new WeakMap<S3Client, Map<string, Entry>>();
 
+/** A read of a record's text that has not answered yet. */
+type PendingRead = Promise<(ObjectIdentity & { text: string }) | null>;
+const inFlight = new WeakMap<S3Client, Map<string, PendingRead>>();
+
 function entriesOf(s3: S3Client): Map<string, Entry> {
   let entries = byClient.get(s3);
   if (!entries) {
@@ -76,4 +80,39 @@ export function rememberRecordText(
     clearTimeout(entry.timer);
     entries.delete(oldest);
   }
+}
+
+/**
+ * Reads a record's text once however many callers ask for it at the same moment: the history
+ * for the plan and the interrupted-release scan list the same records side by side, so the
+ * second would otherwise fetch a 2,000-entry manifest the first is still fetching. A caller
+ * that listed the object uses a read in flight only when its answer has the listed ETag and
+ * size; any other answer (the object changed in between) is read again by that caller.
+ */
+export async function readRecordTextShared(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  listed: ObjectIdentity | undefined,
+  read: () => Promise<ObjectIdentity & { text: string }>,
+): Promise<string> {
+  let pending = inFlight.get(s3);
+  if (!pending) {
+    pending = new Map();
+    inFlight.set(s3, pending);
+  }
+  const id = keyOf(bucket, key);
+  const other = pending.get(id);
+  if (other && listed) {
+    const answer = await other;
+    if (answer && answer.etag === listed.etag && answer.size === listed.size) return answer.text;
+  }
+  const mine = read();
+  const shared: PendingRead = mine.catch(() => null);
+  pending.set(id, shared);
+  const table = pending;
+  void shared.finally(() => {
+    if (table.get(id) === shared) table.delete(id);
+  });
+  return (await mine).text;
 }

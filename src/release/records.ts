@@ -9,7 +9,12 @@ import {
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
 import { DeployError } from "../core/errors.js";
 import { redactDeep, redactLines, redactText } from "../core/redact.js";
-import { type ObjectIdentity, recentRecordText, rememberRecordText } from "./record-texts.js";
+import {
+  type ObjectIdentity,
+  readRecordTextShared,
+  recentRecordText,
+  rememberRecordText,
+} from "./record-texts.js";
 import { type Component, RELEASE_ID, type ReleaseRecord, releaseRecordSchema } from "./types.js";
 
 /**
@@ -96,9 +101,12 @@ async function loadByKey(
   let text = options.listed ? recentRecordText(s3, bucket, key, options.listed) : null;
   if (text === null) {
     try {
-      const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      text = (await out.Body?.transformToString("utf8")) ?? "";
-      rememberRecordText(s3, bucket, key, { etag: out.ETag, size: out.ContentLength }, text);
+      text = await readRecordTextShared(s3, bucket, key, options.listed, async () => {
+        const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const body = (await out.Body?.transformToString("utf8")) ?? "";
+        rememberRecordText(s3, bucket, key, { etag: out.ETag, size: out.ContentLength }, body);
+        return { text: body, etag: out.ETag ?? "", size: out.ContentLength ?? -1 };
+      });
     } catch (error) {
       if (isAwsErrorNamed(error, "NoSuchKey", "NotFound")) return null;
       throw mapAwsError(error, "s3:GetObject", `s3://${bucket}/${key}`);

@@ -3,6 +3,7 @@ import type { ProgressReporter } from "../core/context.js";
 import { CancelledError, DeployError, describeError } from "../core/errors.js";
 import type { Journal } from "./journal.js";
 import type { ReleaseOutcome, ReleaseSpec, ReleaseStep, StepIo, UndoReport, Verification } from "./spec.js";
+import type { Phase } from "./types.js";
 
 const DEFAULT_STEP_DEADLINE_MS = 10 * 60_000;
 const DEFAULT_VERIFY_DEADLINE_MS = 3 * 60_000;
@@ -42,11 +43,12 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
   const { spec, journal } = input;
   const warnings: string[] = [];
   const timings: Record<string, number> = {};
-  const ioFor = (signal: AbortSignal): StepIo => ({
+  const ioFor = (signal: AbortSignal, recorded: Promise<void> = Promise.resolve()): StepIo => ({
     releaseId: input.releaseId,
     gitSha: input.gitSha,
     signal,
     progress: input.progress,
+    recorded,
     note: (patch) => journal.note(patch),
     checkpoint: async (patch) => {
       const phase = journal.phase;
@@ -69,6 +71,30 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
         work(ioFor(signal)),
       ),
     );
+  const late = new Set(spec.phasesRecordedLate ?? []);
+  /** Enters a phase: written before its step, or with the next write for a late-recorded one. */
+  const enterPhase = async (phase: Phase) => {
+    if (late.has(phase)) journal.enter(phase);
+    else await journal.advance(phase);
+  };
+
+  /**
+   * A step that starts while its phase is written: it gets the write as `io.recorded`, is
+   * stopped when the write fails, and is done only when both are (nothing of it runs on after).
+   */
+  const runWhileRecording = (step: ReleaseStep<S>, recorded: Promise<void>) => {
+    recorded.catch(() => {});
+    return runStep(step, async (io) => {
+      const stop = new AbortController();
+      recorded.catch(() => stop.abort());
+      const ran = await Promise.allSettled([
+        step.run(spec.state, { ...io, recorded, signal: AbortSignal.any([io.signal, stop.signal]) }),
+        recorded,
+      ]);
+      // The journal's refusal first: a step stopped by it fails because of it.
+      for (const outcome of [ran[1], ran[0]]) if (outcome.status === "rejected") throw outcome.reason;
+    });
+  };
 
   let touched = false;
   let failure: StepsOutcome<L>["failure"];
@@ -78,6 +104,12 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
     try {
       if (input.signal.aborted) throw new CancelledError();
       if (input.lockLost()) throw lockLostError(step.name);
+      if (step.startsWhileRecording) {
+        input.progress(`Step ${index + 1}/${total}: ${step.name}`);
+        if (step.touchesLive) touched = true;
+        await runWhileRecording(step, journal.advance(step.phase));
+        continue;
+      }
       await journal.advance(step.phase);
       input.progress(`Step ${index + 1}/${total}: ${step.name}`);
       if (step.touchesLive) touched = true;
@@ -90,7 +122,7 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
   if (!failure && spec.verify) {
     const verify = spec.verify;
     try {
-      await journal.advance("verifying");
+      await enterPhase("verifying");
       input.progress(`Step ${total}/${total}: ${verify.name}`);
       // A verification that cannot finish counts as failed: the gate never passes by default.
       verification = await timed(verify.name, () =>
@@ -109,6 +141,7 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
 
   let status: ReleaseOutcome = "succeeded";
   let undo: UndoReport | undefined;
+  let liveRead: ReturnType<typeof readLiveBack<L>> | null = null;
   if (failure) {
     status = "failed";
     if (touched && spec.undo) {
@@ -116,9 +149,11 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
       if (undo.ok && undo.result === "undone") status = "rolled_back";
     }
   } else {
+    // Started before the cleanup, read when the answer is put together.
+    if (spec.readLiveDuringCleanup) liveRead = readLiveBack(spec);
     for (const step of spec.cleanup ?? []) {
       try {
-        await journal.advance(step.phase).catch((error: unknown) => {
+        await enterPhase(step.phase).catch((error: unknown) => {
           // After the switch the journal is a marker only: recovery reads live state anyway.
           warnings.push(describeError(error));
         });
@@ -144,7 +179,7 @@ export async function runSteps<P, S, L>(input: StepsInput<P, S, L>): Promise<Ste
     ...(failure ? { failure } : {}),
     ...(verification ? { verification } : {}),
     ...(undo ? { undo } : {}),
-    ...(await readLiveBack(spec)),
+    ...(await (liveRead ?? readLiveBack(spec))),
     warnings,
     timings,
   };

@@ -56,6 +56,14 @@ export interface ReleaseSpec<Plan, State, Live> {
     /** The one command that fixes it by hand when every retry failed. */
     fixCommand(state: State): string;
   };
+  /**
+   * Phases entered without a write of their own: their entry (with its time) goes out with the
+   * next record write. Only for phases after the switch whose recovery reads live state, not
+   * the phase (the frontend's verifying and finishing): each saves a round trip.
+   */
+  phasesRecordedLate?: ReadonlyArray<Phase>;
+  /** Cleanup never changes what readLive reads: on success the read-back runs beside it. */
+  readLiveDuringCleanup?: boolean;
   /** Reads what serves now, for an answer that says what is live instead of assuming it. */
   readLive(signal: AbortSignal): Promise<Live>;
   /** The record's `after` (and any other facts) from what was read back. */
@@ -71,6 +79,13 @@ export interface ReleaseStep<State> {
   /** After the switch: a failure becomes a warning and the release goes on. */
   bestEffort?: boolean;
   deadlineMs?: number;
+  /**
+   * The step starts while the journal write of its phase is in flight (StepIo.recorded says
+   * when it landed) and counts as done only once that write landed too. For a step whose work
+   * before `recorded` only reads, and whose writes after it are covered by the record already
+   * written (recovery settles them the same in either phase): a round trip fewer per step.
+   */
+  startsWhileRecording?: boolean;
   run(state: State, io: StepIo): Promise<void>;
 }
 
@@ -79,6 +94,11 @@ export interface StepIo {
   readonly gitSha: string | null;
   readonly signal: AbortSignal;
   readonly progress: ProgressReporter;
+  /**
+   * Settles once the journal write before this step landed; rejects when it failed. Already
+   * settled unless the step startsWhileRecording: such a step awaits it before its first write.
+   */
+  readonly recorded: Promise<void>;
   /** Merges facts into the release record (written with the next journal write). */
   note(patch: RecordPatch): void;
   /**

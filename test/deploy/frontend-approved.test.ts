@@ -141,7 +141,7 @@ describe("deploy_frontend uploads only the approved bytes", () => {
     );
     expect(result.isError).toBe(true);
     expect(out.status).toBe("failed");
-    expect(out.failure).toMatch(/^read-entry-points: A file of the build changed after the plan was made/);
+    expect(out.failure).toMatch(/^check-release: A file of the build changed after the plan was made/);
     expect(out.live?.entryPoints).toBe("previous");
     expect(
       site.calls.filter((c) => c.bucket === site.bucket && /Put|Copy|Multipart/.test(c.command)),

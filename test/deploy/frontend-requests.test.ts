@@ -2,7 +2,13 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  CopyObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frontendSchema } from "../../src/config/schema.js";
 import { DeployError } from "../../src/core/errors.js";
@@ -29,8 +35,8 @@ import { useMoto } from "../support/moto.js";
 import { testRuntime } from "../support/runtime.js";
 
 /**
- * What a frontend deploy asks S3, counted at a proxy in front of moto: one paginated
- * ListObjectsV2 per bucket, every changed file put exactly once and nothing else (by content
+ * What a frontend deploy asks S3, counted at a proxy in front of moto: one listing per bucket
+ * (split into segments listed at once), every changed file put exactly once and nothing else (by content
  * hash, whatever the mtimes), no HeadObject where the live release's manifest answers, and
  * uploads many at once with bounded, streamed bodies for larger files.
  */
@@ -158,8 +164,8 @@ describe("deploy_frontend requests, counted at a proxy", () => {
     expect(first.puts).toEqual([...current.files.keys()].sort());
     expect(first.copies).toEqual([]);
     expect(first.multipart).toBe(0);
-    // The bucket was empty: one page.
-    expect(first.lists).toBe(1);
+    // 1,102 keys to publish: the (empty) bucket is listed in two segments at once, one page each.
+    expect(first.lists).toBe(2);
     // Nothing was there to ask about: only the integrity checks read back what index.html references.
     const references = referencesOf(current);
     expect(first.heads.filter((key) => !references.has(key))).toEqual([]);
@@ -178,12 +184,12 @@ describe("deploy_frontend requests, counted at a proxy", () => {
     }
   }, 120_000);
 
-  it("a redeploy of the same build puts nothing, after one paginated listing", async () => {
+  it("a redeploy of the same build puts nothing, after one listing", async () => {
     const again = await deploy(site);
     expect(again.out.status).toBe("unchanged");
     expect(again.puts).toEqual([]);
     expect(again.copies).toEqual([]);
-    // 1,102 objects: two pages of one listing.
+    // 1,102 objects: two segments listed at once, each one page.
     expect(again.lists).toBe(2);
     // No immutable asset is asked about: the live release's manifest answers for them.
     expect(again.heads.filter((key) => isImmutable(immutableRule(key)))).toEqual([]);
@@ -419,4 +425,50 @@ describe("uploadAssets", () => {
       expect(stored, name).toBeNull();
     }
   }, 60_000);
+});
+
+describe("listBucket split at the keys about to be published", () => {
+  /** Keys whose UTF-16 order differs from S3's (UTF-8 bytes): a bound between them must hold. */
+  const mixed = (i: number) => [
+    `k/${String(i).padStart(4, "0")}\uFF5E.js`,
+    `k/${String(i).padStart(4, "0")}\u{1F600}.js`,
+  ];
+
+  it("lists every object exactly once, in S3's order, however the bucket differs from the keys expected", async () => {
+    const s3 = await moto.current.clients().s3();
+    const bucket = "site-segments";
+    await createBucket(s3, bucket);
+    // 1,500 objects: 1,200 with keys that sort differently in UTF-16, and 300 stale ones the
+    // expectation does not name; the expectation also names 400 keys the bucket lacks.
+    const stored = [
+      ...Array.from({ length: 600 }, (_, i) => mixed(i)).flat(),
+      ...Array.from({ length: 300 }, (_, i) => `stale/${i}.js`),
+    ];
+    const queue = [...stored];
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let key = queue.pop(); key !== undefined; key = queue.pop())
+          await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+      }),
+    );
+    const expected = [
+      ...Array.from({ length: 600 }, (_, i) => mixed(i)).flat(),
+      ...Array.from({ length: 400 }, (_, i) => `new/${i}.js`),
+    ];
+    const whole = (await listBucket(s3, bucket)).map((o) => o.key);
+    expect(whole).toHaveLength(stored.length);
+
+    const mark = proxy.log.length;
+    const split = (await listBucket(await proxy.clients().s3(), bucket, undefined, expected)).map(
+      (o) => o.key,
+    );
+    const lists = proxy.log.slice(mark).filter((r) => r.operation === "ListObjectsV2");
+    expect(split).toEqual(whole);
+    // 1,600 keys expected: three segments listed at once; the 300 unexpected keys page on.
+    expect(lists.length).toBeGreaterThanOrEqual(3);
+
+    // Nothing expected at all (an empty build): one plain listing, paged.
+    const plain = (await listBucket(await proxy.clients().s3(), bucket, undefined, [])).map((o) => o.key);
+    expect(plain).toEqual(whole);
+  }, 120_000);
 });

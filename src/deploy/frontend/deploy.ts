@@ -68,12 +68,21 @@ export async function prepareFrontendDeploy(
   const s3 = deps.s3;
   // What S3 holds does not depend on the build output: its round trips (the release history,
   // one listing per bucket) run while the files are hashed, not after.
-  const early = readRemoteEarly(s3, deps);
+  // The listings are split at the keys about to be published, known before any file is hashed.
+  let listed: (keys: string[]) => void = () => {};
+  const published = new Promise<string[]>((resolve) => {
+    listed = resolve;
+  });
+  const early = readRemoteEarly(s3, deps, published);
   deps.progress("Hashing the build output");
-  const { files, skippedDotfiles } = await walkDist(distDir, {
+  const walked = walkDist(distDir, {
     uploadDotfiles: frontend.uploadDotfiles,
     signal: deps.signal,
+    onListed: listed,
   });
+  // A walk that fails before it lists still lets the listings start (and settle).
+  walked.catch(() => listed([]));
+  const { files, skippedDotfiles } = await walked;
   const index = files.find((file) => file.key === "index.html");
   if (!index) {
     throw new DeployError(
@@ -147,10 +156,12 @@ export async function prepareFrontendDeploy(
  * Each promise has a handler attached at once, so a read that fails while the files are still
  * being hashed is not an unhandled rejection; awaiting it later still throws its error.
  */
-function readRemoteEarly(s3: FrontendDeps["s3"], deps: FrontendDeps) {
+function readRemoteEarly(s3: FrontendDeps["s3"], deps: FrontendDeps, published: Promise<string[]>) {
   const history = loadLiveHistory(s3, deps.env.lambda.artifactBucket, deps.envName);
   const listings = new Map(
-    deps.env.frontend.buckets.map((bucket) => [bucket, listBucket(s3, bucket, deps.signal)] as const),
+    deps.env.frontend.buckets.map(
+      (bucket) => [bucket, published.then((keys) => listBucket(s3, bucket, deps.signal, keys))] as const,
+    ),
   );
   for (const pending of [history, ...listings.values()]) pending.catch(() => {});
   return { history, listings };

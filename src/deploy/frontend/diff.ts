@@ -43,9 +43,51 @@ export interface BucketDiff {
   headRequests: number;
 }
 
+/**
+ * Keys per segment when a listing is split ahead of time. A page holds at most 1,000 keys and
+ * each next page waits for the one before (its continuation token): 2,000 keys cost three
+ * dependent round trips. Split at keys the bucket is expected to hold, the segments are listed
+ * at once — one round trip however large the site.
+ */
+const SEGMENT_KEYS = 700;
+/** Keys asked for beyond a segment's expected count (stale files, drift) before it pages on. */
+const SEGMENT_SLACK = 64;
+
+/**
+ * Every object in the bucket, by one paginated ListObjectsV2 — or, given the keys the bucket is
+ * expected to hold (the files about to be published), by segments listed side by side. Each
+ * segment lists from its lower bound (StartAfter) until it passes its upper bound, paging on
+ * as long as it has to, so a bucket that differs from the expectation is still listed whole
+ * and each object exactly once. Bounds compare in S3's order: the keys' UTF-8 bytes.
+ */
 export async function listBucket(
   s3: S3Client,
   bucket: string,
+  signal?: AbortSignal,
+  expectedKeys: readonly string[] = [],
+): Promise<RemoteObject[]> {
+  const sorted = [...expectedKeys].sort(compareKeys);
+  const count = Math.ceil(sorted.length / SEGMENT_KEYS);
+  const bounds: string[] = [];
+  for (let i = 1; i < count; i++) bounds.push(sorted[Math.floor((i * sorted.length) / count) - 1] as string);
+  const expect = count > 1 ? Math.ceil(sorted.length / count) + SEGMENT_SLACK : undefined;
+  const segments = await Promise.all(
+    [undefined, ...bounds].map((after, i) =>
+      listSegment(s3, bucket, { after, through: bounds[i], expect }, signal),
+    ),
+  );
+  return segments.flat();
+}
+
+/** S3 lists keys in the order of their UTF-8 bytes, which is not JavaScript's string order. */
+function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+async function listSegment(
+  s3: S3Client,
+  bucket: string,
+  segment: { after: string | undefined; through: string | undefined; expect: number | undefined },
   signal?: AbortSignal,
 ): Promise<RemoteObject[]> {
   const objects: RemoteObject[] = [];
@@ -53,9 +95,21 @@ export async function listBucket(
   do {
     throwIfAborted(signal);
     try {
-      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+      const page = await s3.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          ...(token
+            ? { ContinuationToken: token }
+            : {
+                ...(segment.after !== undefined ? { StartAfter: segment.after } : {}),
+                ...(segment.expect !== undefined ? { MaxKeys: Math.min(1000, segment.expect) } : {}),
+              }),
+        }),
+      );
       for (const item of page.Contents ?? []) {
         if (!item.Key) continue;
+        // The next segment's first key: this one is complete.
+        if (segment.through !== undefined && compareKeys(item.Key, segment.through) > 0) return objects;
         objects.push({
           key: item.Key,
           etag: stripQuotes(item.ETag ?? ""),
@@ -132,7 +186,8 @@ const LAST_MODIFIED_SLACK_MS = 1_000;
  * uploaded, so its sha256 and headers are known without asking — for an immutable asset
  * always (a rule change still shows: the manifest's headers differ from the new rule's), for
  * any other file when the listing shows it was not written since that release finished
- * (`liveFinishedAt`). Anything else (a first deploy over `aws s3 sync` output, a multipart or
+ * (`liveFinishedAt`), or when that content is not the one wanted (it is uploaded, and the headers
+ * it is served with now do not matter). Anything else (a first deploy over `aws s3 sync` output, a multipart or
  * SSE-KMS ETag that is not an MD5, an object changed behind our back) is read with HeadObject
  * and compared by our `sha256` metadata, falling back to the MD5 ETag.
  */
@@ -142,7 +197,7 @@ export async function diffBucket(
   desired: FrontendManifest,
   options: DiffOptions,
 ): Promise<BucketDiff> {
-  const remote = await (options.listing ?? listBucket(s3, bucket, options.signal));
+  const remote = await (options.listing ?? listBucket(s3, bucket, options.signal, Object.keys(desired)));
   const remoteByKey = new Map(remote.map((object) => [object.key, object]));
   const upload: PlannedUpload[] = [];
   const unchanged: string[] = [];
@@ -163,11 +218,14 @@ export async function diffBucket(
       }
       const live = options.liveManifest?.[key];
       let facts: RemoteFacts;
+      // The ETag (the MD5 of a single-part upload) and size vouch for the content; when that
+      // content is not what the release wants, the file is uploaded whatever its headers are,
+      // so a write after the release finished (a header change by hand) need not be read.
       if (
         live &&
         live.md5 === object.etag &&
         live.size === object.size &&
-        (isImmutable(want.cacheControl) || untouchedSince(object))
+        (isImmutable(want.cacheControl) || untouchedSince(object) || live.sha256 !== want.sha256)
       ) {
         facts = {
           sha256: live.sha256,

@@ -4,7 +4,7 @@ import * as z from "zod";
 import { copySource } from "../../aws/copy-source.js";
 import { isAwsErrorNamed, mapAwsError } from "../../aws/errors.js";
 import { headRemote } from "./diff.js";
-import { preserveObject, storeKey } from "./store.js";
+import { copyToStore, storeKey } from "./store.js";
 
 /**
  * The entry points (index.html, sw.js, the web manifest, …) are what make a frontend release
@@ -47,32 +47,56 @@ async function readObjectBytes(s3: S3Client, bucket: string, key: string): Promi
   }
 }
 
+/** What the release replaces, read before it writes anything. */
+export interface ReadSnapshot {
+  /** What an undo restores. */
+  snapshot: EntryPointSnapshot[];
+  /** Replaced contents this release has not kept yet: keepSnapshot copies them before the switch. */
+  toKeep: Array<{ bucket: string; key: string; sha256: string }>;
+}
+
 /**
- * Keeps every entry point the release will overwrite in the content store and returns the
- * snapshot an undo restores from. Entry points are few; each is read once.
+ * Reads every entry point the release will overwrite (their content hashes: the snapshot).
+ * Reads only. The store is not asked whether it holds the replaced contents: a content the
+ * release did not keep yet is copied (keepSnapshot), which costs what asking would, and a copy
+ * onto its own content address is harmless. So the switch waits for one round trip, not two.
  */
-export async function snapshotEntryPoints(
+export async function readSnapshot(
+  s3: S3Client,
+  writes: Array<{ bucket: string; key: string; nextSha256: string }>,
+  /** Contents the store is known to hold. */
+  kept: ReadonlySet<string>,
+): Promise<ReadSnapshot> {
+  // All at once: they are independent.
+  const snapshot = await Promise.all(
+    writes.map(async ({ bucket, key, nextSha256 }) => ({
+      bucket,
+      key,
+      nextSha256,
+      previousSha256: await contentSha256(s3, bucket, key),
+    })),
+  );
+  const toKeep = new Map<string, ReadSnapshot["toKeep"][number]>();
+  for (const entry of snapshot) {
+    const previous = entry.previousSha256;
+    if (previous && previous !== entry.nextSha256 && !kept.has(previous) && !toKeep.has(previous))
+      toKeep.set(previous, { bucket: entry.bucket, key: entry.key, sha256: previous });
+  }
+  return { snapshot, toKeep: [...toKeep.values()] };
+}
+
+/** Copies the replaced contents readSnapshot names into the store (server-side, at once). */
+export async function keepSnapshot(
   s3: S3Client,
   artifactBucket: string,
-  writes: Array<{ bucket: string; key: string; nextSha256: string }>,
-  /** Contents the store is known to hold; what this keeps is added. */
-  kept: Set<string> = new Set(),
-): Promise<EntryPointSnapshot[]> {
-  // All at once: each costs two or three round trips, and they are independent (copying the
-  // same content twice to its content-addressed key is harmless).
-  return Promise.all(
-    writes.map(async (write): Promise<EntryPointSnapshot> => {
-      const previousSha256 = await contentSha256(s3, write.bucket, write.key);
-      if (previousSha256 && previousSha256 !== write.nextSha256) {
-        // Safety: the bytes a visitor gets today are copied before anything can overwrite them.
-        await preserveObject(
-          s3,
-          artifactBucket,
-          { bucket: write.bucket, key: write.key, sha256: previousSha256 },
-          kept,
-        );
-      }
-      return { ...write, previousSha256 };
+  toKeep: ReadSnapshot["toKeep"],
+  kept: Set<string>,
+): Promise<void> {
+  await Promise.all(
+    toKeep.map(async (object) => {
+      if (kept.has(object.sha256)) return;
+      await copyToStore(s3, artifactBucket, object);
+      kept.add(object.sha256);
     }),
   );
 }
@@ -83,6 +107,9 @@ export type EntryPointState = "previous" | "next" | "mixed" | "other";
 export async function readEntryPointState(
   s3: S3Client,
   snapshot: EntryPointSnapshot[],
+  /** A bucket's index.html bytes hashed, when the caller reads them anyway (one GET, not two). */
+  indexSha256Of: (bucket: string) => Promise<string | null> = (bucket) =>
+    hashedContent(s3, bucket, "index.html"),
 ): Promise<{ state: EntryPointState; live: Array<{ bucket: string; key: string; sha256: string | null }> }> {
   const live = await Promise.all(
     snapshot.map(async (entry) => ({
@@ -90,7 +117,7 @@ export async function readEntryPointState(
       key: entry.key,
       sha256:
         entry.key === "index.html"
-          ? await hashedContent(s3, entry.bucket, entry.key)
+          ? await indexSha256Of(entry.bucket)
           : await contentSha256(s3, entry.bucket, entry.key),
     })),
   );

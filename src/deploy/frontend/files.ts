@@ -258,7 +258,13 @@ export function unsafeEntriesError(unsafe: Unsafe[]): DeployError {
  */
 export async function walkDist(
   distDir: string,
-  options: { uploadDotfiles: readonly string[]; concurrency?: number; signal?: AbortSignal },
+  options: {
+    uploadDotfiles: readonly string[];
+    concurrency?: number;
+    signal?: AbortSignal;
+    /** Told the keys to publish (sorted) once they are known, before any file is hashed. */
+    onListed?: (keys: string[]) => void;
+  },
 ): Promise<DistWalk> {
   const realDist = await existingFolder(distDir);
   const { candidates, unsafe } = await listTree(realDist, options.signal);
@@ -270,6 +276,7 @@ export async function walkDist(
     const dot = isDotPath(candidate.key) && !allowed.some((rule) => rule.test(candidate.key));
     (dot ? skipped : published).push(candidate);
   }
+  options.onListed?.(published.map((file) => file.key));
   unsafe.push(...(await skippedProblems(skipped)));
   if (unsafe.length) throw unsafeEntriesError(unsafe);
   const files = await hashAll(published, options);

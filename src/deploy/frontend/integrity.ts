@@ -62,13 +62,36 @@ export async function readObjectText(s3: S3Client, bucket: string, key: string):
 export async function checkLiveIntegrity(
   s3: S3Client,
   buckets: string[],
-  options: { url: string | null; fetchImpl?: typeof fetch; timeoutMs?: number },
+  options: {
+    url: string | null;
+    /**
+     * The index.html the release published: its references are looked up while the live one
+     * is read, and those answers count only when the live page references exactly these keys.
+     */
+    expectedIndexHtml?: string;
+    fetchImpl?: typeof fetch;
+    timeoutMs?: number;
+  },
 ): Promise<IntegrityReport> {
   const report: IntegrityReport = { ok: true, checked: 0, missing: [], url: null, warnings: [] };
-  for (const bucket of buckets) {
-    const keys = referencedKeys(await readObjectText(s3, bucket, "index.html"));
+  const expected = options.expectedIndexHtml !== undefined ? referencedKeys(options.expectedIndexHtml) : null;
+  const perBucket = await Promise.all(
+    buckets.map(async (bucket) => {
+      const early = expected ? missingKeys(s3, bucket, expected) : null;
+      early?.catch(() => {});
+      let keys: string[];
+      try {
+        keys = referencedKeys(await readObjectText(s3, bucket, "index.html"));
+      } finally {
+        await early?.catch(() => {});
+      }
+      const sameKeys = early !== null && expected?.join("\n") === keys.join("\n");
+      return { bucket, keys, missing: sameKeys ? await early : await missingKeys(s3, bucket, keys) };
+    }),
+  );
+  for (const { bucket, keys, missing } of perBucket) {
     report.checked = Math.max(report.checked, keys.length);
-    for (const key of await missingKeys(s3, bucket, keys)) report.missing.push({ bucket, key });
+    for (const key of missing) report.missing.push({ bucket, key });
   }
   if (report.missing.length) report.ok = false;
   if (options.url) {

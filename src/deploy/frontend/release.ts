@@ -8,10 +8,12 @@ import {
   type EntryPointSnapshot,
   type EntryPointState,
   hashedContent,
+  keepSnapshot,
+  type ReadSnapshot,
   readEntryPointState,
+  readSnapshot,
   restoreEntryPointCommand,
   restoreEntryPoints,
-  snapshotEntryPoints,
 } from "./entry-points.js";
 import { type FrontendRecoveryFacts, recoveryPlanText } from "./facts.js";
 import { isEntryPoint } from "./headers.js";
@@ -101,8 +103,36 @@ export function frontendReleaseSpec(
   const writes = input.diffs.flatMap((diff) =>
     diff.upload
       .filter((u) => u.reason !== "headers" && isEntryPoint(u.key, deps.frontend))
-      .map((u) => ({ bucket: diff.bucket, key: u.key, nextSha256: input.desired[u.key]?.sha256 as string })),
+      .map((u) => ({
+        bucket: diff.bucket,
+        key: u.key,
+        nextSha256: input.desired[u.key]?.sha256 as string,
+      })),
   );
+  /**
+   * Safety: never publish an index.html that points at files the bucket lacks. Checked before
+   * anything is written: a key this release uploads to a bucket is there once its upload
+   * succeeded (before the switch); every other referenced key must be there now.
+   */
+  const checkReferences = async (references: string[]) => {
+    await Promise.all(
+      input.diffs.map(async (diff) => {
+        const uploads = new Set(diff.upload.map((u) => u.key));
+        const missing = await missingKeys(
+          deps.s3,
+          diff.bucket,
+          references.filter((key) => !uploads.has(key)),
+        );
+        if (missing.length) {
+          throw new DeployError(
+            "PRECONDITION",
+            `The new index.html references ${missing.length} file(s) not in s3://${diff.bucket}; nothing was uploaded and index.html was not switched.`,
+            { detail: { missing: missing.slice(0, 20) } },
+          );
+        }
+      }),
+    );
+  };
   const factsOf = (snapshot: EntryPointSnapshot[]): FrontendRecoveryFacts => ({
     artifactBucket,
     buckets,
@@ -130,36 +160,56 @@ export function frontendReleaseSpec(
     s.uploadedFiles += stats.files;
     s.uploadedBytes += stats.bytes;
   };
+  // Replaced contents not kept yet: found by check-release, copied by upload-assets.
+  let toKeep: ReadSnapshot["toKeep"] = [];
   const steps: Array<ReleaseStep<FrontendReleaseState>> = [
     {
-      name: "keep-previous-entry-points",
+      // Reads only, while the record is first written: the entry points the release replaces
+      // (the snapshot an undo restores), the approved entry points from the build, and every
+      // file the new index.html references that this release does not upload itself.
+      name: "check-release",
       phase: "preparing",
+      startsWhileRecording: true,
       async run(s, io) {
-        s.snapshot = await snapshotEntryPoints(deps.s3, artifactBucket, writes, kept);
-        const index = s.snapshot.find((e) => e.key === "index.html" && e.bucket === buckets[0]);
+        const snapshot = readSnapshot(deps.s3, writes, kept);
+        try {
+          verified = await readEntryPoints(
+            input.sourceOf,
+            input.desired,
+            writes.map((w) => w.key),
+            io.signal,
+          );
+          const index = verified.get("index.html");
+          await checkReferences(referencedKeys(index ? index.toString("utf8") : await input.newIndexHtml()));
+        } finally {
+          // Nothing of the step runs on after it: the snapshot's reads end first.
+          await snapshot.catch(() => {});
+        }
+        const read = await snapshot;
+        toKeep = read.toKeep;
+        s.snapshot = read.snapshot;
+        const primaryIndex = read.snapshot.find((e) => e.key === "index.html" && e.bucket === buckets[0]);
+        // Goes out with upload-assets' record write, before any entry point is written.
         io.note({
-          recoveryFacts: factsOf(s.snapshot),
-          ...(index ? { before: { indexHtmlSha256: index.previousSha256 } } : {}),
+          recoveryFacts: factsOf(read.snapshot),
+          ...(primaryIndex ? { before: { indexHtmlSha256: primaryIndex.previousSha256 } } : {}),
         });
       },
     },
     ...(input.keepPreRelease ? [preReleaseStep(deps, input)] : []),
     {
-      name: "read-entry-points",
-      phase: "preparing",
-      async run(_s, io) {
-        verified = await readEntryPoints(
-          input.sourceOf,
-          input.desired,
-          writes.map((w) => w.key),
-          io.signal,
-        );
-      },
-    },
-    {
+      // Nothing a visitor loads by a fixed name changes here. The record with the snapshot is
+      // written meanwhile; the previous entry points are in the store before the step ends.
       name: "upload-assets",
       phase: "uploading",
-      run: async (s, io) => count(s, await uploadAssets(syncFor(io), input.diffs)),
+      startsWhileRecording: true,
+      async run(s, io) {
+        const [, stats] = await Promise.all([
+          keepSnapshot(deps.s3, artifactBucket, toKeep, kept),
+          uploadAssets(syncFor(io), input.diffs),
+        ]);
+        count(s, stats);
+      },
     },
     {
       name: "publish-other-entry-points",
@@ -167,26 +217,6 @@ export function frontendReleaseSpec(
       // Safety: from here a failure puts the previous entry points back (no mixed release).
       touchesLive: true,
       run: async (s, io) => count(s, await publishEntryPoints(syncFor(io), input.diffs, "others")),
-    },
-    {
-      name: "check-references",
-      phase: "switching",
-      async run(_s, io) {
-        const index = verified.get("index.html");
-        const references = referencedKeys(index ? index.toString("utf8") : await input.newIndexHtml());
-        for (const bucket of buckets) {
-          if (io.signal.aborted) return;
-          const missing = await missingKeys(deps.s3, bucket, references);
-          // Safety: never publish an index.html that points at files the bucket lacks.
-          if (missing.length) {
-            throw new DeployError(
-              "PRECONDITION",
-              `The new index.html references ${missing.length} file(s) not in s3://${bucket}; index.html was not switched.`,
-              { detail: { missing: missing.slice(0, 20) } },
-            );
-          }
-        }
-      },
     },
     {
       name: "publish-index-html",
@@ -223,13 +253,21 @@ export function frontendReleaseSpec(
     state,
     record: { ...input.record, recoveryFacts: factsOf([]) },
     recoveryPlan: (phase) => recoveryPlanText(phase),
+    // Recovery reads the live entry points whatever the phase: these need no write of their own.
+    phasesRecordedLate: ["verifying", "finishing"],
+    // Stale deletions never touch an entry point, nor does the invalidation.
+    readLiveDuringCleanup: true,
     ...(input.replan ? { replan: input.replan } : {}),
     steps,
     cleanup,
     verify: {
       name: "integrity-check",
       async run(s, io) {
-        s.integrity = await checkLiveIntegrity(deps.s3, buckets, { url: deps.env.frontend.url });
+        const expected = verified.get("index.html");
+        s.integrity = await checkLiveIntegrity(deps.s3, buckets, {
+          url: deps.env.frontend.url,
+          ...(expected ? { expectedIndexHtml: expected.toString("utf8") } : {}),
+        });
         for (const warning of s.integrity.warnings) io.warn(warning);
         return s.integrity.ok
           ? { ok: true, report: s.integrity }
@@ -292,18 +330,21 @@ export async function readLiveFrontend(
   buckets: string[],
   snapshot: EntryPointSnapshot[] | null,
 ): Promise<LiveFrontend> {
-  const indexHtml = await Promise.all(
-    buckets.map(async (bucket) => ({ bucket, sha256: await hashedContent(deps.s3, bucket, "index.html") })),
-  );
+  // Each bucket's index.html is read once, for both answers, and both are read at once.
+  const reads = new Map(buckets.map((bucket) => [bucket, hashedContent(deps.s3, bucket, "index.html")]));
+  for (const read of reads.values()) read.catch(() => {});
+  const indexSha256Of = (bucket: string) => reads.get(bucket) ?? hashedContent(deps.s3, bucket, "index.html");
   // Before the snapshot step finished no entry point was written: the previous release serves.
   // A release that writes no entry point (same content) serves its own as soon as it starts.
-  const entryPoints: EntryPointState =
+  const [entryPoints, indexHtml] = await Promise.all([
     snapshot === null
-      ? "previous"
+      ? ("previous" as const)
       : snapshot.length
-        ? (await readEntryPointState(deps.s3, snapshot)).state
-        : "next";
-  return { entryPoints, indexHtml };
+        ? readEntryPointState(deps.s3, snapshot, indexSha256Of).then((read) => read.state)
+        : ("next" as const),
+    Promise.all(buckets.map(async (bucket) => ({ bucket, sha256: await indexSha256Of(bucket) }))),
+  ]);
+  return { entryPoints: entryPoints as EntryPointState, indexHtml };
 }
 
 async function invalidate(

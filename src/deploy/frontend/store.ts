@@ -43,25 +43,32 @@ export async function preserveObject(
   kept: Set<string>,
 ): Promise<void> {
   if (kept.has(object.sha256)) return;
-  if (!(await storeHas(s3, artifactBucket, object.sha256))) {
-    try {
-      // Safety: the previous release's bytes are copied before they are overwritten or
-      // deleted, so rollback can put them back.
-      await s3.send(
-        new CopyObjectCommand({
-          Bucket: artifactBucket,
-          Key: storeKey(object.sha256),
-          CopySource: copySource(object.bucket, object.key),
-          MetadataDirective: "COPY",
-        }),
-      );
-    } catch (error) {
-      throw mapAwsError(
-        error,
-        "s3:CopyObject",
-        `s3://${object.bucket}/${object.key} → s3://${artifactBucket}/${storeKey(object.sha256)}`,
-      );
-    }
-  }
+  if (!(await storeHas(s3, artifactBucket, object.sha256))) await copyToStore(s3, artifactBucket, object);
   kept.add(object.sha256);
+}
+
+/** Copies the object at `bucket/key` (content `sha256`) into the store, server-side. */
+export async function copyToStore(
+  s3: S3Client,
+  artifactBucket: string,
+  object: { bucket: string; key: string; sha256: string },
+): Promise<void> {
+  try {
+    // Safety: the previous release's bytes are copied before they are overwritten or
+    // deleted, so rollback can put them back.
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: artifactBucket,
+        Key: storeKey(object.sha256),
+        CopySource: copySource(object.bucket, object.key),
+        MetadataDirective: "COPY",
+      }),
+    );
+  } catch (error) {
+    throw mapAwsError(
+      error,
+      "s3:CopyObject",
+      `s3://${object.bucket}/${object.key} → s3://${artifactBucket}/${storeKey(object.sha256)}`,
+    );
+  }
 }
