@@ -999,7 +999,7 @@ const sitePut = (site: string, key: string | RegExp): FaultRule["match"] => ({
 /**
  * The integrity check's read of the live index.html: the first GetObject of it in a deploy
  * (the entry points carry sha256 metadata, so nothing before reads their bytes), made after
- * the journal wrote "verifying". Holding it kills inside the check, whatever the machine's load.
+ * index.html was published. Holding it kills inside the check, whatever the machine's load.
  */
 const integrityRead = (site: string): FaultRule["match"] => ({
   service: "s3",
@@ -1086,7 +1086,9 @@ const FRONTEND_CASES: FrontendCase[] = [
     killPoint: "during integrity-check (its GetObject of the live index.html held)",
     rebuild: "one-chunk",
     trigger: (site) => ({ rule: { match: integrityRead(site), action: { kind: "hang" } } }),
-    phase: "verifying",
+    // The frontend enters verifying without a write of its own (phasesRecordedLate): the
+    // record still says switching, and recovery reads the live entry points either way.
+    phase: "switching",
     entryPointsAtKill: "b",
     outcome: "kept",
     settleStatus: "unchanged",
@@ -1101,7 +1103,9 @@ const FRONTEND_CASES: FrontendCase[] = [
     async afterKill({ site, newChunk }) {
       await s3.send(new DeleteObjectCommand({ Bucket: site, Key: newChunk as string }));
     },
-    phase: "verifying",
+    // The frontend enters verifying without a write of its own (phasesRecordedLate): the
+    // record still says switching, and recovery reads the live entry points either way.
+    phase: "switching",
     entryPointsAtKill: "b",
     outcome: "restored",
     settleStatus: "deployed",
