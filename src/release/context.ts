@@ -56,6 +56,11 @@ export interface ToolContext {
    * release may continue in the background; false in the CLI, which exits after its answer.
    */
   readonly outlivesAnswer: boolean;
+  /**
+   * What the tool's `prefetch` started while the env's protection was read (tools/definition.ts):
+   * reads that depend on neither protection nor the deploy role. The handler checks what it is.
+   */
+  readonly prefetched?: Promise<unknown> | undefined;
 }
 
 export interface DeployRoleSession {

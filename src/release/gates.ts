@@ -38,7 +38,7 @@ export async function passGates(
 ): Promise<{ gitSha: string | null } | ConfirmationRequired> {
   const tool = ctx.toolName;
   assertExpectedAccount(ctx, identity);
-  if (!ctx.env.protected) return { gitSha: (await readGitState(ctx.appRoot, ctx.run)).sha };
+  if (!ctx.env.protected) return { gitSha: (await gitStateForRecord(ctx)).sha };
 
   if (!input.confirmationToken) {
     const issued = await issueConfirmationToken(ctx, { tool, planDigest: input.confirmDigest });
@@ -107,4 +107,23 @@ function assertExpectedAccount(ctx: ToolContext, identity: CallerIdentity): void
       { reason: "other_account" },
     );
   }
+}
+
+/** Git reads started early, per call (keyed by the call's signal, which every derived context shares). */
+const earlyGit = new WeakMap<AbortSignal, ReturnType<typeof readGitState>>();
+
+/**
+ * Starts reading the git state the record of an unprotected env's release names, so the
+ * reads (a few git processes) run while the call plans instead of between plan and lock.
+ * A protected env's gates always read git afresh: what they judge must be current.
+ */
+export function readGitStateEarly(ctx: ToolContext): void {
+  if (ctx.env.protected || earlyGit.has(ctx.signal)) return;
+  const state = readGitState(ctx.appRoot, ctx.run);
+  state.catch(() => {});
+  earlyGit.set(ctx.signal, state);
+}
+
+function gitStateForRecord(ctx: ToolContext): ReturnType<typeof readGitState> {
+  return earlyGit.get(ctx.signal) ?? readGitState(ctx.appRoot, ctx.run);
 }

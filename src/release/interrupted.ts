@@ -25,15 +25,28 @@ export async function findInterruptedReleases(
   lock: LockInfo | null,
   options: { ownLockReleaseId?: string } = {},
 ): Promise<InterruptedRelease[]> {
+  return judgeInterrupted(await listRecent(s3, bucket, envName), lock, options.ownLockReleaseId);
+}
+
+/** The newest records of every component of the env. */
+async function listRecent(s3: S3Client, bucket: string, envName: string): Promise<ReleaseRecord[]> {
   const lists = await Promise.all(
     componentSchema.options.map((component: Component) =>
       listReleaseRecords(s3, bucket, envName, component, { limit: SEARCH_DEPTH }),
     ),
   );
+  return lists.flat();
+}
+
+function judgeInterrupted(
+  records: ReleaseRecord[],
+  lock: LockInfo | null,
+  ownLockReleaseId?: string,
+): InterruptedRelease[] {
   const found: InterruptedRelease[] = [];
-  for (const record of lists.flat()) {
+  for (const record of records) {
     if (record.status !== "in_progress") continue;
-    const why = interruptionOf(record, lock, options.ownLockReleaseId);
+    const why = interruptionOf(record, lock, ownLockReleaseId);
     if (why) found.push({ record, why });
   }
   return found.sort((a, b) => (a.record.startedAt < b.record.startedAt ? -1 : 1));
@@ -56,6 +69,15 @@ export async function readInterruptedFor(
   envName: string,
   now: Clock,
 ): Promise<InterruptedRelease[]> {
-  const lock = await readDeployLock({ s3, bucket, envName, now });
-  return findInterruptedReleases(s3, bucket, envName, lock);
+  // The lock and the records are read at once: one round trip, not two, when nothing is in
+  // progress (nearly always).
+  const lock = readDeployLock({ s3, bucket, envName, now });
+  lock.catch(() => {});
+  const lists = listRecent(s3, bucket, envName);
+  lists.catch(() => {});
+  const seen = judgeInterrupted(await lists, await lock);
+  if (seen.length === 0) return seen;
+  // Honesty: read side by side, a release that finished between the two reads would look
+  // interrupted. The verdict is the careful one: the lock first, then the records.
+  return findInterruptedReleases(s3, bucket, envName, await readDeployLock({ s3, bucket, envName, now }));
 }

@@ -50,7 +50,12 @@ export async function invokeTool(
     // A broken config file must reach the person through every call, not only a log file.
     if (runtime.configError) throw runtime.configError;
     const envName = typeof args.env === "string" ? args.env : "prod";
-    const effective = await withEffectiveProtection(tool, buildContext(tool, envName, runtime, hooks));
+    const context = buildContext(tool, envName, runtime, hooks);
+    // Reads that depend on neither protection nor the role go out beside the protection tags.
+    const prefetched = context.env.deployRole ? undefined : tool.prefetch?.(args, context);
+    // A call refused before its handler leaves no rejection unhandled.
+    prefetched?.catch(() => {});
+    const effective = await withEffectiveProtection(tool, { ...context, prefetched });
     const scoped = await withDeployRole({
       tool,
       args,

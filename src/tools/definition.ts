@@ -38,6 +38,13 @@ export interface ToolDefinition<
     args: z.infer<z.ZodObject<In>>,
     ctx: ToolContext,
   ) => Promise<z.infer<z.ZodObject<Out>> & ToolOutputBase>;
+  /**
+   * Starts reads the handler will need that depend on neither the env's protection nor the
+   * deploy role, while the protection tags are read (the handler gets them as
+   * `ctx.prefetched`). Called only for a call that keeps the caller's credentials; it must
+   * never throw or leave a rejection unhandled, and never change anything.
+   */
+  prefetch?: (args: z.infer<z.ZodObject<In>>, ctx: ToolContext) => Promise<unknown> | undefined;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the registry holds tools of every shape.

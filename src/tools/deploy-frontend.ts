@@ -58,6 +58,14 @@ export const deployFrontendTool = defineTool({
   },
   annotations: DESTRUCTIVE,
   isFailure: (out) => out.status === "failed" || out.status === "rolled_back",
+  // Without a build, the listings and the release history go out while protection is read.
+  prefetch: (args, ctx) =>
+    args.skipBuild
+      ? import("./flows/deploy-frontend.js")
+          .then(({ prefetchFrontend }) => prefetchFrontend(ctx))
+          // Never fails: the deploy then reads (and reports) everything itself.
+          .catch(() => null)
+      : undefined,
   async handler(args, ctx) {
     // Lazy: the release path pulls in the S3 and CloudFront clients, which tools/list must not pay for.
     const { deployFrontend } = await import("./flows/deploy-frontend.js");

@@ -472,3 +472,38 @@ describe("listBucket split at the keys about to be published", () => {
     expect(plain).toEqual(whole);
   }, 120_000);
 });
+
+describe("deploy_frontend without a build reads S3 while protection is read", () => {
+  it("lists the bucket before the protection tags answer, and deploys what the walk hashed", async () => {
+    const site = await createCountedSite();
+    const fixture = writeViteDist(site.distDir, { files: 120, seed: "prefetch" });
+    // The site bucket's tags (one of the protection reads) are held until the listing came.
+    const tags = proxy.add({
+      match: { service: "s3", operation: "GetBucketTagging", bucket: site.bucket },
+      action: { kind: "hang" },
+    });
+    const listed = proxy.add({
+      match: { service: "s3", operation: "ListObjectsV2", bucket: site.bucket },
+      action: { kind: "delay", ms: 0 },
+    });
+    try {
+      const call = invokeTool(deployFrontendTool, { env: "dev", skipBuild: true }, site.runtime);
+      await tags.waitForHit();
+      const listing = await listed.waitForHit();
+      expect(tags.hits).toBe(1);
+      // Still held: nothing of the release can have started.
+      expect(proxy.log.filter((r) => r.bucket === site.bucket && r.operation === "PutObject")).toEqual([]);
+      tags.release();
+      const result = await call;
+      expect(result.isError, result.text).toBe(false);
+      expect((result.structured as unknown as DeployFrontendOutput).status).toBe("deployed");
+      expect(listing.at).toBeGreaterThan(0);
+      // Read back: every file of the build is live with its bytes.
+      for (const [key, bytes] of fixture.files)
+        expect((await bytesOf(site.bucket, key)).equals(bytes), key).toBe(true);
+    } finally {
+      tags.remove();
+      listed.remove();
+    }
+  }, 60_000);
+});

@@ -463,6 +463,7 @@ function s3Operation(
     const bare = [...params.keys()].every((name) => name === "x-id");
     if (method === "HEAD") return "HeadBucket";
     if (method === "GET" && params.get("list-type") === "2") return "ListObjectsV2";
+    if (method === "GET" && params.has("tagging")) return "GetBucketTagging";
     if (method === "PUT" && bare) return "CreateBucket";
     if (method === "POST" && params.has("delete")) return "DeleteObjects";
     return undefined;

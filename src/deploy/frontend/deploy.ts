@@ -6,7 +6,7 @@ import { type BuildResult, buildFrontend } from "./build.js";
 import type { FrontendDeps } from "./deps.js";
 import { type FrontendManifest, listBucket, type ManifestEntry, type RemoteObject } from "./diff.js";
 import { checkDistDir, checkFrontendDir } from "./dist-dir.js";
-import { type LocalFile, walkDist } from "./files.js";
+import { type LocalFile, listDistKeys, walkDist } from "./files.js";
 import { headersFor } from "./headers.js";
 import { knownSha256From, loadLiveHistory } from "./history.js";
 import {
@@ -58,6 +58,8 @@ export function manifestOf(files: LocalFile[], frontend: FrontendConfig): Fronte
 export async function prepareFrontendDeploy(
   deps: FrontendDeps,
   request: DeployFrontendRequest,
+  /** The reads readFrontendEarly started, for a call without a build. */
+  prefetched?: EarlyFrontendReads | null,
 ): Promise<PreparedFrontendDeploy> {
   assertSeparateArtifactBucket(deps.env);
   const frontend = deps.frontend;
@@ -67,17 +69,24 @@ export async function prepareFrontendDeploy(
   const distDir = await checkDistDir(deps.appRoot, frontend);
   const s3 = deps.s3;
   // What S3 holds does not depend on the build output: its round trips (the release history,
-  // one listing per bucket) run while the files are hashed, not after.
-  // The listings are split at the keys about to be published, known before any file is hashed.
+  // one listing per bucket) run while the files are hashed, not after — or, without a build,
+  // from the start of the call (readFrontendEarly, as the tool's prefetch).
   let listed: (keys: string[]) => void = () => {};
-  const published = new Promise<string[]>((resolve) => {
-    listed = resolve;
-  });
-  const early = readRemoteEarly(s3, deps, published);
+  const early =
+    request.skipBuild && prefetched
+      ? prefetched
+      : readRemoteEarly(
+          s3,
+          deps,
+          new Promise<string[]>((resolve) => {
+            listed = resolve;
+          }),
+        );
   deps.progress("Hashing the build output");
   const walked = walkDist(distDir, {
     uploadDotfiles: frontend.uploadDotfiles,
     signal: deps.signal,
+    // The listings are split at the keys about to be published, known before any file is hashed.
     onListed: listed,
   });
   // A walk that fails before it lists still lets the listings start (and settle).
@@ -151,16 +160,51 @@ export async function prepareFrontendDeploy(
   return { plan, build, unchanged: plan.upload === 0 && plan.delete === 0, planText, spec };
 }
 
+/** The reads of S3 a plan needs, started early: the live release history, one listing per bucket. */
+export interface EarlyFrontendReads {
+  history: ReturnType<typeof loadLiveHistory>;
+  listings: ReadonlyMap<string, Promise<RemoteObject[]>>;
+}
+
+/**
+ * For a call that deploys the build output as it is (skipBuild): starts the reads a plan needs
+ * before anything else of the call, the listings split at the keys dist/ holds now. Checks
+ * the folders first, as the deploy does; on any failure returns null and the deploy reads
+ * (and reports) everything itself.
+ */
+export async function readFrontendEarly(deps: FrontendDeps): Promise<EarlyFrontendReads | null> {
+  try {
+    await checkFrontendDir(deps.appRoot, deps.frontend);
+    const distDir = await checkDistDir(deps.appRoot, deps.frontend);
+    const keys = listDistKeys(distDir, { uploadDotfiles: deps.frontend.uploadDotfiles, signal: deps.signal });
+    keys.catch(() => {});
+    return readRemoteEarly(deps.s3, deps, keys);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Starts the reads of S3 a plan needs (the live release history, one listing per bucket).
  * Each promise has a handler attached at once, so a read that fails while the files are still
  * being hashed is not an unhandled rejection; awaiting it later still throws its error.
  */
-function readRemoteEarly(s3: FrontendDeps["s3"], deps: FrontendDeps, published: Promise<string[]>) {
+function readRemoteEarly(
+  s3: FrontendDeps["s3"],
+  deps: FrontendDeps,
+  published: Promise<string[]>,
+): EarlyFrontendReads {
   const history = loadLiveHistory(s3, deps.env.lambda.artifactBucket, deps.envName);
   const listings = new Map(
     deps.env.frontend.buckets.map(
-      (bucket) => [bucket, published.then((keys) => listBucket(s3, bucket, deps.signal, keys))] as const,
+      (bucket) =>
+        [
+          bucket,
+          published.then(
+            (keys) => listBucket(s3, bucket, deps.signal, keys),
+            () => listBucket(s3, bucket, deps.signal),
+          ),
+        ] as const,
     ),
   );
   for (const pending of [history, ...listings.values()]) pending.catch(() => {});

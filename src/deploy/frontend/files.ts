@@ -256,6 +256,22 @@ export function unsafeEntriesError(unsafe: Unsafe[]): DeployError {
  * hard link: what is published must be the build's own bytes. Dotfiles are published only when
  * a `uploadDotfiles` glob allows them (`.env`, `.git/` and editor files are not a site's).
  */
+/**
+ * The keys walkDist would publish (sorted), without reading any file: what the bucket is
+ * expected to hold, to split its listing by. The walk that publishes checks everything again.
+ */
+export async function listDistKeys(
+  distDir: string,
+  options: { uploadDotfiles: readonly string[]; signal?: AbortSignal },
+): Promise<string[]> {
+  const { candidates } = await listTree(await existingFolder(distDir), options.signal);
+  const allowed = options.uploadDotfiles.map((glob) => globToRegExp(glob));
+  return candidates
+    .map((candidate) => candidate.key)
+    .filter((key) => !isDotPath(key) || allowed.some((rule) => rule.test(key)))
+    .sort();
+}
+
 export async function walkDist(
   distDir: string,
   options: {

@@ -1,8 +1,14 @@
-import { type DeployFrontendRequest, prepareFrontendDeploy } from "../../deploy/frontend/deploy.js";
+import {
+  type DeployFrontendRequest,
+  type EarlyFrontendReads,
+  prepareFrontendDeploy,
+  readFrontendEarly,
+} from "../../deploy/frontend/deploy.js";
 import type { FrontendPlan } from "../../deploy/frontend/plan.js";
 import type { FrontendReleaseState, LiveFrontend } from "../../deploy/frontend/release.js";
 import { formatBytes } from "../../deploy/frontend/sync.js";
 import type { ToolContext } from "../../release/context.js";
+import { readGitStateEarly } from "../../release/gates.js";
 import { readInterruptedFor } from "../../release/interrupted.js";
 import { runRelease } from "../../release/run-release.js";
 import type { ReleaseRun } from "../../release/spec.js";
@@ -40,15 +46,19 @@ export async function deployFrontend(
   request: DeployFrontendRequest & { dryRun: boolean },
 ): Promise<DeployFrontendOutput> {
   // Who is calling is asked once the release starts; asked now, the answer is in by then.
-  if (!request.dryRun) ctx.identity().catch(() => {});
+  if (!request.dryRun) {
+    ctx.identity().catch(() => {});
+    readGitStateEarly(ctx);
+  }
   const deps = await frontendDepsOf(ctx);
+  const early = request.skipBuild ? earlyReadsOf(await ctx.prefetched) : null;
   const readInterrupted = () =>
     readInterruptedFor(deps.s3, ctx.env.lambda.artifactBucket, ctx.envName, ctx.now);
   // Independent reads: without a build, interrupted releases are looked for while the files are
   // hashed and compared. After a build (minutes, maybe) they are read once it is done, so the
   // answer does not miss one that appeared meanwhile.
   const [prepared, interrupted] = request.skipBuild
-    ? await Promise.all([prepareFrontendDeploy(deps, request), readInterrupted()])
+    ? await Promise.all([prepareFrontendDeploy(deps, request, early), readInterrupted()])
     : [await prepareFrontendDeploy(deps, request), await readInterrupted()];
   const { plan, planText } = prepared;
   const where = `${ctx.envName} (${plan.buckets.join(", ")})`;
@@ -83,6 +93,17 @@ export async function deployFrontend(
     };
   }
   return finishedOutput(where, base, result, prepared.unchanged);
+}
+
+/** The tool's prefetch: the reads a plan needs, started before protection is known. */
+export async function prefetchFrontend(ctx: ToolContext): Promise<EarlyFrontendReads | null> {
+  return readFrontendEarly(await frontendDepsOf(ctx));
+}
+
+function earlyReadsOf(value: unknown): EarlyFrontendReads | null {
+  return value !== null && typeof value === "object" && "listings" in value && "history" in value
+    ? (value as EarlyFrontendReads)
+    : null;
 }
 
 function finishedOutput(

@@ -10,6 +10,7 @@ import type { CanaryEvidence } from "../../observe/canary-schema.js";
 import type { HealthReport } from "../../observe/health.js";
 import type { LogEventOut } from "../../observe/logs.js";
 import type { ToolContext } from "../../release/context.js";
+import { readGitStateEarly } from "../../release/gates.js";
 import { runRelease } from "../../release/run-release.js";
 import type { ReleaseResult, ReleaseRun } from "../../release/spec.js";
 import { lambdaDepsOf } from "./deps.js";
@@ -78,7 +79,10 @@ export async function deployLambda(
   tuning: LambdaTuning = {},
 ): Promise<DeployLambdaOutput> {
   // Who is calling is asked once the release starts; asked now, the answer is in by then.
-  if (!request.dryRun) ctx.identity().catch(() => {});
+  if (!request.dryRun) {
+    ctx.identity().catch(() => {});
+    readGitStateEarly(ctx);
+  }
   const canary = canaryOf(ctx, request);
   const background = backgroundOf(ctx, request, canary);
   // Once the call answered and the release runs on, nobody waits for its progress: the
