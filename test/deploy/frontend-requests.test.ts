@@ -507,3 +507,38 @@ describe("deploy_frontend without a build reads S3 while protection is read", ()
     }
   }, 60_000);
 });
+
+describe("the content store holds each content under its own hash", () => {
+  it("an entry point changed by hand between the plan and the lock is kept as what it is", async () => {
+    const site = await createCountedSite();
+    writeViteDist(site.distDir, { files: 60, seed: "store" });
+    expect((await deploy(site)).out.status).toBe("deployed");
+    writeViteDist(site.distDir, { files: 60, seed: "store", revisions: { 1: 1 } });
+    const s3 = await moto.current.clients().s3();
+    // The plan is made; the lock's create is held while sw.js is changed by hand.
+    const lock = proxy.add({
+      match: { service: "s3", operation: "PutObject", bucket: site.artifactBucket, key: "locks/dev.json" },
+      action: { kind: "hang" },
+    });
+    const byHand = Buffer.from("self.addEventListener('fetch', () => {}); // changed by hand\n");
+    try {
+      const call = invokeTool(deployFrontendTool, { env: "dev", skipBuild: true }, site.runtime);
+      await lock.waitForHit();
+      await s3.send(new PutObjectCommand({ Bucket: site.bucket, Key: "sw.js", Body: byHand }));
+      lock.release();
+      const result = await call;
+      expect(result.isError, result.text).toBe(false);
+    } finally {
+      lock.remove();
+    }
+    // Read back: every stored object's bytes hash to its key, and the hand-made sw.js is kept.
+    const stored = await listBucket(s3, site.artifactBucket);
+    const contents = stored.filter((o) => o.key.startsWith("frontend-objects/"));
+    expect(contents.length).toBeGreaterThan(0);
+    for (const object of contents)
+      expect(sha256(await bytesOf(site.artifactBucket, object.key)), object.key).toBe(
+        object.key.slice("frontend-objects/".length),
+      );
+    expect(contents.map((o) => o.key)).toContain(`frontend-objects/${sha256(byHand)}`);
+  }, 60_000);
+});

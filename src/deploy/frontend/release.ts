@@ -204,11 +204,14 @@ export function frontendReleaseSpec(
       phase: "uploading",
       startsWhileRecording: true,
       async run(s, io) {
-        const [, stats] = await Promise.all([
+        // Both settle before the step does: nothing of it runs on after a failure.
+        const [stored, uploaded] = await Promise.allSettled([
           keepSnapshot(deps.s3, artifactBucket, toKeep, kept),
           uploadAssets(syncFor(io), input.diffs),
         ]);
-        count(s, stats);
+        if (uploaded.status === "fulfilled") count(s, uploaded.value);
+        if (stored.status === "rejected") throw stored.reason;
+        if (uploaded.status === "rejected") throw uploaded.reason;
       },
     },
     {

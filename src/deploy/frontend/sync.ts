@@ -151,7 +151,14 @@ async function writeObject(
 ): Promise<void> {
   throwIfAborted(sync.signal);
   const entry = sync.desired[upload.key] as ManifestEntry;
-  if (upload.reason === "changed" && upload.replacedSha256 && upload.replacedSha256 !== entry.sha256) {
+  // An entry point's replaced content was kept by the release's snapshot, read under the lock;
+  // the plan's hash of it is older and, should the object have changed since, not its content.
+  if (
+    upload.reason === "changed" &&
+    upload.replacedSha256 &&
+    upload.replacedSha256 !== entry.sha256 &&
+    !sync.isEntryPoint(upload.key)
+  ) {
     await preserveObject(
       sync.s3,
       sync.artifactBucket,
