@@ -33,13 +33,14 @@ const byClient = new WeakMap<S3Client, Map<string, Entry>>();
 type PendingRead = Promise<(ObjectIdentity & { text: string }) | null>;
 const inFlight = new WeakMap<S3Client, Map<string, PendingRead>>();
 
-function entriesOf(s3: S3Client): Map<string, Entry> {
-  let entries = byClient.get(s3);
-  if (!entries) {
-    entries = new Map();
-    byClient.set(s3, entries);
+/** The per-client map of `table`, made on first use. */
+function mapOf<V>(table: WeakMap<S3Client, Map<string, V>>, s3: S3Client): Map<string, V> {
+  let map = table.get(s3);
+  if (!map) {
+    map = new Map();
+    table.set(s3, map);
   }
-  return entries;
+  return map;
 }
 
 const keyOf = (bucket: string, key: string) => `${bucket}/${key}`;
@@ -64,7 +65,7 @@ export function rememberRecordText(
   text: string,
 ): void {
   if (!read.etag || read.size === undefined) return;
-  const entries = entriesOf(s3);
+  const entries = mapOf(byClient, s3);
   const id = keyOf(bucket, key);
   const previous = entries.get(id);
   if (previous) {
@@ -96,11 +97,7 @@ export async function readRecordTextShared(
   listed: ObjectIdentity | undefined,
   read: () => Promise<ObjectIdentity & { text: string }>,
 ): Promise<string> {
-  let pending = inFlight.get(s3);
-  if (!pending) {
-    pending = new Map();
-    inFlight.set(s3, pending);
-  }
+  const pending = mapOf(inFlight, s3);
   const id = keyOf(bucket, key);
   const other = pending.get(id);
   if (other && listed) {
@@ -110,9 +107,8 @@ export async function readRecordTextShared(
   const mine = read();
   const shared: PendingRead = mine.catch(() => null);
   pending.set(id, shared);
-  const table = pending;
   void shared.finally(() => {
-    if (table.get(id) === shared) table.delete(id);
+    if (pending.get(id) === shared) pending.delete(id);
   });
   return (await mine).text;
 }
