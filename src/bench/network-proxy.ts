@@ -80,6 +80,8 @@ export interface NetworkProxy {
   setShape(shape: NetworkShape): void;
   /** Starts a window over the request log; `end()` returns what crossed the proxy since. */
   window(): { end(): Traffic };
+  /** Sends the next requests to another emulator (a scenario that starts from a fresh one). */
+  retarget(target: string): void;
   /** Every request since the start (the log is kept for the whole run). */
   readonly log: RequestRecord[];
   stop(): Promise<void>;
@@ -165,7 +167,7 @@ export async function startNetworkProxy(
   cleanup: Cleanup,
   initial: NetworkShape = LOOPBACK,
 ): Promise<NetworkProxy> {
-  const upstream = new URL(target);
+  let upstream = new URL(target);
   const log: RequestRecord[] = [];
   let shape = initial;
   let link = initial.bandwidthMbit ? new UploadLink(initial.bandwidthMbit) : null;
@@ -279,6 +281,9 @@ export async function startNetworkProxy(
       // A new column starts cold: every open connection owes its handshake again. Closing them
       // instead would race a client reusing a pooled socket (ECONNRESET, a retry, noise).
       for (const socket of open) fresh.add(socket);
+    },
+    retarget(target) {
+      upstream = new URL(target);
     },
     window() {
       const from = log.length;

@@ -118,8 +118,11 @@ async function runScenarios(
     log,
   };
   const rows: Row[] = [];
+  let emulatorUsed = false;
   for (const scenario of SCENARIOS) {
     if (!scenario.ids.some((id) => args.only.includes(id))) continue;
+    if (scenario.freshEmulator && emulatorUsed) await freshEmulator(ctx);
+    if (!scenario.loopbackOnly) emulatorUsed = true;
     log(
       `${scenario.ids.join(" + ")}: ${columnsOf(ctx, scenario)
         .map((column) => `${column.id} ${column.rttMs === 0 ? args.runs : args.shapedRuns} runs`)
@@ -149,6 +152,19 @@ async function runScenarios(
       columnOrder(a.column) - columnOrder(b.column),
   );
   return { rows, fixtures: ctx.fixtures, tools: describeTools(programs, args) };
+}
+
+/** A new moto behind the same proxy, and fixture clients pointed at it; the old one stops. */
+async function freshEmulator(ctx: BenchContext): Promise<void> {
+  const previous = { moto: ctx.moto, clients: ctx.clients };
+  ctx.moto = await startBenchMoto(ctx.programs.motoServer, ctx.cleanup);
+  ctx.proxy.retarget(ctx.moto.endpoint);
+  ctx.clients = createAwsClients({ region: "ap-south-1", endpoint: ctx.moto.endpoint });
+  const clients = ctx.clients;
+  ctx.cleanup.add(() => clients.destroy());
+  previous.clients.destroy();
+  await previous.moto.stop();
+  log(`moto_server restarted on ${ctx.moto.endpoint} (a fresh emulator for the next scenario)`);
 }
 
 async function main(): Promise<number> {

@@ -99,9 +99,14 @@ async function gateBlocker(
   return verdict.ok ? null : verdict.message;
 }
 
+/** True when the credentials are for the env's account (or the env names none). */
+export function isExpectedAccount(ctx: ToolContext, identity: CallerIdentity): boolean {
+  return !ctx.env.accountId || identity.account === ctx.env.accountId;
+}
+
 function assertExpectedAccount(ctx: ToolContext, identity: CallerIdentity): void {
   const expected = ctx.env.accountId;
-  if (expected && identity.account !== expected) {
+  if (!isExpectedAccount(ctx, identity)) {
     throw new RefusalError(
       `Env "${ctx.envName}" belongs to AWS account ${expected}, but the current credentials are for account ${identity.account}. Switch to that account's credentials (profile or SSO) and retry. Nothing was changed.`,
       { reason: "other_account" },

@@ -28,6 +28,30 @@ export async function findInterruptedReleases(
   return judgeInterrupted(await listRecent(s3, bucket, envName), lock, options.ownLockReleaseId);
 }
 
+/**
+ * The search for a call that is taking the env's lock (releaseId names its lock): the records
+ * are listed while the lock is created, and searched again under the lock only if one of them
+ * says in_progress. Sound because the lock decides: a release listed as finished is not
+ * interrupted, one listed in_progress is judged again once no release can run, and one whose
+ * record was not there yet when the listing was served held a live lock then — our create can
+ * only have succeeded after it finished (its record then says so) or never at all.
+ * Resolves only once `locked` has.
+ */
+export async function findInterruptedAsLocking(
+  s3: S3Client,
+  bucket: string,
+  envName: string,
+  releaseId: string,
+  locked: Promise<unknown>,
+): Promise<InterruptedRelease[]> {
+  const listed = listRecent(s3, bucket, envName);
+  listed.catch(() => {});
+  await locked;
+  const records = await listed;
+  if (!records.some((record) => record.status === "in_progress" && record.releaseId !== releaseId)) return [];
+  return findInterruptedReleases(s3, bucket, envName, null, { ownLockReleaseId: releaseId });
+}
+
 /** The newest records of every component of the env. */
 async function listRecent(s3: S3Client, bucket: string, envName: string): Promise<ReleaseRecord[]> {
   const lists = await Promise.all(

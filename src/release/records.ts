@@ -9,6 +9,7 @@ import {
 import { isAwsErrorNamed, mapAwsError } from "../aws/errors.js";
 import { DeployError } from "../core/errors.js";
 import { redactDeep, redactLines, redactText } from "../core/redact.js";
+import { decodeRecordBody, encodeRecordBody, RecordBodyError } from "./record-body.js";
 import {
   type ObjectIdentity,
   readRecordTextShared,
@@ -65,13 +66,15 @@ export async function writeReleaseRecord(
   signal?: AbortSignal,
 ): Promise<void> {
   const key = releaseRecordKey(record.env, record.component, record.releaseId);
+  const encoded = await encodeRecordBody(`${JSON.stringify(redactOutsideText(record), null, 2)}\n`);
   try {
     await s3.send(
       new PutObjectCommand({
         Bucket: bucket,
         Key: key,
-        Body: `${JSON.stringify(redactOutsideText(record), null, 2)}\n`,
+        Body: encoded.body,
         ContentType: "application/json",
+        ...(encoded.contentEncoding ? { ContentEncoding: encoded.contentEncoding } : {}),
         CacheControl: "no-store",
       }),
       signal ? { abortSignal: signal } : {},
@@ -103,12 +106,20 @@ async function loadByKey(
     try {
       text = await readRecordTextShared(s3, bucket, key, options.listed, async () => {
         const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        const body = (await out.Body?.transformToString("utf8")) ?? "";
+        const bytes = (await out.Body?.transformToByteArray()) ?? new Uint8Array();
+        const body = decodeRecordBody(bytes, out.ContentEncoding);
         rememberRecordText(s3, bucket, key, { etag: out.ETag, size: out.ContentLength }, body);
         return { text: body, etag: out.ETag ?? "", size: out.ContentLength ?? -1 };
       });
     } catch (error) {
       if (isAwsErrorNamed(error, "NoSuchKey", "NotFound")) return null;
+      if (error instanceof RecordBodyError) {
+        if (options.skipCorrupt) return null;
+        throw new DeployError(
+          "AWS_ERROR",
+          `Release record s3://${bucket}/${key} ${error.message}; inspect or delete that object.`,
+        );
+      }
       throw mapAwsError(error, "s3:GetObject", `s3://${bucket}/${key}`);
     }
   }

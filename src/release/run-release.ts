@@ -3,7 +3,9 @@ import { retryWithin } from "../core/budget.js";
 import type { CallerIdentity } from "../core/context.js";
 import { describeError, throwIfAborted } from "../core/errors.js";
 import type { ToolContext } from "./context.js";
+import type { EarlyLock } from "./early-lock.js";
 import { confirmationDigest, passGates } from "./gates.js";
+import { startHeartbeat } from "./heartbeat.js";
 import { Journal } from "./journal.js";
 import { acquireDeployLock, type HeldLock } from "./lock.js";
 import { notifyRelease } from "./notify.js";
@@ -25,6 +27,8 @@ const LOCK_RELEASE_BUDGET_MS = 10_000;
  *   changed what is live) → journal → steps → health gate → undo on failure → cleanup →
  *   read back what is live → final record → unlock → notify.
  * Everything before the lock only reads; a refusal there leaves AWS exactly as it was.
+ * A call with nothing to gate may hold the lock from its start (hooks.early), so its plan
+ * is made under the lock; the gates it still passes then only read.
  */
 export async function runRelease<P, S, L>(
   ctx: ToolContext,
@@ -49,35 +53,44 @@ export async function runRelease<P, S, L>(
 
   const s3 = await ctx.aws.s3();
   const bucket = ctx.env.lambda.artifactBucket;
-  const startedAtMs = ctx.now().getTime();
+  // A lock the call took before it planned (early-lock.ts) is this release's from here on.
+  const early = hooks.early && !spec.breakLock && hooks.early.adopt() ? hooks.early : null;
+  const startedAtMs = early?.startedAtMs ?? ctx.now().getTime();
   // With a deploy role the release id was chosen first: it names the role session.
-  const releaseId = ctx.deployRole?.sessionName ?? newReleaseId(new Date(startedAtMs));
-  const lock = await acquireDeployLock(
-    { s3, bucket, envName: ctx.envName, now: ctx.now, log: (m) => ctx.log("warning", m) },
-    {
-      holder: identity.arn || identity.userId,
-      tool: ctx.toolName,
-      component: spec.component,
-      releaseId,
-      breakLock: spec.breakLock,
-      ttlSeconds: ctx.config.release.lockTtlSeconds,
-    },
-  );
-  const heartbeat = startHeartbeat(ctx, lock);
+  const releaseId = early?.releaseId ?? ctx.deployRole?.sessionName ?? newReleaseId(new Date(startedAtMs));
+  const lock =
+    early?.lock ??
+    (await acquireDeployLock(
+      { s3, bucket, envName: ctx.envName, now: ctx.now, log: (m) => ctx.log("warning", m) },
+      {
+        holder: identity.arn || identity.userId,
+        tool: ctx.toolName,
+        component: spec.component,
+        releaseId,
+        breakLock: spec.breakLock,
+        ttlSeconds: ctx.config.release.lockTtlSeconds,
+      },
+    ));
+  const heartbeat = early?.heartbeat ?? startHeartbeat(ctx, lock);
   let run: ReleaseRun<S, L> | undefined;
   let record: ReleaseRecord | undefined;
   try {
-    const recovered = await recoverInterrupted({
-      s3,
-      bucket,
-      envName: ctx.envName,
-      releaseId,
-      recoverers,
-      signal: ctx.signal,
-      progress: ctx.progress,
-      now: ctx.now,
-      undoBudgetMs: undoBudgetMs(ctx),
-    });
+    // Under an early lock the search already ran with the lock held; it found nothing to settle
+    // unless it lists a release (then the search runs again here, and recovers).
+    const recovered =
+      early && early.interrupted.length === 0
+        ? []
+        : await recoverInterrupted({
+            s3,
+            bucket,
+            envName: ctx.envName,
+            releaseId,
+            recoverers,
+            signal: ctx.signal,
+            progress: ctx.progress,
+            now: ctx.now,
+            undoBudgetMs: undoBudgetMs(ctx),
+          });
     let current = spec;
     // What the record and the answer name: the plan that actually runs.
     let runDigest = planDigest;
@@ -137,6 +150,12 @@ export async function runRelease<P, S, L>(
 
 /** What a caller may learn while the flow runs. */
 export interface ReleaseHooks {
+  /**
+   * The env's lock, taken when the call started (early-lock.ts). The flow adopts it in place of
+   * taking its own, after the gates; until then (and if the flow never gets there) the caller
+   * releases it. Ignored when the spec breaks a lock.
+   */
+  early?: EarlyLock | null | undefined;
   /**
    * Called once the release holds the lock and its record exists (phase locked), before any
    * step: from here on the release can be followed by its id (deploy_status), so a caller may
@@ -306,47 +325,4 @@ function approvalText(spec: ReleaseSpec<unknown, unknown, unknown>): string {
 
 function undoBudgetMs(ctx: ToolContext): number {
   return ctx.config.release.undoBudgetSeconds * 1000;
-}
-
-/**
- * Pushes the lock's expiry forward while the release runs, so only a dead one expires. A
- * refresh that finds the lock in other hands marks it lost: the flow stops before its next step.
- */
-function startHeartbeat(ctx: ToolContext, lock: HeldLock): { readonly lost: boolean; stop(): void } {
-  const state = { lost: false };
-  const everyMs = Math.max(250, (ctx.config.release.lockTtlSeconds * 1000) / 4);
-  let refreshing = false;
-  const timer = setInterval(() => {
-    // Safety: overlapping refreshes race each other's ETag and can misread the lock as lost.
-    if (refreshing) return;
-    refreshing = true;
-    lock
-      .refresh()
-      .then(
-        (stillOurs) => {
-          if (!stillOurs && !state.lost) {
-            state.lost = true;
-            ctx.log(
-              "error",
-              `The deploy lock ${lock.key} was taken by another call while ${ctx.toolName} ran.`,
-            );
-          }
-        },
-        (error: unknown) =>
-          ctx.log("warning", `Could not refresh the deploy lock ${lock.key}: ${describeError(error)}`),
-      )
-      .finally(() => {
-        refreshing = false;
-      });
-  }, everyMs);
-  // The timer alone must never keep a CLI process alive.
-  timer.unref();
-  // A refresh still in flight after stop() can change the lock's ETag under the release's
-  // conditional delete; lock.release() reads back and retries until its own lock is gone.
-  return {
-    get lost() {
-      return state.lost;
-    },
-    stop: () => clearInterval(timer),
-  };
 }

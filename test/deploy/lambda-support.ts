@@ -22,6 +22,7 @@ import { createFunction } from "../../src/emulator/seed.js";
 import { createBucket, createLambdaRole, createTestFunction, zipOf } from "../support/aws-fixtures.js";
 import type { Moto } from "../support/moto.js";
 import { testRuntime } from "../support/runtime.js";
+import { bodyText } from "../support/s3-body.js";
 
 /** Shared by the Lambda deploy and rollback tests (not a test file itself). */
 
@@ -93,7 +94,7 @@ export async function aliasState(lambda: LambdaClient, name: string) {
 /** A JSON object (e.g. a release record) read back from S3. */
 export async function readJsonObject(s3: S3Client, bucket: string, key: string) {
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return JSON.parse((await out.Body?.transformToString()) as string);
+  return JSON.parse(await bodyText(out));
 }
 
 /** Builds the fixture with the product's own packager: the CodeSha256 a deploy must make live. */

@@ -10,6 +10,7 @@ import { commitAll, writeBackend, writeFrontend, writeSampleApp } from "../../sr
 import { type SeededWorld, seedWorld, type WorldNames } from "../../src/demo/world.js";
 import { createBucket } from "../support/aws-fixtures.js";
 import { useMoto } from "../support/moto.js";
+import { bodyText } from "../support/s3-body.js";
 import { connectStdio, type StdioSession } from "../support/stdio.js";
 import { motoS3Backend } from "../support/terraform-backend.js";
 import { worldNames } from "../support/world-names.js";
@@ -55,7 +56,7 @@ async function liveCodeSha(env: string): Promise<string> {
 async function objectText(bucket: string, key: string): Promise<string> {
   const s3 = await moto.current.clients().s3();
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return (await out.Body?.transformToString()) ?? "";
+  return bodyText(out);
 }
 
 async function keys(bucket: string, prefix = ""): Promise<string[]> {

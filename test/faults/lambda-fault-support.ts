@@ -14,6 +14,7 @@ import type { Clock } from "../../src/core/context.js";
 import type { ToolCallResult } from "../../src/server/invoke.js";
 import { createRuntime, type Runtime } from "../../src/server/runtime.js";
 import type { FaultProxy } from "../support/fault-proxy.js";
+import { bodyText } from "../support/s3-body.js";
 
 /** Shared by the Lambda fault tests (not a test file itself). */
 
@@ -119,7 +120,7 @@ export async function readRecord(
   const out = await s3.send(
     new GetObjectCommand({ Bucket: bucket, Key: `releases/${envName}/lambda/${releaseId}.json` }),
   );
-  return JSON.parse((await out.Body?.transformToString()) as string) as StoredRecord;
+  return JSON.parse(await bodyText(out)) as StoredRecord;
 }
 
 /** Every release record of the env's lambda component, oldest first. */

@@ -302,11 +302,13 @@ const LAMBDA_CASES: LambdaCase[] = [
   },
   {
     name: "L5 $LATEST",
-    killPoint: "after publish-version (record write for verifying held)",
+    killPoint: "after publish-version (the health gate's first read, GetFunctionConfiguration, held)",
     alias: false,
-    trigger: (_fn, env) => ({
-      rule: { match: recordPut(env, "lambda", "verifying"), action: { kind: "hang" } },
+    trigger: (fn) => ({
+      rule: { match: lambdaCall(fn, "GetFunctionConfiguration"), action: { kind: "hang" } },
     }),
+    // The gate's phase (verifying) is recorded late (phasesRecordedLate): the record still
+    // says switching, and recovery reads what the function runs either way.
     phase: "switching",
     liveAtKill: "next",
     outcome: "kept",
@@ -317,7 +319,7 @@ const LAMBDA_CASES: LambdaCase[] = [
     killPoint: "during health-gate (progress 'Step 4/4: health-gate')",
     alias: false,
     trigger: () => ({ progress: /: health-gate$/ }),
-    phase: "verifying",
+    phase: "switching",
     liveAtKill: "next",
     outcome: "kept",
     settleStatus: "unchanged",
@@ -393,10 +395,10 @@ const LAMBDA_CASES: LambdaCase[] = [
   },
   {
     name: "A4 alias",
-    killPoint: "after move-alias (record write for verifying held)",
+    killPoint: "after move-alias (the health gate's first read, GetFunctionConfiguration, held)",
     alias: true,
-    trigger: (_fn, env) => ({
-      rule: { match: recordPut(env, "lambda", "verifying"), action: { kind: "hang" } },
+    trigger: (fn) => ({
+      rule: { match: lambdaCall(fn, "GetFunctionConfiguration"), action: { kind: "hang" } },
     }),
     phase: "switching",
     liveAtKill: "next",
@@ -419,7 +421,7 @@ const LAMBDA_CASES: LambdaCase[] = [
     killPoint: "during health-gate (progress 'Step 5/5: health-gate')",
     alias: true,
     trigger: () => ({ progress: /: health-gate$/ }),
-    phase: "verifying",
+    phase: "switching",
     liveAtKill: "next",
     outcome: "kept",
     settleStatus: "unchanged",

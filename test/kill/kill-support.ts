@@ -12,6 +12,7 @@ import { writeSampleApp } from "../../src/demo/sample-app.js";
 import { referencedKeys } from "../../src/deploy/frontend/integrity.js";
 import type { ReleaseRecord } from "../../src/release/types.js";
 import type { RuleHandle } from "../support/fault-proxy.js";
+import { bodyText } from "../support/s3-body.js";
 import { BUILT_SERVER } from "../support/stdio.js";
 
 /**
@@ -214,7 +215,7 @@ export function envConfigFor(options: {
 export async function readText(s3: S3Client, bucket: string, key: string): Promise<string | null> {
   try {
     const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return (await out.Body?.transformToString("utf8")) ?? "";
+    return await bodyText(out);
   } catch (error) {
     if ((error as { name?: string }).name === "NoSuchKey") return null;
     throw error;

@@ -5,6 +5,7 @@ import type { ReleaseRecord } from "../../src/release/types.js";
 import { createBucket } from "../support/aws-fixtures.js";
 import { useFaultProxy } from "../support/fault-proxy.js";
 import { useMoto } from "../support/moto.js";
+import { bodyText } from "../support/s3-body.js";
 
 /**
  * The journal's writes, counted at a proxy in front of moto and read back from it: a phase
@@ -46,7 +47,7 @@ async function stored(releaseId: string): Promise<Record<string, unknown> | null
   const s3 = await moto.current.clients().s3();
   try {
     const out = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: keyOf(releaseId) }));
-    return JSON.parse((await out.Body?.transformToString()) as string);
+    return JSON.parse(await bodyText(out));
   } catch {
     return null;
   }

@@ -11,6 +11,7 @@ import { createBucket } from "../support/aws-fixtures.js";
 import { createGitRepo, type GitFixture } from "../support/git-fixtures.js";
 import { useMoto } from "../support/moto.js";
 import { markPreflightPassed, testRuntime } from "../support/runtime.js";
+import { bodyText } from "../support/s3-body.js";
 
 /**
  * The release flow seen the way an MCP client sees it: through invokeTool (argument
@@ -193,9 +194,7 @@ describe("release flow through invokeTool", () => {
     const s3 = await moto.current.clients().s3();
     const records = (await keys()).filter((k) => k.startsWith("releases/prod/lambda/"));
     const bodies = await Promise.all(
-      records.map(async (Key) =>
-        (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key }))).Body!.transformToString(),
-      ),
+      records.map(async (Key) => bodyText(await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key })))),
     );
     const failedRecord = bodies.map((b) => JSON.parse(b)).find((r) => r.status === "failed");
     expect(failedRecord?.error).toMatch(/upload failed with \[REDACTED\]/);

@@ -1,4 +1,5 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { bodyText } from "../support/s3-body.js";
 
 /**
  * Small helpers for the release tests: read back what moto holds, and an S3 client whose
@@ -13,7 +14,7 @@ export async function readObject(
 ): Promise<{ body: string; etag: string | undefined } | null> {
   try {
     const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return { body: (await out.Body?.transformToString("utf8")) ?? "", etag: out.ETag };
+    return { body: await bodyText(out), etag: out.ETag };
   } catch (error) {
     if ((error as { name?: string }).name === "NoSuchKey") return null;
     throw error;

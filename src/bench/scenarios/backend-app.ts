@@ -19,19 +19,20 @@ export interface BackendApp {
 }
 
 const made = new WeakMap<BenchContext, BackendApp>();
-const functions = new WeakMap<BenchContext, Promise<void>>();
+/** Per emulator: a scenario on a fresh one creates them again. */
+const functions = new WeakMap<BenchContext["moto"], Promise<void>>();
 
 const ARTIFACT = { bucket: BENCH_ARTIFACTS, prefix: BENCH_ARTIFACT_PREFIX };
 
 /** The artifact bucket and the function, created once per run (be-first and lambda-noop share them). */
 export function ensureFunction(ctx: BenchContext): Promise<void> {
-  let pending = functions.get(ctx);
+  let pending = functions.get(ctx.moto);
   if (!pending) {
     pending = (async () => {
       await createBucket(await ctx.clients.s3(), BENCH_ARTIFACTS);
       await createFunction(ctx.clients, ctx.moto.endpoint, BENCH_FUNCTION, ARTIFACT);
     })();
-    functions.set(ctx, pending);
+    functions.set(ctx.moto, pending);
   }
   return pending;
 }

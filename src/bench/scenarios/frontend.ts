@@ -97,6 +97,7 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 /** fe-first (and rss): a full deploy to an empty bucket, each run from empty, in every column. */
 export const feFirstScenario: Scenario = {
   ids: ["fe-first", "rss"],
+  freshEmulator: true,
   async run(ctx) {
     const world = await frontendWorld(ctx, "bench-fe-first");
     const summary = writeDist(world.dist, {
@@ -185,6 +186,7 @@ export const feFirstScenario: Scenario = {
 /** fe-rebuild-3 and fe-noop: redeploys after a rebuild (every mtime new), from a deployed site. */
 export const feRebuildScenario: Scenario = {
   ids: ["fe-rebuild-3", "fe-noop"],
+  freshEmulator: true,
   async run(ctx) {
     const world = await frontendWorld(ctx, "bench-fe-rebuild");
     const size = { files: ctx.sizes.frontendFiles, bytes: ctx.sizes.frontendBytes };

@@ -123,10 +123,10 @@ export interface CodeUpdateOptions {
  */
 export async function updateCodeFromS3(options: CodeUpdateOptions): Promise<void> {
   const { lambda, functionName, bucket, key, signal } = options;
-  await pRetry(
+  const updated = await pRetry(
     async () => {
       if (signal?.aborted) throw new CancelledError();
-      await lambda.send(
+      return lambda.send(
         new UpdateFunctionCodeCommand({ FunctionName: functionName, S3Bucket: bucket, S3Key: key }),
         signal ? { abortSignal: signal } : {},
       );
@@ -155,8 +155,13 @@ export async function updateCodeFromS3(options: CodeUpdateOptions): Promise<void
     }
     throw mapAwsError(error, "lambda:UpdateFunctionCode", functionName);
   });
-  options.onProgress?.(`Waiting for ${functionName} to finish updating`);
-  const settled = await waitForUpdate(lambda, functionName, options.maxWaitSeconds ?? 300, signal);
+  // An update the answer itself reports as finished (LastUpdateStatus Successful, with its
+  // CodeSha256) needs no poll; Lambda usually answers InProgress, and then the waiter decides.
+  const finished =
+    updated.LastUpdateStatus === "Successful" && updated.CodeSha256 ? updated.CodeSha256 : null;
+  if (!finished) options.onProgress?.(`Waiting for ${functionName} to finish updating`);
+  const settled =
+    finished ?? (await waitForUpdate(lambda, functionName, options.maxWaitSeconds ?? 300, signal));
   // The waiter's last GetFunction already shows the settled code: no second read for it.
   const live = settled ?? (await readVersionCodeSha256(lambda, functionName, "$LATEST"));
   if (live !== options.expectedCodeSha256) {

@@ -137,6 +137,9 @@ export function lambdaDeploySpec(deps: LambdaDeps, input: LambdaSpecInput): Lamb
       recoveryFacts: facts,
     },
     recoveryPlan: (phase) => recoveryPlanText(facts, phase),
+    // Recovery reads what the function runs whatever the phase after the switch (recover.ts):
+    // the gate's phase needs no write of its own, and goes out with the final record.
+    phasesRecordedLate: ["verifying", "finishing"],
     ...(input.replan ? { replan: input.replan } : {}),
     steps: changes ? deploySteps(deps, plan, pkg, facts, canary, placement) : [],
     ...(changes

@@ -8,6 +8,7 @@ import type { FrontendPlan } from "../../deploy/frontend/plan.js";
 import type { FrontendReleaseState, LiveFrontend } from "../../deploy/frontend/release.js";
 import { formatBytes } from "../../deploy/frontend/sync.js";
 import type { ToolContext } from "../../release/context.js";
+import { type EarlyLock, takeLockEarly } from "../../release/early-lock.js";
 import { readGitStateEarly } from "../../release/gates.js";
 import { readInterruptedFor } from "../../release/interrupted.js";
 import { runRelease } from "../../release/run-release.js";
@@ -50,10 +51,31 @@ export async function deployFrontend(
     ctx.identity().catch(() => {});
     readGitStateEarly(ctx);
   }
+  // Without a build the call plans in well under a lock's TTL: where nothing gates the lock
+  // (early-lock.ts), it is taken now and the plan is made under it.
+  const lockedEarly =
+    request.skipBuild && !request.dryRun && !request.breakLock ? takeLockEarly(ctx, "frontend") : null;
+  try {
+    return await deployUnder(ctx, request, lockedEarly);
+  } finally {
+    // Adopted by the release, this does nothing; otherwise the call ends here and frees the env.
+    await (await lockedEarly?.catch(() => null))?.dispose();
+  }
+}
+
+async function deployUnder(
+  ctx: ToolContext,
+  request: DeployFrontendRequest & { dryRun: boolean },
+  lockedEarly: Promise<EarlyLock | null> | null,
+): Promise<DeployFrontendOutput> {
   const deps = await frontendDepsOf(ctx);
   const early = request.skipBuild ? earlyReadsOf(await ctx.prefetched) : null;
-  const readInterrupted = () =>
-    readInterruptedFor(deps.s3, ctx.env.lambda.artifactBucket, ctx.envName, ctx.now);
+  const readInterrupted = async () => {
+    const locked = await lockedEarly;
+    // Under the call's own lock, every in_progress record but its own is interrupted.
+    if (locked) return locked.interrupted;
+    return readInterruptedFor(deps.s3, ctx.env.lambda.artifactBucket, ctx.envName, ctx.now);
+  };
   // Independent reads: without a build, interrupted releases are looked for while the files are
   // hashed and compared. After a build (minutes, maybe) they are read once it is done, so the
   // answer does not miss one that appeared meanwhile.
@@ -81,7 +103,7 @@ export async function deployFrontend(
       ...base,
     };
   }
-  const result = await runRelease(ctx, prepared.spec, recoverersFor(ctx));
+  const result = await runRelease(ctx, prepared.spec, recoverersFor(ctx), { early: await lockedEarly });
   if (result.kind === "confirmation_required") {
     return {
       summary: `Deploying the frontend to protected env ${where} needs confirmation: it would ${planText}.${settle} Show this plan to the user; if they agree, call deploy_frontend again with the same arguments and this confirmationToken (valid until ${result.expiresAt}).${result.blockedBy ? " The confirmed call would be refused now: see blockedBy." : ""}`,
