@@ -130,6 +130,16 @@ export const deployLambdaTool = defineTool({
   },
   annotations: DESTRUCTIVE,
   isFailure: (out) => out.status === "failed" || out.status === "rolled_back",
+  // The backend's walk (local reads only) and the release code's import go ahead while the
+  // env's protection is read — once its requests are out: they need the same clients, and the
+  // walk is CPU work that would otherwise hold them back.
+  prefetch: (_args, ctx) =>
+    Promise.all([ctx.aws.lambda(), ctx.aws.s3()])
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => import("./flows/deploy-lambda.js"))
+      .then(({ prefetchLambda }) => prefetchLambda(ctx))
+      // Never fails: the deploy then walks (and reports) everything itself.
+      .catch(() => null),
   async handler(args, ctx) {
     // Lazy: the release code pulls in the AWS SDK, which `tools/list` must not pay for.
     const { deployLambda } = await import("./flows/deploy-lambda.js");

@@ -12,7 +12,7 @@ import { type CanarySettings, canaryPlanOf } from "./canary.js";
 import { type LiveLambdaCode, readLiveRouting } from "./code.js";
 import type { LambdaDeps } from "./deps.js";
 import { type HashCacheOpener, sharedHashCache } from "./hash-cache.js";
-import { buildLambdaPackage, formatBytes, type LambdaPackage } from "./package.js";
+import { buildLambdaPackage, type EarlyWalk, formatBytes, type LambdaPackage } from "./package.js";
 import { type LambdaDeployPlan, type LambdaPlanDetails, planLambdaDeploy } from "./plan.js";
 import { type LambdaDeploySpec, lambdaDeploySpec, noWayBackWarning } from "./release.js";
 import {
@@ -44,6 +44,8 @@ export interface DeployLambdaRequest {
    * large package then goes up while it is zipped (staged-upload.ts).
    */
   stageUpload?: boolean | undefined;
+  /** The backend's walk, started when the call began (the tool's prefetch). */
+  walked?: EarlyWalk | null | undefined;
 }
 
 export type { LambdaDeploySpec } from "./release.js";
@@ -107,7 +109,7 @@ export async function prepareLambdaDeploy(
     const { artifactBucket, artifactPrefix } = deps.env.lambda;
     deps.progress("Checking the backend against git HEAD and packaging it");
     // Both walks read and fill one hash cache, taken as of now (before either stats a file).
-    const startedAt = Date.now();
+    const startedAt = request.walked?.startedAt ?? Date.now();
     const openCache = sharedHashCache({ now: () => startedAt });
     const packed = buildLambdaPackage({
       appRoot: request.appRoot,
@@ -119,6 +121,7 @@ export async function prepareLambdaDeploy(
       // written (and checked against the planned SHA-256) only if the upload needs it.
       deferZip: true,
       openCache,
+      walked: request.walked ?? undefined,
       observeZip: (unzippedBytes) => {
         if (!request.stageUpload || unzippedBytes < STAGE_ABOVE_UNZIPPED_BYTES) return null;
         const own = startStagedUpload({
@@ -129,14 +132,12 @@ export async function prepareLambdaDeploy(
           file: outFile,
         });
         staged = own;
-        // What a killed process left under staging/ is reclaimed while this upload runs.
-        swept = sweepStaging({
-          s3: deps.s3,
-          bucket: artifactBucket,
-          prefix: artifactPrefix,
-          now: deps.now(),
-          keep: own.key,
-        });
+        // What a killed process left under staging/ is reclaimed while this upload runs — once
+        // the upload is created: the creation takes the open connection, the sweep a new one.
+        const now = deps.now();
+        swept = own.created.then(() =>
+          sweepStaging({ s3: deps.s3, bucket: artifactBucket, prefix: artifactPrefix, now, keep: own.key }),
+        );
         return own.observer;
       },
     });

@@ -96,6 +96,27 @@ export interface BuildLambdaPackageOptions {
   observeZip?: ((unzippedBytes: number) => ZipObserver | null) | undefined;
   /** Where the hash cache comes from with deferZip (a call's walks share one: sharedHashCache). */
   openCache?: HashCacheOpener | undefined;
+  /**
+   * The walk, started earlier by the caller (collectPackageFiles of the same app root and
+   * backend), with the instant taken before its first stat; on its failure the walk runs again
+   * here and reports its own error.
+   */
+  walked?: EarlyWalk | undefined;
+}
+
+/** A walk of the backend started ahead of the packaging (a tool's prefetch). */
+export interface EarlyWalk {
+  /** Taken before the walk's first stat: a file changed after it is not cached. */
+  startedAt: number;
+  files: Promise<PackageFiles>;
+}
+
+/** Starts the walk a package needs, for a caller that packages a moment later (buildLambdaPackage's `walked`). */
+export function startWalk(appRoot: string, backend: BackendConfig): EarlyWalk {
+  const startedAt = Date.now();
+  const files = collectPackageFiles(appRoot, backend);
+  files.catch(() => {});
+  return { startedAt, files };
 }
 
 /** One file the package will hold, as the walk found it. */
@@ -133,8 +154,10 @@ export interface PackageFiles {
 export async function buildLambdaPackage(options: BuildLambdaPackageOptions): Promise<LambdaPackage> {
   const { backend, signal } = options;
   // Before the walk's stats: a file changed after this instant is not cached (hash-cache.ts).
-  const startedAt = Date.now();
-  const { backendDir, realBackendDir, files } = await collectPackageFiles(options.appRoot, backend);
+  const startedAt = options.walked?.startedAt ?? Date.now();
+  const { backendDir, realBackendDir, files } = await (options.walked?.files.catch(() =>
+    collectPackageFiles(options.appRoot, backend),
+  ) ?? collectPackageFiles(options.appRoot, backend));
   throwIfAborted(signal);
   const unzippedBytes = files.reduce((sum, f) => sum + f.size, 0);
   checkUnzippedSize(unzippedBytes, options.maxUnzippedBytes ?? LAMBDA_MAX_UNZIPPED_BYTES, files);

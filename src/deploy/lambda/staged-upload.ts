@@ -88,6 +88,8 @@ export interface StagedUpload {
   readonly observer: ZipObserver;
   /** The staged object once its upload completed; rejects if the upload failed. */
   readonly done: Promise<StagedObject>;
+  /** Settles once S3 answered the upload's creation (either way); never rejects. */
+  readonly created: Promise<void>;
   /** Stops the upload if it still runs and deletes the staging object. Never throws. */
   discard(): Promise<void>;
 }
@@ -398,6 +400,10 @@ export function startStagedUpload(options: {
     key,
     observer: followed.observer,
     done,
+    created: created.then(
+      () => {},
+      () => {},
+    ),
     discard() {
       discarded ??= (async () => {
         stop.abort();
