@@ -84,4 +84,39 @@ describe("updateCodeFromS3 and ResourceConflictException", () => {
       }),
     ).rejects.toThrow(/its CodeSha256 is "", not the artifact's/);
   });
+
+  it("waits for an update Lambda answers InProgress, and skips the poll when the answer already says Successful", async () => {
+    const lambda = new LambdaClient({ region: "ap-south-1" });
+    const input = { lambda, functionName: "fn", bucket: "b", key: "k.zip", expectedCodeSha256: SHA };
+    lambdaMock.on(UpdateFunctionCodeCommand).resolves({ CodeSha256: SHA, LastUpdateStatus: "Successful" });
+    await updateCodeFromS3(input);
+    expect(lambdaMock.commandCalls(GetFunctionCommand)).toHaveLength(0);
+    expect(lambdaMock.commandCalls(GetFunctionConfigurationCommand)).toHaveLength(0);
+
+    lambdaMock.reset();
+    lambdaMock.on(UpdateFunctionCodeCommand).resolves({ CodeSha256: SHA, LastUpdateStatus: "InProgress" });
+    lambdaMock
+      .on(GetFunctionCommand)
+      .resolves({ Configuration: { CodeSha256: SHA, LastUpdateStatus: "Successful", State: "Active" } });
+    lambdaMock
+      .on(GetFunctionConfigurationCommand)
+      .resolves({ CodeSha256: SHA, LastUpdateStatus: "Successful" });
+    await updateCodeFromS3(input);
+    expect(lambdaMock.commandCalls(GetFunctionCommand).length).toBeGreaterThan(0);
+  });
+
+  it("still refuses a Successful answer whose CodeSha256 is not the artifact's", async () => {
+    lambdaMock
+      .on(UpdateFunctionCodeCommand)
+      .resolves({ CodeSha256: "other", LastUpdateStatus: "Successful" });
+    await expect(
+      updateCodeFromS3({
+        lambda: new LambdaClient({ region: "ap-south-1" }),
+        functionName: "fn",
+        bucket: "b",
+        key: "k.zip",
+        expectedCodeSha256: SHA,
+      }),
+    ).rejects.toThrow(/its CodeSha256 is "other", not the artifact's/);
+  });
 });

@@ -45,6 +45,11 @@ const MAX_16 = 0xffff;
 const MAX_32 = 0xffffffff;
 /** Flush to the file once this much is queued: one write per ~1 MB, not one per entry. */
 const FLUSH_BYTES = 1024 * 1024;
+/**
+ * A followed zip's first flush comes sooner: its reader (a staged upload) can start sending
+ * once the first bytes are on disk, instead of after the first megabyte is compressed.
+ */
+const FIRST_FLUSH_BYTES = 64 * 1024;
 
 /** 1980-01-01 00:00:00, the DOS epoch: the same bytes in every timezone. */
 export const FIXED_DOS_DATE = (0 << 9) | (1 << 5) | 1;
@@ -183,7 +188,7 @@ export class ZipWriter {
       for await (const chunk of data) {
         this.queue(chunk);
         written += chunk.length;
-        if (this.pendingBytes >= FLUSH_BYTES) await this.flush();
+        if (this.pendingBytes >= this.flushAt()) await this.flush();
       }
     }
     if (written !== header.compressedSize) {
@@ -191,7 +196,12 @@ export class ZipWriter {
         `Zip entry ${header.name}: ${written} bytes of data written, header says ${header.compressedSize}`,
       );
     }
-    if (this.pendingBytes >= FLUSH_BYTES) await this.flush();
+    if (this.pendingBytes >= this.flushAt()) await this.flush();
+  }
+
+  /** How much may be queued before the next flush. */
+  private flushAt(): number {
+    return this.observer && this.flushed === 0 ? FIRST_FLUSH_BYTES : FLUSH_BYTES;
   }
 
   /** Writes the central directory and end records, closes the file. */

@@ -1,0 +1,218 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { invokeTool } from "../../src/server/invoke.js";
+import type { Runtime } from "../../src/server/runtime.js";
+import { deployFrontendTool } from "../../src/tools/deploy-frontend.js";
+import type { DeployFrontendOutput } from "../../src/tools/flows/deploy-frontend.js";
+import { createBucket, createSiteDistribution } from "../support/aws-fixtures.js";
+import { writeViteDist } from "../support/dist-fixture.js";
+import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.js";
+import { useMoto } from "../support/moto.js";
+import { testRuntime } from "../support/runtime.js";
+import { bodyText } from "../support/s3-body.js";
+
+/**
+ * The early lock (release/early-lock.ts): a deploy_frontend without a build, in an env with
+ * nothing to gate, takes the env's lock as it starts and plans under it. Read back from moto:
+ * the lock is gone after every ending (a change, no change, a failed plan), a lock another
+ * call holds is never touched, and nothing else is written when the call changes nothing.
+ */
+const moto = useMoto();
+let proxy: FaultProxy;
+
+beforeAll(async () => {
+  proxy = await startFaultProxy(moto.current.endpoint);
+});
+afterAll(async () => {
+  await proxy?.stop();
+});
+
+interface Site {
+  bucket: string;
+  artifactBucket: string;
+  distDir: string;
+  appRoot: string;
+  runtime: Runtime;
+}
+
+let counter = 0;
+
+async function createSite(): Promise<Site> {
+  const name = `early${++counter}`;
+  const clients = moto.current.clients();
+  const s3 = await clients.s3();
+  const bucket = `site-${name}`;
+  const artifactBucket = `artifacts-${name}`;
+  await createBucket(s3, bucket);
+  await createBucket(s3, artifactBucket);
+  const distributionId = await createSiteDistribution(await clients.cloudFront(), {
+    callerReference: `dist-${name}`,
+    comment: name,
+    siteBucket: bucket,
+    defaultRootObject: "index.html",
+  });
+  const appRoot = mkdtempSync(join(tmpdir(), "vyaparai-early-lock-"));
+  const runtime = testRuntime({
+    moto: moto.current,
+    appRoot,
+    endpoint: proxy.endpoint,
+    config: {
+      environments: {
+        dev: {
+          lambda: { functionName: `fn-${name}`, artifactBucket },
+          frontend: { buckets: [bucket], distributionId, url: null },
+        },
+      },
+      frontend: { buildCommand: null },
+    },
+  });
+  return { bucket, artifactBucket, appRoot, distDir: join(appRoot, "frontend-pwa", "dist"), runtime };
+}
+
+async function deploy(site: Site) {
+  const mark = proxy.log.length;
+  const result = await invokeTool(deployFrontendTool, { env: "dev", skipBuild: true }, site.runtime);
+  const calls = proxy.log.slice(mark);
+  const lockCalls = (operation: string) =>
+    calls.filter(
+      (r) => r.bucket === site.artifactBucket && r.key === "locks/dev.json" && r.operation === operation,
+    ).length;
+  return {
+    result,
+    out: result.structured as unknown as DeployFrontendOutput,
+    lockPuts: lockCalls("PutObject"),
+    lockDeletes: lockCalls("DeleteObject"),
+    sitePuts: calls.filter((r) => r.bucket === site.bucket && r.operation === "PutObject").length,
+  };
+}
+
+async function s3(): Promise<S3Client> {
+  return moto.current.clients().s3();
+}
+
+/** The lock object's text, or null when there is none. */
+async function lockText(site: Site): Promise<string | null> {
+  try {
+    const out = await (await s3()).send(
+      new GetObjectCommand({ Bucket: site.artifactBucket, Key: "locks/dev.json" }),
+    );
+    return bodyText(out);
+  } catch (error) {
+    if ((error as { name?: string }).name === "NoSuchKey") return null;
+    throw error;
+  }
+}
+
+async function recordKeys(site: Site): Promise<string[]> {
+  const out = await (await s3()).send(
+    new ListObjectsV2Command({ Bucket: site.artifactBucket, Prefix: "releases/dev/" }),
+  );
+  return (out.Contents ?? []).map((o) => o.Key as string).sort();
+}
+
+describe("deploy_frontend takes the lock as it starts (unprotected env, no build)", () => {
+  let site: Site;
+
+  beforeAll(async () => {
+    site = await createSite();
+    writeViteDist(site.distDir, { files: 30 });
+  });
+  afterAll(() => rmSync(site.appRoot, { recursive: true, force: true }));
+
+  it("a deploy holds the lock from its start and leaves none behind", async () => {
+    const first = await deploy(site);
+    expect(first.result.isError, first.result.text).toBe(false);
+    expect(first.out.status).toBe("deployed");
+    // One lock, taken once and released once: the release adopted the early lock.
+    expect(first.lockPuts).toBe(1);
+    expect(first.lockDeletes).toBe(1);
+    expect(await lockText(site)).toBeNull();
+    const records = await recordKeys(site);
+    expect(records).toHaveLength(1);
+    const record = JSON.parse(
+      await bodyText(
+        await (await s3()).send(new GetObjectCommand({ Bucket: site.artifactBucket, Key: records[0] })),
+      ),
+    );
+    expect(record).toMatchObject({ status: "succeeded", releaseId: first.out.releaseId });
+  });
+
+  it("a deploy with nothing to change releases the lock it planned under and writes no record", async () => {
+    const before = await recordKeys(site);
+    const again = await deploy(site);
+    expect(again.result.isError, again.result.text).toBe(false);
+    expect(again.out.status).toBe("unchanged");
+    expect(again.lockPuts).toBe(1);
+    expect(again.lockDeletes).toBe(1);
+    expect(again.sitePuts).toBe(0);
+    expect(await lockText(site)).toBeNull();
+    expect(await recordKeys(site)).toEqual(before);
+  });
+
+  it("a plan that fails under the lock (no index.html) releases it and writes nothing else", async () => {
+    const before = await recordKeys(site);
+    rmSync(join(site.distDir, "index.html"));
+    try {
+      const broken = await deploy(site);
+      expect(broken.result.isError).toBe(true);
+      expect(broken.result.text).toContain("index.html");
+      expect(broken.sitePuts).toBe(0);
+      expect(await lockText(site)).toBeNull();
+      expect(await recordKeys(site)).toEqual(before);
+    } finally {
+      writeViteDist(site.distDir, { files: 30 });
+    }
+  });
+
+  it("another call's live lock is never touched: no change still answers unchanged, a change is refused", async () => {
+    const now = Date.now();
+    const foreign = JSON.stringify({
+      nonce: "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+      holder: "arn:aws:iam::123456789012:user/other",
+      tool: "deploy_lambda",
+      component: "lambda",
+      releaseId: "20261207T120000000Z-abc123",
+      startedAt: new Date(now - 5_000).toISOString(),
+      expiresAt: new Date(now + 600_000).toISOString(),
+      ttlSeconds: 900,
+    });
+    await (await s3()).send(
+      new PutObjectCommand({
+        Bucket: site.artifactBucket,
+        Key: "locks/dev.json",
+        Body: foreign,
+        ContentType: "application/json",
+      }),
+    );
+    const before = await recordKeys(site);
+    try {
+      const unchanged = await deploy(site);
+      expect(unchanged.result.isError, unchanged.result.text).toBe(false);
+      expect(unchanged.out.status).toBe("unchanged");
+      expect(unchanged.lockDeletes).toBe(0);
+      expect(await lockText(site)).toBe(foreign);
+
+      writeViteDist(site.distDir, { files: 30, revisions: { 0: 1 } });
+      const refused = await deploy(site);
+      expect(refused.result.isError).toBe(true);
+      expect(refused.result.text).toMatch(/Another deploy holds the lock/);
+      expect(refused.sitePuts).toBe(0);
+      expect(refused.lockDeletes).toBe(0);
+      expect(await lockText(site)).toBe(foreign);
+      expect(await recordKeys(site)).toEqual(before);
+    } finally {
+      await (await s3()).send(
+        new DeleteObjectCommand({ Bucket: site.artifactBucket, Key: "locks/dev.json" }),
+      );
+    }
+  });
+});
