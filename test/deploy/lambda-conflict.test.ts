@@ -21,6 +21,17 @@ function conflict(): Error {
 
 const SHA = "1+Lz1x5U3mOkBeGgpJTPO85WOV/65TRslHUOsMqRBJk=";
 const lambdaMock = mockClient(LambdaClient);
+
+/** An update of function "fn" from s3://b/<key>, expecting SHA. */
+function updateOf(key: string) {
+  return {
+    lambda: new LambdaClient({ region: "ap-south-1" }),
+    functionName: "fn",
+    bucket: "b",
+    key,
+    expectedCodeSha256: SHA,
+  };
+}
 afterEach(() => lambdaMock.reset());
 
 describe("updateCodeFromS3 and ResourceConflictException", () => {
@@ -74,20 +85,13 @@ describe("updateCodeFromS3 and ResourceConflictException", () => {
     lambdaMock.on(UpdateFunctionCodeCommand).resolves({});
     lambdaMock.on(GetFunctionCommand).resolves({ Configuration: { LastUpdateStatus: "Successful" } });
     lambdaMock.on(GetFunctionConfigurationCommand).resolves({ CodeSha256: "" });
-    await expect(
-      updateCodeFromS3({
-        lambda: new LambdaClient({ region: "ap-south-1" }),
-        functionName: "fn",
-        bucket: "b",
-        key: "missing.zip",
-        expectedCodeSha256: SHA,
-      }),
-    ).rejects.toThrow(/its CodeSha256 is "", not the artifact's/);
+    await expect(updateCodeFromS3(updateOf("missing.zip"))).rejects.toThrow(
+      /its CodeSha256 is "", not the artifact's/,
+    );
   });
 
   it("waits for an update Lambda answers InProgress, and skips the poll when the answer already says Successful", async () => {
-    const lambda = new LambdaClient({ region: "ap-south-1" });
-    const input = { lambda, functionName: "fn", bucket: "b", key: "k.zip", expectedCodeSha256: SHA };
+    const input = updateOf("k.zip");
     lambdaMock.on(UpdateFunctionCodeCommand).resolves({ CodeSha256: SHA, LastUpdateStatus: "Successful" });
     await updateCodeFromS3(input);
     expect(lambdaMock.commandCalls(GetFunctionCommand)).toHaveLength(0);
@@ -109,14 +113,8 @@ describe("updateCodeFromS3 and ResourceConflictException", () => {
     lambdaMock
       .on(UpdateFunctionCodeCommand)
       .resolves({ CodeSha256: "other", LastUpdateStatus: "Successful" });
-    await expect(
-      updateCodeFromS3({
-        lambda: new LambdaClient({ region: "ap-south-1" }),
-        functionName: "fn",
-        bucket: "b",
-        key: "k.zip",
-        expectedCodeSha256: SHA,
-      }),
-    ).rejects.toThrow(/its CodeSha256 is "other", not the artifact's/);
+    await expect(updateCodeFromS3(updateOf("k.zip"))).rejects.toThrow(
+      /its CodeSha256 is "other", not the artifact's/,
+    );
   });
 });

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   DeleteObjectCommand,
@@ -10,14 +9,11 @@ import {
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { invokeTool } from "../../src/server/invoke.js";
-import type { Runtime } from "../../src/server/runtime.js";
 import { deployFrontendTool } from "../../src/tools/deploy-frontend.js";
 import type { DeployFrontendOutput } from "../../src/tools/flows/deploy-frontend.js";
-import { createBucket, createSiteDistribution } from "../support/aws-fixtures.js";
+import { createSite, type Site } from "../deploy/frontend-site.js";
 import { writeViteDist } from "../support/dist-fixture.js";
-import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.js";
 import { useMoto } from "../support/moto.js";
-import { testRuntime } from "../support/runtime.js";
 import { bodyText } from "../support/s3-body.js";
 
 /**
@@ -27,71 +23,20 @@ import { bodyText } from "../support/s3-body.js";
  * call holds is never touched, and nothing else is written when the call changes nothing.
  */
 const moto = useMoto();
-let proxy: FaultProxy;
-
-beforeAll(async () => {
-  proxy = await startFaultProxy(moto.current.endpoint);
-});
-afterAll(async () => {
-  await proxy?.stop();
-});
-
-interface Site {
-  bucket: string;
-  artifactBucket: string;
-  distDir: string;
-  appRoot: string;
-  runtime: Runtime;
-}
-
-let counter = 0;
-
-async function createSite(): Promise<Site> {
-  const name = `early${++counter}`;
-  const clients = moto.current.clients();
-  const s3 = await clients.s3();
-  const bucket = `site-${name}`;
-  const artifactBucket = `artifacts-${name}`;
-  await createBucket(s3, bucket);
-  await createBucket(s3, artifactBucket);
-  const distributionId = await createSiteDistribution(await clients.cloudFront(), {
-    callerReference: `dist-${name}`,
-    comment: name,
-    siteBucket: bucket,
-    defaultRootObject: "index.html",
-  });
-  const appRoot = mkdtempSync(join(tmpdir(), "vyaparai-early-lock-"));
-  const runtime = testRuntime({
-    moto: moto.current,
-    appRoot,
-    endpoint: proxy.endpoint,
-    config: {
-      environments: {
-        dev: {
-          lambda: { functionName: `fn-${name}`, artifactBucket },
-          frontend: { buckets: [bucket], distributionId, url: null },
-        },
-      },
-      frontend: { buildCommand: null },
-    },
-  });
-  return { bucket, artifactBucket, appRoot, distDir: join(appRoot, "frontend-pwa", "dist"), runtime };
-}
 
 async function deploy(site: Site) {
-  const mark = proxy.log.length;
+  site.calls.length = 0;
   const result = await invokeTool(deployFrontendTool, { env: "dev", skipBuild: true }, site.runtime);
-  const calls = proxy.log.slice(mark);
-  const lockCalls = (operation: string) =>
-    calls.filter(
-      (r) => r.bucket === site.artifactBucket && r.key === "locks/dev.json" && r.operation === operation,
+  const lockCalls = (command: string) =>
+    site.calls.filter(
+      (c) => c.bucket === site.artifactBucket && c.key === "locks/dev.json" && c.command === command,
     ).length;
   return {
     result,
     out: result.structured as unknown as DeployFrontendOutput,
-    lockPuts: lockCalls("PutObject"),
-    lockDeletes: lockCalls("DeleteObject"),
-    sitePuts: calls.filter((r) => r.bucket === site.bucket && r.operation === "PutObject").length,
+    lockPuts: lockCalls("PutObjectCommand"),
+    lockDeletes: lockCalls("DeleteObjectCommand"),
+    sitePuts: site.calls.filter((c) => c.bucket === site.bucket && c.command === "PutObjectCommand").length,
   };
 }
 
@@ -123,7 +68,7 @@ describe("deploy_frontend takes the lock as it starts (unprotected env, no build
   let site: Site;
 
   beforeAll(async () => {
-    site = await createSite();
+    site = await createSite(moto.current);
     writeViteDist(site.distDir, { files: 30 });
   });
   afterAll(() => rmSync(site.appRoot, { recursive: true, force: true }));
