@@ -1,15 +1,11 @@
-import { retryWithin } from "../core/budget.js";
 import type { CallerIdentity } from "../core/context.js";
 import type { ToolContext } from "./context.js";
+import { acquireEnvLock, type Heartbeat, releaseEnvLock, startHeartbeat } from "./env-lock.js";
 import { isExpectedAccount } from "./gates.js";
-import { type Heartbeat, startHeartbeat } from "./heartbeat.js";
 import { findInterruptedAsLocking, type InterruptedRelease } from "./interrupted.js";
-import { acquireDeployLock, type HeldLock } from "./lock.js";
+import type { HeldLock } from "./lock.js";
 import { newReleaseId } from "./records.js";
 import type { Component } from "./types.js";
-
-/** Releasing an early lock nobody adopted gets this long to get through S3 blips. */
-const RELEASE_BUDGET_MS = 10_000;
 
 /**
  * The env's deploy lock, taken when a call starts instead of after its plan, for a call with
@@ -22,7 +18,6 @@ const RELEASE_BUDGET_MS = 10_000;
 export interface EarlyLock {
   readonly releaseId: string;
   readonly startedAtMs: number;
-  readonly identity: CallerIdentity;
   readonly lock: HeldLock;
   readonly heartbeat: Heartbeat;
   /** The env's interrupted releases, judged under this lock: every in_progress record but ours. */
@@ -55,22 +50,17 @@ async function tryToLock(ctx: ToolContext, component: Component): Promise<EarlyL
   // Safety: the wrong account's credentials are refused before anything is written (gates.ts).
   if (!isExpectedAccount(ctx, identity) || ctx.signal.aborted) return null;
   const s3 = await ctx.aws.s3();
-  const bucket = ctx.env.lambda.artifactBucket;
   const startedAtMs = ctx.now().getTime();
   const releaseId = newReleaseId(new Date(startedAtMs));
-  const acquiring = acquireDeployLock(
-    { s3, bucket, envName: ctx.envName, now: ctx.now, log: (m) => ctx.log("warning", m) },
-    {
-      holder: identity.arn || identity.userId,
-      tool: ctx.toolName,
-      component,
-      releaseId,
-      breakLock: false,
-      ttlSeconds: ctx.config.release.lockTtlSeconds,
-    },
-  );
+  const acquiring = acquireEnvLock(ctx, s3, identity, { component, releaseId, breakLock: false });
   // The records are listed while the lock is created: the search then costs no round trip of its own.
-  const searching = findInterruptedAsLocking(s3, bucket, ctx.envName, releaseId, acquiring);
+  const searching = findInterruptedAsLocking(
+    s3,
+    ctx.env.lambda.artifactBucket,
+    ctx.envName,
+    releaseId,
+    acquiring,
+  );
   searching.catch(() => {});
   let lock: HeldLock;
   try {
@@ -83,12 +73,8 @@ async function tryToLock(ctx: ToolContext, component: Component): Promise<EarlyL
   let owner: "caller" | "release" | "disposed" = "caller";
   const release = async () => {
     heartbeat.stop();
-    const released = await retryWithin(() => lock.release(), { budgetMs: RELEASE_BUDGET_MS });
-    if (!released.ok)
-      ctx.log(
-        "error",
-        `The deploy lock ${lock.key} could not be released; it expires on its own within ${ctx.config.release.lockTtlSeconds} s and is then taken over.`,
-      );
+    // Logged when it fails (the call has no answer to carry it): the lock expires on its own.
+    await releaseEnvLock(ctx, lock);
   };
   let interrupted: InterruptedRelease[];
   try {
@@ -100,7 +86,6 @@ async function tryToLock(ctx: ToolContext, component: Component): Promise<EarlyL
   return {
     releaseId,
     startedAtMs,
-    identity,
     lock,
     heartbeat,
     interrupted,

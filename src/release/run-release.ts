@@ -1,13 +1,12 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { retryWithin } from "../core/budget.js";
 import type { CallerIdentity } from "../core/context.js";
-import { describeError, throwIfAborted } from "../core/errors.js";
+import { throwIfAborted } from "../core/errors.js";
 import type { ToolContext } from "./context.js";
 import type { EarlyLock } from "./early-lock.js";
+import { acquireEnvLock, releaseEnvLock, startHeartbeat } from "./env-lock.js";
 import { confirmationDigest, passGates } from "./gates.js";
-import { startHeartbeat } from "./heartbeat.js";
 import { Journal } from "./journal.js";
-import { acquireDeployLock, type HeldLock } from "./lock.js";
+import type { HeldLock } from "./lock.js";
 import { notifyRelease } from "./notify.js";
 import { digestPlan } from "./plan-digest.js";
 import { newReleaseId } from "./records.js";
@@ -16,9 +15,6 @@ import { storeReleaseReport } from "./report-store.js";
 import { readLiveBack, runSteps } from "./run-steps.js";
 import type { RecoveredRelease, Recoverers, ReleaseResult, ReleaseRun, ReleaseSpec } from "./spec.js";
 import type { ReleaseRecord } from "./types.js";
-
-/** Lock release gets this long to get through S3 blips before it becomes a warning. */
-const LOCK_RELEASE_BUDGET_MS = 10_000;
 
 /**
  * The one guarded flow (DESIGN.md §3) for every change to an env:
@@ -60,17 +56,11 @@ export async function runRelease<P, S, L>(
   const releaseId = early?.releaseId ?? ctx.deployRole?.sessionName ?? newReleaseId(new Date(startedAtMs));
   const lock =
     early?.lock ??
-    (await acquireDeployLock(
-      { s3, bucket, envName: ctx.envName, now: ctx.now, log: (m) => ctx.log("warning", m) },
-      {
-        holder: identity.arn || identity.userId,
-        tool: ctx.toolName,
-        component: spec.component,
-        releaseId,
-        breakLock: spec.breakLock,
-        ttlSeconds: ctx.config.release.lockTtlSeconds,
-      },
-    ));
+    (await acquireEnvLock(ctx, s3, identity, {
+      component: spec.component,
+      releaseId,
+      breakLock: spec.breakLock,
+    }));
   const heartbeat = early?.heartbeat ?? startHeartbeat(ctx, lock);
   let run: ReleaseRun<S, L> | undefined;
   let record: ReleaseRecord | undefined;
@@ -134,12 +124,8 @@ export async function runRelease<P, S, L>(
     // The report is written while the lock is released (it never throws): it must not hold
     // the next deploy back, and neither needs to wait for the other.
     const reportWrite = record ? storeReleaseReport(s3, bucket, record) : null;
-    const released = await retryWithin(() => lock.release(), { budgetMs: LOCK_RELEASE_BUDGET_MS });
-    if (!released.ok) {
-      const warning = `The deploy lock ${lock.key} could not be released (${describeError(released.error)}); it expires on its own within ${ctx.config.release.lockTtlSeconds} s and is then taken over.`;
-      ctx.log("error", warning);
-      run?.warnings.push(warning);
-    }
+    const unlockWarning = await releaseEnvLock(ctx, lock);
+    if (unlockWarning) run?.warnings.push(unlockWarning);
     const report = await reportWrite;
     if (report && !report.ok) run?.warnings.push(report.warning);
   }

@@ -36,6 +36,9 @@ async function deploy(site: Site) {
     out: result.structured as unknown as DeployFrontendOutput,
     lockPuts: lockCalls("PutObjectCommand"),
     lockDeletes: lockCalls("DeleteObjectCommand"),
+    // The usual path reads the lock before it plans (the interrupted-release check); a call
+    // that took it early never needs to.
+    lockReads: lockCalls("GetObjectCommand"),
     sitePuts: site.calls.filter((c) => c.bucket === site.bucket && c.command === "PutObjectCommand").length,
   };
 }
@@ -80,6 +83,7 @@ describe("deploy_frontend takes the lock as it starts (unprotected env, no build
     // One lock, taken once and released once: the release adopted the early lock.
     expect(first.lockPuts).toBe(1);
     expect(first.lockDeletes).toBe(1);
+    expect(first.lockReads).toBe(0);
     expect(await lockText(site)).toBeNull();
     const records = await recordKeys(site);
     expect(records).toHaveLength(1);
@@ -98,6 +102,7 @@ describe("deploy_frontend takes the lock as it starts (unprotected env, no build
     expect(again.out.status).toBe("unchanged");
     expect(again.lockPuts).toBe(1);
     expect(again.lockDeletes).toBe(1);
+    expect(again.lockReads).toBe(0);
     expect(again.sitePuts).toBe(0);
     expect(await lockText(site)).toBeNull();
     expect(await recordKeys(site)).toEqual(before);
@@ -159,5 +164,63 @@ describe("deploy_frontend takes the lock as it starts (unprotected env, no build
         new DeleteObjectCommand({ Bucket: site.artifactBucket, Key: "locks/dev.json" }),
       );
     }
+  });
+
+  it("a lock create that fails goes the usual way: the release takes its own lock, and none is left", async () => {
+    writeViteDist(site.distDir, { files: 30, revisions: { 1: 2 } });
+    let failed = 0;
+    site.failWhen((call) => {
+      if (call.command !== "PutObjectCommand" || call.key !== "locks/dev.json" || failed > 0) return false;
+      failed++;
+      return true;
+    });
+    try {
+      const call = await deploy(site);
+      expect(failed).toBe(1);
+      expect(call.result.isError, call.result.text).toBe(false);
+      expect(call.out.status).toBe("deployed");
+      // The usual path read the lock, then took it (the failed try is not recorded as sent).
+      expect(call.lockReads).toBeGreaterThan(0);
+      expect(call.lockPuts).toBe(1);
+    } finally {
+      site.failWhen(null);
+    }
+    expect(await lockText(site)).toBeNull();
+    const records = await recordKeys(site);
+    const newest = JSON.parse(
+      await bodyText(
+        await (await s3()).send(
+          new GetObjectCommand({ Bucket: site.artifactBucket, Key: records[records.length - 1] }),
+        ),
+      ),
+    );
+    expect(newest).toMatchObject({ status: "succeeded" });
+  });
+
+  it("a search that fails under the early lock releases it and goes the usual way", async () => {
+    writeViteDist(site.distDir, { files: 30, revisions: { 1: 3 } });
+    // The search lists the release records as the lock is created: the first listing of the
+    // artifact bucket after the early lock's create is the search's.
+    let failed = 0;
+    let lockSent = false;
+    site.failWhen((call) => {
+      if (call.command === "PutObjectCommand" && call.key === "locks/dev.json") lockSent = true;
+      if (!lockSent || failed > 0 || call.command !== "ListObjectsV2Command") return false;
+      if (!(call as { bucket?: string }).bucket?.startsWith("artifacts-")) return false;
+      failed++;
+      return true;
+    });
+    try {
+      const call = await deploy(site);
+      expect(failed).toBe(1);
+      expect(call.result.isError, call.result.text).toBe(false);
+      expect(call.out.status).toBe("deployed");
+      // The early lock was released, then the release took its own.
+      expect(call.lockPuts).toBe(2);
+      expect(call.lockDeletes).toBe(2);
+    } finally {
+      site.failWhen(null);
+    }
+    expect(await lockText(site)).toBeNull();
   });
 });

@@ -155,9 +155,10 @@ export async function buildLambdaPackage(options: BuildLambdaPackageOptions): Pr
   const { backend, signal } = options;
   // Before the walk's stats: a file changed after this instant is not cached (hash-cache.ts).
   const startedAt = options.walked?.startedAt ?? Date.now();
-  const { backendDir, realBackendDir, files } = await (options.walked?.files.catch(() =>
-    collectPackageFiles(options.appRoot, backend),
-  ) ?? collectPackageFiles(options.appRoot, backend));
+  const walk = () => collectPackageFiles(options.appRoot, backend);
+  const { backendDir, realBackendDir, files } = await (options.walked
+    ? options.walked.files.catch(walk)
+    : walk());
   throwIfAborted(signal);
   const unzippedBytes = files.reduce((sum, f) => sum + f.size, 0);
   checkUnzippedSize(unzippedBytes, options.maxUnzippedBytes ?? LAMBDA_MAX_UNZIPPED_BYTES, files);

@@ -59,7 +59,7 @@ export async function deployFrontend(
     return await deployUnder(ctx, request, lockedEarly);
   } finally {
     // Adopted by the release, this does nothing; otherwise the call ends here and frees the env.
-    await (await lockedEarly?.catch(() => null))?.dispose();
+    await (await lockedEarly)?.dispose();
   }
 }
 

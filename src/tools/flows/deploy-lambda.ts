@@ -38,12 +38,8 @@ export interface DeployLambdaRequest {
  * stat), started while the env's protection is read, so the package — and its upload — start
  * a few hundred milliseconds sooner. Never fails: the deploy then walks itself.
  */
-export function prefetchLambda(ctx: ToolContext): EarlyWalk | null {
-  try {
-    return startWalk(ctx.appRoot, ctx.config.backend);
-  } catch {
-    return null;
-  }
+export function prefetchLambda(ctx: ToolContext): EarlyWalk {
+  return startWalk(ctx.appRoot, ctx.config.backend);
 }
 
 function earlyWalkOf(value: unknown): EarlyWalk | null {
